@@ -1,0 +1,35 @@
+"""stepreward: verifiable rewards from program execution for RL on code models (ExecVerify)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# Public name -> module that defines it.  Imported on first use so that `import stepreward`
+# stays cheap and the sandbox template can import its own modules without third-party packages.
+_EXPORTS = {
+    "Limits": "stepreward.types",
+    "ExecResult": "stepreward.types",
+    "Sandbox": "stepreward.sandbox._pool",
+}
+
+__all__ = ["ExecResult", "Limits", "Sandbox", "__version__"]
+
+if TYPE_CHECKING:
+    from stepreward.sandbox._pool import Sandbox
+    from stepreward.types import ExecResult, Limits
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stepreward' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,411 @@
+"""Kernel isolation primitives for sandbox tasks: rlimits, uid drop, Landlock, seccomp, netns.
+
+Standard library only: this module is imported inside the template process, which runs with
+``-S`` (no site-packages) and must stay small so that forking it stays cheap.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import platform
+import resource
+import struct
+from collections.abc import Iterable, Sequence
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+_libc.prctl.restype = ctypes.c_int
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+CLONE_THREAD = 0x00010000
+
+_MACHINE = platform.machine()
+
+
+def _check(ret: int, what: str) -> int:
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return ret
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    """Call prctl(2); raise OSError on failure."""
+    return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), f"prctl({option})")
+
+
+def set_pdeathsig(sig: int) -> None:
+    """Deliver ``sig`` to this process when the thread that forked it exits."""
+    prctl(PR_SET_PDEATHSIG, sig)
+
+
+def set_child_subreaper() -> None:
+    """Adopt orphaned descendants (so ``setsid`` grandchildren stay killable)."""
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def set_no_new_privs() -> None:
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+# --------------------------------------------------------------------------- network namespace
+
+
+def enter_empty_netns() -> str | None:
+    """Move this process into a new, empty network namespace (loopback down).
+
+    Returns the way it was done ("netns" as root, "userns+netns" otherwise) or None.
+    """
+    unshare = _libc.unshare
+    unshare.argtypes = [ctypes.c_int]
+    if os.geteuid() == 0 and unshare(CLONE_NEWNET) == 0:
+        return "netns"
+    # Unprivileged: a user namespace grants the capability to make a network namespace.
+    # The uid map keeps our own uid, so files and permissions behave as before.
+    uid, gid = os.geteuid(), os.getegid()
+    if unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
+        return None
+    try:
+        with open("/proc/self/setgroups", "w") as f:
+            f.write("deny")
+        with open("/proc/self/uid_map", "w") as f:
+            f.write(f"{uid} {uid} 1")
+        with open("/proc/self/gid_map", "w") as f:
+            f.write(f"{gid} {gid} 1")
+    except OSError:
+        pass
+    return "userns+netns"
+
+
+# --------------------------------------------------------------------------- rlimits
+
+
+def apply_rlimits(
+    *,
+    address_space: int | None,
+    cpu_s: int,
+    file_size: int,
+    open_files: int,
+    processes: int | None,
+) -> None:
+    """Apply the per-task resource limits (soft == hard except CPU, which gets a SIGKILL margin)."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+    if address_space is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    if processes is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    """Become an unprivileged uid/gid with no supplementary groups (only possible as root)."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+
+
+# --------------------------------------------------------------------------- landlock
+
+_SYS_LANDLOCK_CREATE_RULESET = 444
+_SYS_LANDLOCK_ADD_RULE = 445
+_SYS_LANDLOCK_RESTRICT_SELF = 446
+_LANDLOCK_CREATE_RULESET_VERSION = 1
+_LANDLOCK_RULE_PATH_BENEATH = 1
+
+_FS_EXECUTE = 1 << 0
+_FS_WRITE_FILE = 1 << 1
+_FS_READ_FILE = 1 << 2
+_FS_READ_DIR = 1 << 3
+_FS_REMOVE_DIR = 1 << 4
+_FS_REMOVE_FILE = 1 << 5
+_FS_MAKE_CHAR = 1 << 6
+_FS_MAKE_DIR = 1 << 7
+_FS_MAKE_REG = 1 << 8
+_FS_MAKE_SOCK = 1 << 9
+_FS_MAKE_FIFO = 1 << 10
+_FS_MAKE_BLOCK = 1 << 11
+_FS_MAKE_SYM = 1 << 12
+_FS_REFER = 1 << 13  # ABI 2
+_FS_TRUNCATE = 1 << 14  # ABI 3
+_FS_IOCTL_DEV = 1 << 15  # ABI 5
+_NET_BIND_TCP = 1 << 0  # ABI 4
+_NET_CONNECT_TCP = 1 << 1
+_SCOPE_ABSTRACT_UNIX = 1 << 0  # ABI 6
+_SCOPE_SIGNAL = 1 << 1
+
+
+def landlock_abi() -> int:
+    """The Landlock ABI version of this kernel, 0 when unavailable."""
+    ret = _libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0),
+                        ctypes.c_uint32(_LANDLOCK_CREATE_RULESET_VERSION))
+    return int(ret) if ret > 0 else 0
+
+
+def _fs_access_for_abi(abi: int) -> int:
+    access = (1 << 13) - 1
+    if abi >= 2:
+        access |= _FS_REFER
+    if abi >= 3:
+        access |= _FS_TRUNCATE
+    if abi >= 5:
+        access |= _FS_IOCTL_DEV
+    return access
+
+
+class LandlockPolicy:
+    """A prepared Landlock policy: read-only paths (pre-opened as O_PATH fds) and one work dir.
+
+    Built once in the template; :meth:`restrict` runs in each task child.
+    """
+
+    def __init__(self, abi: int, read_only: Iterable[str], read_write_files: Iterable[str]) -> None:
+        self.abi = abi
+        self.handled_fs = _fs_access_for_abi(abi)
+        self._ro: list[tuple[int, bool]] = []  # (fd, is_dir)
+        self._rw_files: list[int] = []
+        seen: set[str] = set()
+        for path in read_only:
+            real = os.path.realpath(path)
+            if real in seen or not os.path.exists(real):
+                continue
+            seen.add(real)
+            self._ro.append((os.open(real, os.O_PATH | os.O_CLOEXEC), os.path.isdir(real)))
+        for path in read_write_files:
+            if os.path.exists(path):
+                self._rw_files.append(os.open(path, os.O_PATH | os.O_CLOEXEC))
+
+    @property
+    def fds(self) -> list[int]:
+        return [fd for fd, _ in self._ro] + self._rw_files
+
+    def _attr(self) -> bytes:
+        fields = [self.handled_fs]
+        if self.abi >= 4:
+            fields.append(_NET_BIND_TCP | _NET_CONNECT_TCP)
+        if self.abi >= 6:
+            fields.append(_SCOPE_ABSTRACT_UNIX | _SCOPE_SIGNAL)
+        return struct.pack(f"={len(fields)}Q", *fields)
+
+    def _add(self, ruleset: int, access: int, fd: int) -> None:
+        rule = ctypes.create_string_buffer(struct.pack("=Qi", access & self.handled_fs, fd), 12)
+        _check(_libc.syscall(_SYS_LANDLOCK_ADD_RULE, ctypes.c_int(ruleset),
+                             ctypes.c_int(_LANDLOCK_RULE_PATH_BENEATH), rule, ctypes.c_uint32(0)),
+               "landlock_add_rule")
+
+    def restrict(self, work_dir: str) -> None:
+        """Confine this process: read the allowed paths, read/write only ``work_dir``."""
+        attr_bytes = self._attr()
+        attr = ctypes.create_string_buffer(attr_bytes, len(attr_bytes))
+        ruleset = _check(_libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, attr,
+                                       ctypes.c_size_t(len(attr_bytes)), ctypes.c_uint32(0)),
+                         "landlock_create_ruleset")
+        try:
+            file_read = _FS_READ_FILE
+            dir_read = _FS_READ_FILE | _FS_READ_DIR
+            for fd, is_dir in self._ro:
+                self._add(ruleset, dir_read if is_dir else file_read, fd)
+            for fd in self._rw_files:
+                self._add(ruleset, _FS_READ_FILE | _FS_WRITE_FILE, fd)
+            wd = os.open(work_dir, os.O_PATH | os.O_CLOEXEC)
+            try:
+                self._add(ruleset, self.handled_fs & ~(_FS_MAKE_CHAR | _FS_MAKE_BLOCK | _FS_EXECUTE
+                                                       | _FS_IOCTL_DEV), wd)
+            finally:
+                os.close(wd)
+            _check(_libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(ruleset),
+                                 ctypes.c_uint32(0)), "landlock_restrict_self")
+        finally:
+            os.close(ruleset)
+
+
+# --------------------------------------------------------------------------- seccomp
+
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+# Syscall numbers per architecture.  Process creation, exec, tracing, sockets, namespaces and
+# kernel-attack-surface calls are denied; signals may only target the task itself.
+_NR: dict[str, dict[str, int]] = {
+    "x86_64": {
+        "socket": 41, "connect": 42, "bind": 49, "clone": 56, "fork": 57, "vfork": 58,
+        "execve": 59, "kill": 62, "ptrace": 101, "rt_sigqueueinfo": 129, "personality": 135,
+        "pivot_root": 155, "chroot": 161, "acct": 163, "mount": 165, "umount2": 166,
+        "swapon": 167, "swapoff": 168, "reboot": 169, "init_module": 175, "delete_module": 176,
+        "tkill": 200, "tgkill": 234, "kexec_load": 246, "add_key": 248, "request_key": 249,
+        "keyctl": 250, "unshare": 272, "rt_tgsigqueueinfo": 297, "perf_event_open": 298,
+        "name_to_handle_at": 303, "open_by_handle_at": 304, "setns": 308,
+        "process_vm_readv": 310, "process_vm_writev": 311, "finit_module": 313,
+        "execveat": 322, "bpf": 321, "userfaultfd": 323, "pidfd_send_signal": 424,
+        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "clone3": 435,
+        "pidfd_getfd": 438,
+    },
+    "aarch64": {
+        "socket": 198, "connect": 203, "bind": 200, "clone": 220, "execve": 221, "kill": 129,
+        "ptrace": 117, "rt_sigqueueinfo": 138, "personality": 92, "pivot_root": 41,
+        "chroot": 51, "acct": 89, "mount": 40, "umount2": 39, "swapon": 224, "swapoff": 225,
+        "reboot": 142, "init_module": 105, "delete_module": 106, "tkill": 130, "tgkill": 131,
+        "kexec_load": 104, "add_key": 217, "request_key": 218, "keyctl": 219, "unshare": 97,
+        "rt_tgsigqueueinfo": 240, "perf_event_open": 241, "name_to_handle_at": 264,
+        "open_by_handle_at": 265, "setns": 268, "process_vm_readv": 270,
+        "process_vm_writev": 271, "finit_module": 273, "execveat": 281, "bpf": 280,
+        "userfaultfd": 282, "pidfd_send_signal": 424, "io_uring_setup": 425,
+        "io_uring_enter": 426, "io_uring_register": 427, "clone3": 435, "pidfd_getfd": 438,
+    },
+}
+_ALWAYS_DENIED = (
+    "ptrace", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "tkill", "personality", "pivot_root",
+    "chroot", "acct", "mount", "umount2", "swapon", "swapoff", "reboot", "init_module",
+    "delete_module", "finit_module", "kexec_load", "add_key", "request_key", "keyctl",
+    "unshare", "setns", "perf_event_open", "name_to_handle_at", "open_by_handle_at",
+    "process_vm_readv", "process_vm_writev", "bpf", "userfaultfd", "pidfd_send_signal",
+    "io_uring_setup", "io_uring_enter", "io_uring_register", "pidfd_getfd", "execve",
+    "execveat", "socket", "connect", "bind",
+)
+
+_BPF_LD_W_ABS = 0x20
+_BPF_JEQ_K = 0x15
+_BPF_JGE_K = 0x35
+_BPF_JSET_K = 0x45
+_BPF_RET_K = 0x06
+_RET_ALLOW = 0x7FFF0000
+_RET_KILL_PROCESS = 0x80000000
+_RET_ERRNO = 0x00050000
+_OFF_NR = 0
+_OFF_ARCH = 4
+_OFF_ARG0_LO = 16  # little-endian low word of args[0]
+
+
+def seccomp_supported() -> bool:
+    return _MACHINE in _NR and _MACHINE in _AUDIT_ARCH
+
+
+class _Asm:
+    """A tiny BPF assembler with forward labels (jump offsets are resolved at the end)."""
+
+    def __init__(self) -> None:
+        self.ins: list[tuple[int, object, object, int]] = []
+
+    def op(self, code: int, k: int, jt: object = 0, jf: object = 0) -> None:
+        self.ins.append((code, jt, jf, k))
+
+    def label(self) -> int:
+        return len(self.ins)
+
+    def assemble(self, labels: dict[str, int]) -> bytes:
+        out = bytearray()
+        for i, (code, jt, jf, k) in enumerate(self.ins):
+            def rel(target: object, i: int = i) -> int:
+                if isinstance(target, str):
+                    off = labels[target] - i - 1
+                    if not 0 <= off < 256:
+                        raise ValueError("seccomp jump out of range")
+                    return off
+                return int(target)  # type: ignore[call-overload]
+            out += struct.pack("=HBBI", code, rel(jt), rel(jf), k & 0xFFFFFFFF)
+        return bytes(out)
+
+
+def build_seccomp_filter(pid: int, *, allow_fork: bool) -> bytes:
+    """Compile the task's seccomp program for the process ``pid``."""
+    nr = _NR[_MACHINE]
+    a = _Asm()
+    labels: dict[str, int] = {}
+    eperm = _RET_ERRNO | errno.EPERM
+    a.op(_BPF_LD_W_ABS, _OFF_ARCH)
+    a.op(_BPF_JEQ_K, _AUDIT_ARCH[_MACHINE], 0, "kill")
+    a.op(_BPF_LD_W_ABS, _OFF_NR)
+    if _MACHINE == "x86_64":
+        a.op(_BPF_JGE_K, 0x40000000, "kill", 0)  # x32 ABI aliases
+    for name in _ALWAYS_DENIED:
+        if name in nr:
+            a.op(_BPF_JEQ_K, nr[name], "eperm", 0)
+    # glibc falls back from clone3 to clone on ENOSYS, where flags can be inspected.
+    a.op(_BPF_JEQ_K, nr["clone3"], "enosys", 0)
+    if not allow_fork:
+        for name in ("fork", "vfork"):
+            if name in nr:
+                a.op(_BPF_JEQ_K, nr[name], "eperm", 0)
+        a.op(_BPF_JEQ_K, nr["clone"], "clone", 0)
+    a.op(_BPF_JEQ_K, nr["kill"], "kill_call", 0)
+    a.op(_BPF_JEQ_K, nr["tgkill"], "tgkill_call", 0)
+    a.op(_BPF_RET_K, _RET_ALLOW)
+    labels["clone"] = a.label()
+    a.op(_BPF_LD_W_ABS, _OFF_ARG0_LO)
+    a.op(_BPF_JSET_K, CLONE_THREAD, "allow", "eperm")
+    labels["kill_call"] = a.label()
+    a.op(_BPF_LD_W_ABS, _OFF_ARG0_LO)
+    a.op(_BPF_JEQ_K, pid, "allow", 0)
+    a.op(_BPF_JEQ_K, 0, "allow", "eperm")  # 0 = own process group; the task leads its own
+    labels["tgkill_call"] = a.label()
+    a.op(_BPF_LD_W_ABS, _OFF_ARG0_LO)
+    a.op(_BPF_JEQ_K, pid, "allow", "eperm")
+    labels["allow"] = a.label()
+    a.op(_BPF_RET_K, _RET_ALLOW)
+    labels["eperm"] = a.label()
+    a.op(_BPF_RET_K, eperm)
+    labels["enosys"] = a.label()
+    a.op(_BPF_RET_K, _RET_ERRNO | errno.ENOSYS)
+    labels["kill"] = a.label()
+    a.op(_BPF_RET_K, _RET_KILL_PROCESS)
+    return a.assemble(labels)
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def install_seccomp(program: bytes) -> None:
+    """Install a compiled filter on this (single-threaded) process; needs no_new_privs."""
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0),
+           "seccomp")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def vm_size_bytes() -> int:
+    """Virtual size of this process (what RLIMIT_AS counts)."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[0])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def direct_children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (all its threads), read from /proc."""
+    kids: list[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return kids
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids.extend(int(x) for x in f.read().split())
+        except OSError:
+            continue
+    return kids
+
+
+def readable_paths(sys_path: Sequence[str], extra: Iterable[str] = ()) -> list[str]:
+    """Directories a task may read: the interpreter's library paths plus ``extra``."""
+    import sysconfig
+
+    paths = [p for p in sys_path if p and os.path.isabs(p)]
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        try:
+            paths.append(sysconfig.get_path(key))
+        except KeyError:
+            continue
+    paths.extend(extra)
+    return paths

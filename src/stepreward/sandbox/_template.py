@@ -1,0 +1,465 @@
+"""The template ("zygote") process: pre-imports, then forks one isolated child per task.
+
+Runs as ``python -s -S -B -c ...`` in a scrubbed environment; standard library only.  The pool
+talks to it over two pipes (requests in, responses out).  For each task it forks, the child
+confines itself and runs the code, and the template (not the child) decides the verdict from
+the exit status, the rusage, the output sizes and a result record that it treats as untrusted
+data.
+"""
+
+from __future__ import annotations
+
+import builtins
+import gc
+import importlib
+import json
+import math
+import os
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+import types
+from typing import Any
+
+from stepreward.sandbox import _isolation as iso
+from stepreward.sandbox._protocol import (
+    RECORD_HEADER,
+    RECORD_MAGIC,
+    ProtocolError,
+    read_json,
+    write_json,
+)
+
+# Modules tasks commonly import.  They must be imported here because, once a task has dropped
+# to an unprivileged uid, it may be unable to read the interpreter's library directory.
+DEFAULT_PRELOAD = (
+    "abc", "argparse", "array", "ast", "base64", "binascii", "bisect", "calendar", "cmath",
+    "collections", "collections.abc", "contextlib", "copy", "csv", "dataclasses", "datetime",
+    "decimal", "difflib", "enum", "fractions", "functools", "hashlib", "heapq", "io",
+    "itertools", "json", "keyword", "locale", "math", "numbers", "operator", "pprint", "queue",
+    "random", "re", "statistics", "string", "struct", "textwrap", "threading", "time",
+    "typing", "unicodedata", "uuid", "weakref", "zlib", "socket", "ctypes", "inspect",
+    "fnmatch", "shlex", "sys", "os", "traceback", "types", "warnings", "secrets", "gc",
+)
+
+EXIT_SETUP_FAILED = 121  # the child could not confine itself; never reported as the task's fault
+_RESERVE_BYTES = 1 << 18
+
+
+class _Config:
+    def __init__(self, hello: dict[str, Any]) -> None:
+        self.uid: int | None = hello.get("uid")
+        self.hash_seed: int = hello.get("hash_seed", 0)
+        self.base_dir: str = hello["base_dir"]
+        self.preload: list[str] = list(hello.get("preload", []))
+        self.want_isolation: bool = hello.get("isolation", "full") == "full"
+        self.sweep_uids: list[int] = [int(u) for u in hello.get("sweep_uids", [])]
+
+
+class Template:
+    def __init__(self, cfg: _Config, req_fd: int, resp_fd: int) -> None:
+        self.cfg = cfg
+        self.req_fd = req_fd
+        self.resp_fd = resp_fd
+        self.pid = os.getpid()
+        self.layers: list[str] = ["rlimits", "deadline", "workdir", "env"]
+        self.netns: str | None = None
+        self.use_uid = False
+        self.landlock: iso.LandlockPolicy | None = None
+        self.use_seccomp = False
+        self.devnull = os.open(os.devnull, os.O_RDWR)
+        self.preload_errors: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ setup
+
+    def setup(self) -> None:
+        if os.geteuid() == 0:
+            # Leftovers of a template that died (its tasks ran as these uids).
+            for uid in self.cfg.sweep_uids:
+                self._kill_all_of_uid(uid)
+        try:
+            iso.set_child_subreaper()
+            self.layers.append("subreaper")
+        except OSError:
+            pass
+        for name in self.cfg.preload:
+            try:
+                importlib.import_module(name)
+            except Exception as exc:
+                self.preload_errors[name] = f"{type(exc).__name__}: {exc}"
+        os.makedirs(self.cfg.base_dir, mode=0o711, exist_ok=True)
+        os.chmod(self.cfg.base_dir, 0o711)
+        if self.cfg.want_isolation:
+            self.netns = iso.enter_empty_netns()
+            if self.netns:
+                self.layers.append(self.netns)
+            self._probe()
+        self.vm_base = iso.vm_size_bytes()
+        # Objects that exist now are never collected in children: no copy-on-write storms.
+        gc.collect()
+        gc.freeze()
+
+    def _probe(self) -> None:
+        """Try each confinement layer in a throwaway child and keep the ones that work."""
+        abi = iso.landlock_abi()
+        policy = None
+        if abi:
+            try:
+                policy = iso.LandlockPolicy(abi, iso.readable_paths(sys.path), [os.devnull])
+            except OSError:
+                policy = None
+        probe_dir = tempfile.mkdtemp(prefix="probe-", dir=self.cfg.base_dir)
+        uid = self.cfg.uid if os.geteuid() == 0 else None
+        if uid is not None:
+            os.chown(probe_dir, uid, uid)
+        pid = os.fork()
+        if pid == 0:
+            bits = 0
+            try:
+                iso.set_no_new_privs()
+                if uid is not None:
+                    try:
+                        iso.drop_privileges(uid, uid)
+                        bits |= 1
+                    except OSError:
+                        pass
+                if policy is not None:
+                    try:
+                        policy.restrict(probe_dir)
+                        bits |= 2
+                    except OSError:
+                        pass
+                if iso.seccomp_supported():
+                    try:
+                        iso.install_seccomp(iso.build_seccomp_filter(os.getpid(), allow_fork=False))
+                        bits |= 4
+                    except OSError:
+                        pass
+            finally:
+                os._exit(bits)
+        _, status = os.waitpid(pid, 0)
+        shutil.rmtree(probe_dir, ignore_errors=True)
+        bits = os.waitstatus_to_exitcode(status)
+        bits = bits if bits >= 0 else 0
+        if bits & 1:
+            self.use_uid = True
+            self.layers.append("uid")
+        if bits & 2 and policy is not None:
+            self.landlock = policy
+            self.layers.append(f"landlock-abi{abi}")
+        if bits & 4:
+            self.use_seccomp = True
+            self.layers.append("seccomp")
+
+    # ------------------------------------------------------------------ loop
+
+    def serve(self) -> None:
+        write_json(self.resp_fd, {
+            "pid": self.pid,
+            "isolation": self.layers,
+            "python": sys.version.split()[0],
+            "vm_base": self.vm_base,
+            "preload_errors": self.preload_errors,
+        })
+        while True:
+            try:
+                req = read_json(self.req_fd)
+            except ProtocolError:
+                return  # the pool went away: exit quietly
+            header, blobs = self.handle(req)
+            write_json(self.resp_fd, header, *blobs)
+
+    def handle(self, req: dict[str, Any]) -> tuple[dict[str, Any], tuple[bytes, bytes, bytes]]:
+        lim = req["limits"]
+        max_out = int(lim["max_output_bytes"])
+        max_res = int(lim["max_result_bytes"])
+        file_cap = max(max_out, max_res) + 1
+        out_fd = os.memfd_create("stdout", os.MFD_CLOEXEC)
+        err_fd = os.memfd_create("stderr", os.MFD_CLOEXEC)
+        res_fd = os.memfd_create("result", os.MFD_CLOEXEC)
+        in_fd = self.devnull
+        own_in = False
+        if req.get("stdin") is not None:
+            in_fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
+            own_in = True
+            data = req["stdin"].encode("utf-8", "surrogateescape")
+            os.write(in_fd, data)
+            os.lseek(in_fd, 0, os.SEEK_SET)
+        work_dir = tempfile.mkdtemp(prefix="t", dir=self.cfg.base_dir)
+        if self.use_uid and self.cfg.uid is not None:
+            os.chown(work_dir, self.cfg.uid, self.cfg.uid)
+        timeout = float(lim["timeout_s"])
+        t0 = time.monotonic()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the task child
+            self._child(req, in_fd, out_fd, err_fd, res_fd, work_dir, file_cap)
+        timed_out = False
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            pidfd = -1
+        try:
+            if pidfd >= 0:
+                poller = select.poll()
+                poller.register(pidfd, select.POLLIN)
+                if not poller.poll(max(1, math.ceil(timeout * 1000))):
+                    timed_out = True
+            else:  # kernels before 5.3: poll waitpid
+                while True:
+                    done, _ = os.waitpid(pid, os.WNOHANG)
+                    if done:
+                        break
+                    if time.monotonic() - t0 > timeout:
+                        timed_out = True
+                        break
+                    time.sleep(0.0005)
+            if timed_out:
+                self._kill_task(pid)
+            _, status, rusage = os.wait4(pid, 0)
+        finally:
+            if pidfd >= 0:
+                os.close(pidfd)
+        duration = time.monotonic() - t0
+        leftovers = self._sweep()
+        stdout, out_size = _read_capped(out_fd, max_out)
+        stderr, err_size = _read_capped(err_fd, max_out)
+        record, record_problem = _read_record(res_fd, max_res)
+        for fd in (out_fd, err_fd, res_fd):
+            os.close(fd)
+        if own_in:
+            os.close(in_fd)
+        shutil.rmtree(work_dir, ignore_errors=True)
+        header = {
+            "id": req["id"],
+            "timed_out": timed_out,
+            "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "exited": os.WIFEXITED(status),
+            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+            "duration_s": duration,
+            "cpu_s": rusage.ru_utime + rusage.ru_stime,
+            "max_rss_kb": rusage.ru_maxrss,
+            "stdout_size": out_size,
+            "stderr_size": err_size,
+            "record_problem": record_problem,
+            "leftover_processes": leftovers,
+        }
+        return header, (stdout, stderr, record or b"")
+
+    def _kill_task(self, pid: int) -> None:
+        for target in (-pid, pid):  # its process group (it called setsid) and itself
+            try:
+                os.kill(target, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def _sweep(self) -> int:
+        """Kill and reap every process the task left behind; return how many there were."""
+        kids = iso.direct_children(self.pid)
+        if not kids:
+            return 0
+        count = 0
+        deadline = time.monotonic() + 5.0
+        while kids and time.monotonic() < deadline:
+            if self.use_uid and self.cfg.uid is not None:
+                self._kill_all_of_uid(self.cfg.uid)
+            for kid in kids:
+                for target in (-kid, kid):
+                    try:
+                        os.kill(target, signal.SIGKILL)
+                    except OSError:
+                        pass
+            while True:
+                try:
+                    reaped, _ = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if reaped == 0:
+                    time.sleep(0.001)
+                    break
+                count += 1
+            kids = iso.direct_children(self.pid)
+        return count
+
+    def _kill_all_of_uid(self, uid: int) -> None:
+        """kill(-1) as the task's private uid: atomically hits every process of that uid."""
+        helper = os.fork()
+        if helper == 0:  # pragma: no cover - helper child
+            try:
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(helper, 0)
+
+    # ------------------------------------------------------------------ the task child
+
+    def _child(self, req: dict[str, Any], in_fd: int, out_fd: int, err_fd: int, res_fd: int,
+               work_dir: str, file_cap: int) -> None:  # pragma: no cover - child
+        try:
+            os.setsid()
+            iso.set_pdeathsig(signal.SIGKILL)
+            if os.getppid() != self.pid:
+                os._exit(EXIT_SETUP_FAILED)
+            os.dup2(in_fd, 0)
+            os.dup2(out_fd, 1)
+            os.dup2(err_fd, 2)
+            os.dup2(res_fd, 3)
+            lim = req["limits"]
+            os.chdir(work_dir)
+            iso.apply_rlimits(
+                address_space=self.vm_base + int(lim["memory_mb"]) * 1024 * 1024
+                if lim.get("memory_mb") else None,
+                cpu_s=max(1, math.ceil(float(lim["timeout_s"]))),
+                file_size=file_cap,
+                open_files=int(lim["max_open_files"]),
+                processes=int(lim["max_processes"]) + 32 if self.use_uid else None,
+            )
+            iso.set_no_new_privs()
+            if self.use_uid and self.cfg.uid is not None:
+                iso.drop_privileges(self.cfg.uid, self.cfg.uid)
+            if self.landlock is not None:
+                self.landlock.restrict(work_dir)
+            os.closerange(4, 1 << 16)
+            if self.use_seccomp:
+                iso.install_seccomp(iso.build_seccomp_filter(
+                    os.getpid(), allow_fork=int(lim["max_processes"]) > 1))
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_DFL)
+            os.environ.clear()
+            os.environ.update({
+                "PATH": "/usr/bin:/bin", "HOME": work_dir, "TMPDIR": work_dir,
+                "LANG": "C.UTF-8", "PYTHONHASHSEED": str(self.cfg.hash_seed),
+            })
+            tempfile.tempdir = work_dir
+        except BaseException:
+            os._exit(EXIT_SETUP_FAILED)
+        _run_task(req)
+
+
+def _read_capped(fd: int, cap: int) -> tuple[bytes, int]:
+    size = os.fstat(fd).st_size
+    return os.pread(fd, min(size, cap), 0), size
+
+
+def _read_record(fd: int, cap: int) -> tuple[bytes | None, str | None]:
+    """The JSON body of the child's single result record, or a reason why there is none."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return None, "missing"
+    if size < RECORD_HEADER.size or size > cap + RECORD_HEADER.size:
+        return None, f"result channel holds {size} bytes"
+    head = os.pread(fd, RECORD_HEADER.size, 0)
+    magic, length = RECORD_HEADER.unpack(head)
+    if magic != RECORD_MAGIC or RECORD_HEADER.size + length != size:
+        return None, "result channel does not hold exactly one well-formed record"
+    return os.pread(fd, length, RECORD_HEADER.size), None
+
+
+# ---------------------------------------------------------------------- code running in the task
+
+
+def _run_task(req: dict[str, Any]) -> None:  # pragma: no cover - child
+    # Bind what the reporter needs before user code can rebind module attributes.
+    write, exit_now, dumps = os.write, os._exit, json.dumps
+    reserve = bytearray(_RESERVE_BYTES)
+    stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+    stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+    stdin = open(0, encoding="utf-8", errors="surrogateescape", closefd=False)  # noqa: SIM115
+    sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = stdin, stdout, stderr  # type: ignore[misc]
+    sys.argv = ["<sandbox>"]
+    record: dict[str, Any] = {"status": "ok"}
+    try:
+        if req["op"] == "exec":
+            main = types.ModuleType("__main__")
+            main.__dict__["__builtins__"] = builtins
+            sys.modules["__main__"] = main
+            code = compile(req["code"], "<sandbox>", "exec", dont_inherit=True)
+            exec(code, main.__dict__)
+        else:
+            module_name, _, func_name = req["target"].partition(":")
+            func = getattr(importlib.import_module(module_name), func_name)
+            record["value"] = func(req.get("payload"))
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            record = {"status": "error", "error_type": "SystemExit",
+                      "error_message": _safe_str(exc.code)}
+            if not isinstance(exc.code, int):
+                _print_safely(stderr, _safe_str(exc.code))
+    except MemoryError:
+        del reserve
+        gc.collect()
+        record = {"status": "memory", "error_type": "MemoryError", "error_message": ""}
+    except BaseException as exc:
+        record = {"status": "error", "error_type": type(exc).__name__,
+                  "error_message": _safe_str(exc)}
+        try:
+            traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next
+                                      if exc.__traceback__ else None, file=stderr)
+        except BaseException:
+            pass
+    for stream in (sys.stdout, sys.stderr, stdout, stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    try:
+        body = dumps(record, separators=(",", ":"), default=repr).encode("utf-8", "surrogatepass")
+    except BaseException as exc:
+        body = dumps({"status": "error", "error_type": "ResultNotSerializable",
+                      "error_message": _safe_str(exc)}).encode()
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+    except BaseException:
+        pass
+    data = RECORD_HEADER.pack(RECORD_MAGIC, len(body)) + body
+    try:
+        while data:
+            n = write(3, data)
+            data = data[n:]
+    except BaseException:
+        exit_now(EXIT_SETUP_FAILED + 1)
+    exit_now(0)
+
+
+def _safe_str(obj: object) -> str:
+    try:
+        text = str(obj)
+    except BaseException:
+        return f"<unprintable {type(obj).__name__}>"
+    return text if len(text) <= 2000 else text[:2000] + "..."
+
+
+def _print_safely(stream: Any, text: str) -> None:
+    try:
+        print(text, file=stream)
+    except BaseException:
+        pass
+
+
+def main() -> None:
+    """Entry point of the template process (started by the pool, never by users)."""
+    req_fd = os.dup(0)
+    resp_fd = os.dup(1)
+    # The task children must not inherit the pool's pipes as their standard streams.
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    os.set_inheritable(req_fd, False)
+    os.set_inheritable(resp_fd, False)
+    if "" in sys.path:
+        sys.path.remove("")
+    iso.set_pdeathsig(signal.SIGKILL)
+    hello = read_json(req_fd)
+    template = Template(_Config(hello), req_fd, resp_fd)
+    template.setup()
+    template.serve()
