@@ -8,6 +8,7 @@ import json
 import math
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -116,6 +117,12 @@ class _Template:
             except OSError:
                 pass
 
+    def terminate(self) -> None:
+        try:
+            os.kill(self.proc.pid, signal.SIGTERM)
+        except OSError:
+            pass
+
     def shutdown(self) -> None:
         """Ask politely (EOF on its request pipe), then kill."""
         try:
@@ -147,6 +154,8 @@ class _State:
         self.hello: dict[str, Any] = {}
         self.owner_pid = os.getpid()
         self.ids = itertools.count(1)
+        self.templates: dict[int, _Template] = {}
+        self.dead_uids: list[int] = []
 
     def close(self) -> None:
         with self.lock:
@@ -155,30 +164,58 @@ class _State:
             self.closed = True
         if os.getpid() != self.owner_pid:
             return  # a forked copy of the trainer must not touch the parent's templates
-        for _ in self.threads:
-            self.jobs.put(None)
-        for thread in self.threads:
-            if thread is not threading.current_thread():
-                thread.join(timeout=30)
-        # Jobs that were still queued get an answer instead of hanging their callers.
+        # Jobs still queued get an answer instead of hanging their callers.
         while True:
             try:
                 job = self.jobs.get_nowait()
             except queue.Empty:
                 break
             if job is not None and not job.future.done():
-                job.future.set_exception(RuntimeError("the Sandbox was closed"))
-        try:
-            os.rmdir(self.tmp_dir)
-        except OSError:
-            pass
+                job.future.set_result(_CLOSED)
+        for _ in self.threads:
+            self.jobs.put(None)
+        # SIGTERM makes a template kill its task in flight, sweep leftovers and exit; the
+        # worker thread then sees end-of-file and answers that job.
+        with self.lock:
+            live = list(self.templates.values())
+        for template in live:
+            template.terminate()
+        for thread in self.threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=10)
+        with self.lock:
+            live = list(self.templates.values())
+        for template in live:
+            template.kill()
+        _sweep_uids(self.dead_uids)
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+
+
+_CLOSED = ExecResult(status="crashed", reason="the Sandbox was closed before this job finished")
+
+
+def _sweep_uids(uids: Sequence[int]) -> None:
+    """Kill whatever still runs as the uids of templates that died abruptly (root only)."""
+    if not uids or os.geteuid() != 0:
+        return
+    code = ("import os, sys\n"
+            "for uid in map(int, sys.argv[1:]):\n"
+            "    pid = os.fork()\n"
+            "    if pid == 0:\n"
+            "        os.setresgid(uid, uid, uid); os.setresuid(uid, uid, uid)\n"
+            "        os.kill(-1, 9); os._exit(0)\n"
+            "    os.waitpid(pid, 0)\n")
+    try:
+        subprocess.run([sys.executable, "-S", "-c", code, *map(str, uids)], timeout=10,
+                       check=False, env={})
+    except (OSError, subprocess.SubprocessError):
+        pass
 
 
 def _worker_loop(state: _State, ready: threading.Barrier, errors: list[BaseException]) -> None:
     template: _Template | None = None
-    dead_uids: list[int] = []
     try:
-        template = _Template(state, ())
+        template = _start_template(state)
         state.isolation = template.isolation
         state.hello = template.hello
     except BaseException as exc:
@@ -196,24 +233,42 @@ def _worker_loop(state: _State, ready: threading.Barrier, errors: list[BaseExcep
                 continue
             try:
                 if template is None:
-                    template = _Template(state, dead_uids)
-                    dead_uids = []
+                    template = _start_template(state)
                 result = _run_job(template, job, state)
             except _TemplateLost as lost:
-                dead_uids.append(lost.uid)
+                _forget_template(state, template, dead=True)
                 template = None
-                result = lost.result
+                result = _CLOSED if state.closed else lost.result
             except Exception as exc:  # never leave a caller without an answer
                 result = ExecResult(status="crashed", reason=f"sandbox infrastructure error: {exc!r}")
                 if template is not None:
-                    dead_uids.append(template.uid)
                     template.kill()
+                    _forget_template(state, template, dead=True)
                     template = None
             if not job.future.done():
                 job.future.set_result(result)
     finally:
         if template is not None:
             template.shutdown()
+            _forget_template(state, template, dead=False)
+
+
+def _start_template(state: _State) -> _Template:
+    with state.lock:
+        sweep, state.dead_uids = state.dead_uids, []
+    template = _Template(state, sweep)
+    with state.lock:
+        state.templates[template.proc.pid] = template
+    return template
+
+
+def _forget_template(state: _State, template: _Template | None, *, dead: bool) -> None:
+    if template is None:
+        return
+    with state.lock:
+        state.templates.pop(template.proc.pid, None)
+        if dead:
+            state.dead_uids.append(template.uid)
 
 
 class _TemplateLost(Exception):

@@ -44,10 +44,34 @@ DEFAULT_PRELOAD = (
     "random", "re", "statistics", "string", "struct", "textwrap", "threading", "time",
     "typing", "unicodedata", "uuid", "weakref", "zlib", "socket", "ctypes", "inspect",
     "fnmatch", "shlex", "sys", "os", "traceback", "types", "warnings", "secrets", "gc",
+    "pathlib", "glob", "pickle", "copyreg", "errno", "signal", "select", "html", "stringprep",
+    "urllib.parse", "encodings.idna", "encodings.ascii", "encodings.latin_1", "encodings.utf_16",
+    "encodings.utf_32", "encodings.cp1252", "encodings.unicode_escape", "encodings.punycode",
+    "encodings.raw_unicode_escape", "encodings.hex_codec", "encodings.base64_codec",
 )
+
+
+class _NotPreloaded:
+    """Last meta-path finder in a task: explains why an existing module cannot be imported."""
+
+    @staticmethod
+    def find_spec(name: str, path: object = None, target: object = None) -> None:
+        top = name.partition(".")[0]
+        if top in getattr(sys, "stdlib_module_names", ()):
+            raise ModuleNotFoundError(
+                f"No module named {name!r} in the sandbox: only modules pre-loaded by the "
+                f"template can be imported here (pass Sandbox(preload=[{name!r}]))", name=name)
 
 EXIT_SETUP_FAILED = 121  # the child could not confine itself; never reported as the task's fault
 _RESERVE_BYTES = 1 << 18
+
+
+class _Shutdown(BaseException):
+    """Raised by the SIGTERM handler: the pool is closing."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Shutdown
 
 
 class _Config:
@@ -73,6 +97,7 @@ class Template:
         self.use_seccomp = False
         self.devnull = os.open(os.devnull, os.O_RDWR)
         self.preload_errors: dict[str, str] = {}
+        self.current: int | None = None  # pid of the task child in flight
 
     # ------------------------------------------------------------------ setup
 
@@ -165,13 +190,27 @@ class Template:
             "vm_base": self.vm_base,
             "preload_errors": self.preload_errors,
         })
-        while True:
-            try:
-                req = read_json(self.req_fd)
-            except ProtocolError:
-                return  # the pool went away: exit quietly
-            header, blobs = self.handle(req)
-            write_json(self.resp_fd, header, *blobs)
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            while True:
+                try:
+                    req = read_json(self.req_fd)
+                except ProtocolError:
+                    break  # the pool went away
+                header, blobs = self.handle(req)
+                write_json(self.resp_fd, header, *blobs)
+        except (_Shutdown, OSError):
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            if self.current is not None:
+                self._kill_task(self.current)
+                try:
+                    os.waitpid(self.current, 0)
+                except OSError:
+                    pass
+            self._sweep()
+            shutil.rmtree(self.cfg.base_dir, ignore_errors=True)
 
     def handle(self, req: dict[str, Any]) -> tuple[dict[str, Any], tuple[bytes, bytes, bytes]]:
         lim = req["limits"]
@@ -197,6 +236,7 @@ class Template:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the task child
             self._child(req, in_fd, out_fd, err_fd, res_fd, work_dir, file_cap)
+        self.current = pid
         timed_out = False
         try:
             pidfd = os.pidfd_open(pid)
@@ -220,6 +260,7 @@ class Template:
             if timed_out:
                 self._kill_task(pid)
             _, status, rusage = os.wait4(pid, 0)
+            self.current = None
         finally:
             if pidfd >= 0:
                 os.close(pidfd)
@@ -337,6 +378,7 @@ class Template:
                 "LANG": "C.UTF-8", "PYTHONHASHSEED": str(self.cfg.hash_seed),
             })
             tempfile.tempdir = work_dir
+            sys.meta_path.append(_NotPreloaded)  # type: ignore[arg-type]
         except BaseException:
             os._exit(EXIT_SETUP_FAILED)
         _run_task(req)

@@ -1,0 +1,305 @@
+"""The hostile corpus: every attack is contained and the pool keeps giving right answers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+import stepreward as sr
+from stepreward.sandbox._pool import DEFAULT_UID_BASE
+from tests.conftest import sandbox_processes
+
+FAST = sr.Limits(timeout_s=0.5)
+
+
+def benign_ok(sb: sr.Sandbox, n: int = 7) -> None:
+    r = sb.run(f"print(sum(range({n})))")
+    assert r.status == "ok" and r.stdout == f"{sum(range(n))}\n", r
+
+
+FORGE = (
+    "import os, json, struct\n"
+    "body = json.dumps({'status': 'ok', 'value': 'FORGED'}).encode()\n"
+    "os.write(3, b'SRR1' + struct.pack('>Q', len(body)) + body)\n"
+)
+
+# name -> (code, allowed statuses, limits)
+CORPUS: dict[str, tuple[str, set[str], sr.Limits]] = {
+    "infinite_loop": ("while True:\n    pass", {"timeout"}, FAST),
+    "sleep_forever": ("import time\ntime.sleep(3600)", {"timeout"}, FAST),
+    "memory_bomb_fast": ("x = bytearray(1 << 40)", {"memory"}, FAST),
+    "memory_bomb_slow": ("chunks = []\nwhile True:\n    chunks.append(bytearray(1 << 20))",
+                         {"memory"}, sr.Limits(timeout_s=5, memory_mb=128)),
+    "fork_bomb": ("import os\nwhile True:\n    os.fork()", {"error"}, FAST),
+    "output_flood": ("while True:\n    print('x' * 4096)", {"output_limit"}, FAST),
+    "stderr_flood": ("import sys\nwhile True:\n    sys.stderr.write('e' * 4096)",
+                     {"output_limit"}, FAST),
+    "deep_recursion": ("def f(n):\n    return f(n + 1)\nf(0)", {"error"}, FAST),
+    "unbounded_recursion": ("import sys\nsys.setrecursionlimit(10 ** 9)\n"
+                            "def f(n):\n    return f(n + 1)\nf(0)",
+                            {"crashed", "memory", "timeout", "error"}, FAST),
+    "segfault": ("import ctypes\nctypes.string_at(0)", {"crashed"}, FAST),
+    "abort": ("import os\nos.abort()", {"crashed"}, FAST),
+    "ignore_signals": ("import signal\nfor s in (signal.SIGTERM, signal.SIGINT, signal.SIGXCPU,"
+                       " signal.SIGHUP):\n    signal.signal(s, signal.SIG_IGN)\nwhile True:\n"
+                       "    pass", {"timeout"}, FAST),
+    "kill_all": ("import os\nos.kill(-1, 9)", {"error"}, FAST),
+    "kill_parent": ("import os\nos.kill(os.getppid(), 9)", {"error"}, FAST),
+    "threads_left_running": ("import threading\ndef spin():\n    while True:\n        pass\n"
+                             "for _ in range(4):\n    threading.Thread(target=spin).start()\n"
+                             "print('main done')", {"ok"}, FAST),
+    "forge_then_raise": (FORGE + "raise ValueError('after forging')", {"crashed"}, FAST),
+    "forge_then_exit_1": (FORGE + "os._exit(1)", {"crashed"}, FAST),
+    "exit_0_before_assertion": ("import os\nos._exit(0)\nassert False", {"crashed"}, FAST),
+    "close_reporter": ("import os\nos.close(3)", {"crashed"}, FAST),
+    "garbage_on_result_channel": ("import os\nos.write(3, b'not a record')", {"crashed"}, FAST),
+    "ptrace_parent": ("import ctypes\nlibc = ctypes.CDLL(None)\n"
+                      "assert libc.ptrace(16, __import__('os').getppid(), 0, 0) != 0\n",
+                      {"ok"}, FAST),
+    "unshare_namespaces": ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                           "assert libc.unshare(0x10000000) != 0\nprint('denied')", {"ok"}, FAST),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_hostile_program_is_contained(sandbox: sr.Sandbox, name: str) -> None:
+    code, allowed, limits = CORPUS[name]
+    r = sandbox.run(code, limits=limits)
+    assert r.status in allowed, (name, r)
+    assert r.value != "FORGED"
+    assert r.status == "ok" or r.reason, "every non-ok status carries a reason"
+    assert r.duration_s < limits.timeout_s + 2.0
+    benign_ok(sandbox)
+
+
+def test_threads_left_running_do_not_outlive_the_task(sandbox: sr.Sandbox) -> None:
+    r = sandbox.run(CORPUS["threads_left_running"][0], limits=FAST)
+    assert r.stdout == "main done\n" and r.duration_s < 0.5
+    assert not [p for p in sandbox_processes() if p.cmdline() == []], "no stray task processes"
+
+
+def test_forged_call_value_is_never_reported(sandbox: sr.Sandbox) -> None:
+    # The forgery targets a library call's value: the task cannot make it come back as ok.
+    r = sandbox.run(FORGE + "raise SystemExit(2)")
+    assert r.status == "crashed" and r.value is None
+
+
+@pytest.fixture
+def canary(tmp_path: Path) -> Path:
+    # World-writable on purpose: a dropped uid alone would not protect it.
+    tmp_path.chmod(0o777)
+    target = tmp_path / "canary.txt"
+    target.write_text("alive")
+    target.chmod(0o666)
+    return target
+
+
+@pytest.mark.parametrize("how", [
+    "import os\nos.system('rm -f {p}')",
+    "import posix\nposix.system('rm -f {p}')",
+    "import os\nos.remove('{p}')",
+    "open('{p}', 'w').write('owned')",
+    "import os\nos.execv('/bin/rm', ['rm', '-f', '{p}'])",
+    "import ctypes\nctypes.CDLL(None).system(b'rm -f {p}')",
+    "import os\nos.posix_spawn('/bin/rm', ['rm', '-f', '{p}'], {{}})",
+])
+def test_destructive_commands_cannot_touch_files_outside(sandbox: sr.Sandbox, canary: Path,
+                                                         how: str) -> None:
+    r = sandbox.run(how.format(p=canary), limits=FAST)
+    assert r.status in ("ok", "error"), r
+    assert canary.read_text() == "alive"
+    benign_ok(sandbox)
+
+
+def test_cannot_read_outside_the_work_dir(sandbox: sr.Sandbox, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cret")
+    secret.chmod(0o644)
+    tmp_path.chmod(0o755)
+    for path in (str(secret), "/etc/passwd", f"/proc/{os.getpid()}/environ",
+                 os.path.expanduser("~/.bashrc")):
+        r = sandbox.run(f"print(open({path!r}).read())", limits=FAST)
+        assert r.status == "error", (path, r)
+        assert r.error_type in ("PermissionError", "FileNotFoundError"), r
+        assert "s3cret" not in r.stdout
+    r = sandbox.run("import os\nprint(os.listdir('/'))", limits=FAST)
+    assert r.status == "error" and r.error_type == "PermissionError"
+
+
+def test_cannot_write_outside_the_work_dir(sandbox: sr.Sandbox, tmp_path: Path) -> None:
+    tmp_path.chmod(0o777)
+    for path in (str(tmp_path / "x.txt"), "/tmp/stepreward-escape.txt", "/dev/shm/escape"):
+        r = sandbox.run(f"open({path!r}, 'w').write('x')", limits=FAST)
+        assert r.status == "error", (path, r)
+        assert not os.path.exists(path)
+    # ...but the task's own directory is writable.
+    assert sandbox.run("open('ok.txt', 'w').write('x')\nprint(open('ok.txt').read())").stdout == "x\n"
+
+
+def test_no_network_to_loopback(sandbox: sr.Sandbox) -> None:
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen(4)
+    tcp.settimeout(0.2)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.settimeout(0.2)
+    tport, uport = tcp.getsockname()[1], udp.getsockname()[1]
+    try:
+        r1 = sandbox.run(f"import socket\ns = socket.create_connection(('127.0.0.1', {tport}))\n"
+                         "s.sendall(b'leak')", limits=FAST)
+        r2 = sandbox.run("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                         f"s.sendto(b'leak', ('127.0.0.1', {uport}))", limits=FAST)
+        r3 = sandbox.run("import socket\ns = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)\n"
+                         f"s.connect(('::1', {tport}))", limits=FAST)
+        for r in (r1, r2, r3):
+            assert r.status == "error", r
+        with pytest.raises(TimeoutError):
+            tcp.accept()
+        with pytest.raises(TimeoutError):
+            udp.recvfrom(16)
+    finally:
+        tcp.close()
+        udp.close()
+    benign_ok(sandbox)
+
+
+def test_cannot_signal_the_trainer(sandbox: sr.Sandbox) -> None:
+    got: list[int] = []
+    previous = signal.signal(signal.SIGUSR1, lambda *a: got.append(1))
+    try:
+        r = sandbox.run(f"import os, signal\nos.kill({os.getpid()}, signal.SIGUSR1)")
+        time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert r.status == "error" and r.error_type == "PermissionError"
+    assert got == []
+
+
+@pytest.mark.parametrize("max_processes", [4])
+def test_fork_bomb_and_setsid_escape_with_forking_allowed(max_processes: int) -> None:
+    # With fork allowed, the process-count rlimit and the subreaper sweep must still contain it.
+    limits = sr.Limits(timeout_s=1.0, max_processes=max_processes)
+    with sr.Sandbox(workers=1, limits=limits) as sb:
+        bomb = sb.run("import os\nwhile True:\n    try:\n        os.fork()\n"
+                      "    except OSError:\n        pass")
+        assert bomb.status in ("timeout", "error", "crashed"), bomb
+        escape = sb.run("import os, time\nif os.fork() == 0:\n    os.setsid()\n"
+                        "    if os.fork() == 0:\n        time.sleep(600)\n    os._exit(0)\n"
+                        "print('parent exits')")
+        assert escape.status == "ok" and escape.stdout == "parent exits\n"
+        time.sleep(0.1)
+        task_uid = DEFAULT_UID_BASE + sb.info["pid"]
+        assert [p for p in sandbox_processes() if p.uids().real == task_uid] == []
+        benign_ok(sb)
+
+
+def test_template_killed_mid_job_gets_crashed_and_pool_recovers() -> None:
+    with sr.Sandbox(workers=1) as sb:
+        template_pid = sb.info["pid"]
+        fut = sb.submit("import time\ntime.sleep(5)", limits=sr.Limits(timeout_s=10))
+        time.sleep(0.3)
+        os.kill(template_pid, signal.SIGKILL)
+        r = fut.result(timeout=10)
+        assert r.status == "crashed" and "replaced" in (r.reason or "")
+        benign_ok(sb)
+        kids = psutil.Process().children()
+        assert template_pid not in [k.pid for k in kids]
+
+
+def test_orphans_of_a_template_killed_mid_job_are_swept() -> None:
+    with sr.Sandbox(workers=1, limits=sr.Limits(max_processes=4, timeout_s=10)) as sb:
+        task_uid = DEFAULT_UID_BASE + sb.info["pid"]
+        fut = sb.submit("import os, time\nif os.fork() == 0:\n    os.setsid()\n"
+                        "    time.sleep(600)\ntime.sleep(600)")
+        time.sleep(0.3)
+        os.kill(sb.info["pid"], signal.SIGKILL)
+        assert fut.result(timeout=10).status == "crashed"
+        benign_ok(sb)  # the replacement template sweeps the dead template's uid first
+        time.sleep(0.1)
+        assert [p for p in sandbox_processes() if p.uids().real == task_uid] == []
+
+
+def test_template_protocol_corruption_gets_crashed(sandbox: sr.Sandbox) -> None:
+    # A task cannot reach the template's pipes: fds beyond 3 are closed in the child.
+    r = sandbox.run("import os\nfor fd in range(4, 64):\n    try:\n        os.write(fd, b'x')\n"
+                    "    except OSError:\n        pass\nprint('tried')")
+    assert r.status == "ok" and r.stdout == "tried\n"
+    benign_ok(sandbox)
+
+
+HOSTILE_MIX = [
+    ("raise RuntimeError('boom')", "error"),
+    ("import os\nos._exit(0)", "crashed"),
+    (FORGE + "raise ValueError()", "crashed"),
+    ("import ctypes\nctypes.string_at(0)", "crashed"),
+    ("x = bytearray(1 << 40)", "memory"),
+    ("while True:\n    print('z' * 8192)", "output_limit"),
+    ("import os\nos.fork()", "error"),
+    ("import os\nos.kill(os.getppid(), 9)", "error"),
+    ("open('/etc/shadow').read()", "error"),
+]
+
+
+def test_two_thousand_interleaved_jobs_keep_order_and_answers() -> None:
+    codes: list[str] = []
+    expected: list[tuple[str, str]] = []
+    for i in range(1000):
+        codes.append(f"print({i} * {i} + 1)")
+        expected.append(("ok", f"{i * i + 1}\n"))
+        if i % 100 == 50:
+            codes.append("while True:\n    pass")
+            expected.append(("timeout", ""))
+        else:
+            code, status = HOSTILE_MIX[i % len(HOSTILE_MIX)]
+            codes.append(code)
+            expected.append((status, ""))
+    with sr.Sandbox(workers=2, limits=sr.Limits(timeout_s=0.3)) as sb:
+        results = sb.run_many(codes)
+    assert len(results) == 2000
+    for (status, stdout), r in zip(expected, results, strict=True):
+        assert r.status == status, r
+        if status == "ok":
+            assert r.stdout == stdout
+
+
+def test_no_process_survives_close() -> None:
+    before = {p.pid for p in sandbox_processes()}
+    sb = sr.Sandbox(workers=2, limits=sr.Limits(max_processes=4, timeout_s=0.5))
+    sb.run_many(["import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(60)",
+                 "while True:\n    pass", "print(1)"])
+    pending = sb.submit("import time\ntime.sleep(30)", limits=sr.Limits(timeout_s=60))
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    sb.close()
+    assert time.monotonic() - t0 < 5, "close() does not wait for jobs in flight"
+    assert pending.done() and pending.result().status == "crashed"
+    deadline = time.monotonic() + 5
+    while sandbox_processes(before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sandbox_processes(before) == []
+
+
+def test_work_dirs_do_not_accumulate(sandbox: sr.Sandbox) -> None:
+    base = os.path.dirname(os.path.dirname(sandbox.run("import os\nprint(os.getcwd())")
+                                           .stdout.strip()))
+    sandbox.run_many(["open('big.bin', 'wb').write(b'0' * 100000)"] * 20)
+    leftover = [p for p in Path(base).rglob("*") if p.is_file()]
+    assert leftover == []
+    assert stat.S_IMODE(os.stat(base).st_mode) == 0o711
+
+
+def test_worker_threads_are_not_leaked() -> None:
+    before = threading.active_count()
+    for _ in range(3):
+        with sr.Sandbox(workers=2) as sb:
+            sb.run("print(1)")
+    assert threading.active_count() <= before
