@@ -55,7 +55,8 @@ def test_sys_exit_codes(sandbox: sr.Sandbox) -> None:
 
 
 def test_dunder_main_and_fresh_state_per_task(sandbox: sr.Sandbox) -> None:
-    code = "if __name__ == '__main__':\n    import builtins\n    builtins.len = None\n    print('x')"
+    code = ("if __name__ == '__main__':\n    import builtins\n    builtins.len = None\n"
+            "    print('x')")
     assert sandbox.run(code).stdout == "x\n"
     # A task that poisoned a builtin must not affect the next one.
     assert sandbox.run("print(len([1, 2]))").stdout == "2\n"

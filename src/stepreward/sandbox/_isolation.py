@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 _libc.prctl.restype = ctypes.c_int
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
 
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
@@ -309,7 +309,8 @@ class _Asm:
                     if not 0 <= off < 256:
                         raise ValueError("seccomp jump out of range")
                     return off
-                return int(target)  # type: ignore[call-overload]
+                assert isinstance(target, int)
+                return target
             out += struct.pack("=HBBI", code, rel(jt), rel(jf), k & 0xFFFFFFFF)
         return bytes(out)
 

@@ -240,7 +240,8 @@ def _worker_loop(state: _State, ready: threading.Barrier, errors: list[BaseExcep
                 template = None
                 result = _CLOSED if state.closed else lost.result
             except Exception as exc:  # never leave a caller without an answer
-                result = ExecResult(status="crashed", reason=f"sandbox infrastructure error: {exc!r}")
+                result = ExecResult(status="crashed",
+                                    reason=f"sandbox infrastructure error: {exc!r}")
                 if template is not None:
                     template.kill()
                     _forget_template(state, template, dead=True)

@@ -15,6 +15,7 @@ import importlib
 import json
 import math
 import os
+import resource
 import select
 import shutil
 import signal
@@ -378,7 +379,7 @@ class Template:
                 "LANG": "C.UTF-8", "PYTHONHASHSEED": str(self.cfg.hash_seed),
             })
             tempfile.tempdir = work_dir
-            sys.meta_path.append(_NotPreloaded)  # type: ignore[arg-type]
+            sys.meta_path.append(_NotPreloaded)
         except BaseException:
             os._exit(EXIT_SETUP_FAILED)
         _run_task(req)
@@ -457,8 +458,7 @@ def _run_task(req: dict[str, Any]) -> None:  # pragma: no cover - child
         body = dumps({"status": "error", "error_type": "ResultNotSerializable",
                       "error_message": _safe_str(exc)}).encode()
     try:
-        import resource
-        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
         resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
     except BaseException:
         pass
