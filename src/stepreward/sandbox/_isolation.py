@@ -9,7 +9,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
 import resource
 import struct
 from collections.abc import Iterable, Sequence
@@ -20,6 +19,7 @@ _libc.prctl.restype = ctypes.c_int
 _libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_SECCOMP = 22
@@ -28,7 +28,7 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 CLONE_THREAD = 0x00010000
 
-_MACHINE = platform.machine()
+_MACHINE = os.uname().machine
 
 
 def _check(ret: int, what: str) -> int:
@@ -55,6 +55,20 @@ def set_child_subreaper() -> None:
 
 def set_no_new_privs() -> None:
     prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def set_dumpable() -> None:
+    prctl(PR_SET_DUMPABLE, 1)
+
+
+def close_fds_except(low: int, keep: Iterable[int]) -> None:
+    """Close every descriptor >= ``low`` except those in ``keep`` (close_range where possible)."""
+    start = low
+    for fd in sorted(k for k in set(keep) if k >= low):
+        if fd > start:
+            os.closerange(start, fd)
+        start = fd + 1
+    os.closerange(start, 1 << 20)
 
 
 # --------------------------------------------------------------------------- network namespace
@@ -164,30 +178,38 @@ def _fs_access_for_abi(abi: int) -> int:
 
 
 class LandlockPolicy:
-    """A prepared Landlock policy: read-only paths (pre-opened as O_PATH fds) and one work dir.
+    """A Landlock ruleset built once (in the template) and applied by each task child.
 
-    Built once in the template; :meth:`restrict` runs in each task child.
+    Tasks may read beneath ``read_only``, read and write ``read_write_files``, and do anything
+    but execute or make devices beneath ``read_write_dirs`` (the template's own directory for
+    task work dirs, which only ever holds the one task running).  TCP bind/connect and, from
+    ABI 6, signals and abstract unix sockets outside the domain are denied.
     """
 
-    def __init__(self, abi: int, read_only: Iterable[str], read_write_files: Iterable[str]) -> None:
+    def __init__(self, abi: int, read_only: Iterable[str], read_write_files: Iterable[str],
+                 read_write_dirs: Iterable[str]) -> None:
         self.abi = abi
         self.handled_fs = _fs_access_for_abi(abi)
-        self._ro: list[tuple[int, bool]] = []  # (fd, is_dir)
-        self._rw_files: list[int] = []
+        attr_bytes = self._attr()
+        attr = ctypes.create_string_buffer(attr_bytes, len(attr_bytes))
+        self.ruleset_fd = _check(_libc.syscall(
+            _SYS_LANDLOCK_CREATE_RULESET, attr, ctypes.c_size_t(len(attr_bytes)),
+            ctypes.c_uint32(0)), "landlock_create_ruleset")
+        os.set_inheritable(self.ruleset_fd, False)
         seen: set[str] = set()
         for path in read_only:
             real = os.path.realpath(path)
             if real in seen or not os.path.exists(real):
                 continue
             seen.add(real)
-            self._ro.append((os.open(real, os.O_PATH | os.O_CLOEXEC), os.path.isdir(real)))
+            is_dir = os.path.isdir(real)
+            self._add(_FS_READ_FILE | (_FS_READ_DIR if is_dir else 0), real)
         for path in read_write_files:
             if os.path.exists(path):
-                self._rw_files.append(os.open(path, os.O_PATH | os.O_CLOEXEC))
-
-    @property
-    def fds(self) -> list[int]:
-        return [fd for fd, _ in self._ro] + self._rw_files
+                self._add(_FS_READ_FILE | _FS_WRITE_FILE, path)
+        for path in read_write_dirs:
+            self._add(self.handled_fs & ~(_FS_MAKE_CHAR | _FS_MAKE_BLOCK | _FS_EXECUTE
+                                          | _FS_IOCTL_DEV), path)
 
     def _attr(self) -> bytes:
         fields = [self.handled_fs]
@@ -197,36 +219,21 @@ class LandlockPolicy:
             fields.append(_SCOPE_ABSTRACT_UNIX | _SCOPE_SIGNAL)
         return struct.pack(f"={len(fields)}Q", *fields)
 
-    def _add(self, ruleset: int, access: int, fd: int) -> None:
-        rule = ctypes.create_string_buffer(struct.pack("=Qi", access & self.handled_fs, fd), 12)
-        _check(_libc.syscall(_SYS_LANDLOCK_ADD_RULE, ctypes.c_int(ruleset),
-                             ctypes.c_int(_LANDLOCK_RULE_PATH_BENEATH), rule, ctypes.c_uint32(0)),
-               "landlock_add_rule")
-
-    def restrict(self, work_dir: str) -> None:
-        """Confine this process: read the allowed paths, read/write only ``work_dir``."""
-        attr_bytes = self._attr()
-        attr = ctypes.create_string_buffer(attr_bytes, len(attr_bytes))
-        ruleset = _check(_libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, attr,
-                                       ctypes.c_size_t(len(attr_bytes)), ctypes.c_uint32(0)),
-                         "landlock_create_ruleset")
+    def _add(self, access: int, path: str) -> None:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
         try:
-            file_read = _FS_READ_FILE
-            dir_read = _FS_READ_FILE | _FS_READ_DIR
-            for fd, is_dir in self._ro:
-                self._add(ruleset, dir_read if is_dir else file_read, fd)
-            for fd in self._rw_files:
-                self._add(ruleset, _FS_READ_FILE | _FS_WRITE_FILE, fd)
-            wd = os.open(work_dir, os.O_PATH | os.O_CLOEXEC)
-            try:
-                self._add(ruleset, self.handled_fs & ~(_FS_MAKE_CHAR | _FS_MAKE_BLOCK | _FS_EXECUTE
-                                                       | _FS_IOCTL_DEV), wd)
-            finally:
-                os.close(wd)
-            _check(_libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(ruleset),
-                                 ctypes.c_uint32(0)), "landlock_restrict_self")
+            rule = ctypes.create_string_buffer(struct.pack("=Qi", access & self.handled_fs, fd),
+                                               12)
+            _check(_libc.syscall(_SYS_LANDLOCK_ADD_RULE, ctypes.c_int(self.ruleset_fd),
+                                 ctypes.c_int(_LANDLOCK_RULE_PATH_BENEATH), rule,
+                                 ctypes.c_uint32(0)), f"landlock_add_rule({path})")
         finally:
-            os.close(ruleset)
+            os.close(fd)
+
+    def restrict(self) -> None:
+        """Confine the calling process (and its future children) to this ruleset."""
+        _check(_libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(self.ruleset_fd),
+                             ctypes.c_uint32(0)), "landlock_restrict_self")
 
 
 # --------------------------------------------------------------------------- seccomp
@@ -315,8 +322,14 @@ class _Asm:
         return bytes(out)
 
 
+PID_PLACEHOLDER = 0x7EADBEEF
+
+
 def build_seccomp_filter(pid: int, *, allow_fork: bool) -> bytes:
-    """Compile the task's seccomp program for the process ``pid``."""
+    """Compile the task's seccomp program for the process ``pid``.
+
+    Pass :data:`PID_PLACEHOLDER` to build once and :func:`patch_pid` per task.
+    """
     nr = _NR[_MACHINE]
     a = _Asm()
     labels: dict[str, int] = {}
@@ -358,6 +371,11 @@ def build_seccomp_filter(pid: int, *, allow_fork: bool) -> bytes:
     labels["kill"] = a.label()
     a.op(_BPF_RET_K, _RET_KILL_PROCESS)
     return a.assemble(labels)
+
+
+def patch_pid(program: bytes, pid: int) -> bytes:
+    """Substitute the real pid into a filter built with :data:`PID_PLACEHOLDER`."""
+    return program.replace(struct.pack("=I", PID_PLACEHOLDER), struct.pack("=I", pid))
 
 
 class _SockFprog(ctypes.Structure):

@@ -10,6 +10,7 @@ data.
 from __future__ import annotations
 
 import builtins
+import fcntl
 import gc
 import importlib
 import json
@@ -35,21 +36,22 @@ from stepreward.sandbox._protocol import (
     write_json,
 )
 
-# Modules tasks commonly import.  They must be imported here because, once a task has dropped
-# to an unprivileged uid, it may be unable to read the interpreter's library directory.
+# Modules imported before forking, so tasks get them for free.  Every megabyte the template
+# holds costs each fork about 60 us, so this list is short; any other standard-library module
+# is imported lazily by the task itself, through directory descriptors (see _import_via_fds).
 DEFAULT_PRELOAD = (
-    "abc", "argparse", "array", "ast", "base64", "binascii", "bisect", "calendar", "cmath",
-    "collections", "collections.abc", "contextlib", "copy", "csv", "dataclasses", "datetime",
-    "decimal", "difflib", "enum", "fractions", "functools", "hashlib", "heapq", "io",
-    "itertools", "json", "keyword", "locale", "math", "numbers", "operator", "pprint", "queue",
-    "random", "re", "statistics", "string", "struct", "textwrap", "threading", "time",
-    "typing", "unicodedata", "uuid", "weakref", "zlib", "socket", "ctypes", "inspect",
-    "fnmatch", "shlex", "sys", "os", "traceback", "types", "warnings", "secrets", "gc",
-    "pathlib", "glob", "pickle", "copyreg", "errno", "signal", "select", "html", "stringprep",
-    "urllib.parse", "encodings.idna", "encodings.ascii", "encodings.latin_1", "encodings.utf_16",
-    "encodings.utf_32", "encodings.cp1252", "encodings.unicode_escape", "encodings.punycode",
-    "encodings.raw_unicode_escape", "encodings.hex_codec", "encodings.base64_codec",
+    "abc", "bisect", "cmath", "collections", "collections.abc", "copy", "dataclasses",
+    "datetime", "enum", "fractions", "functools", "heapq", "io", "itertools", "json", "math",
+    "numbers", "operator", "random", "re", "string", "struct", "textwrap", "time", "traceback",
+    "types", "typing", "unicodedata", "warnings",
 )
+
+EXIT_SETUP_FAILED = 121  # the child could not confine itself; never reported as the task's fault
+_RESERVE_BYTES = 1 << 18
+_FD_BASE = 100  # import-directory descriptors live from here up in every task
+# Read-only for tasks besides the import path: shared libraries that extension modules load.
+_SYSTEM_READ_ONLY = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib",
+                     "/etc/ld.so.cache", "/usr/share/zoneinfo", "/etc/localtime")
 
 
 class _NotPreloaded:
@@ -99,6 +101,8 @@ class Template:
         self.devnull = os.open(os.devnull, os.O_RDWR)
         self.preload_errors: dict[str, str] = {}
         self.current: int | None = None  # pid of the task child in flight
+        self.keep_fds: list[int] = []  # descriptors every task keeps (import directories)
+        self.seccomp_filters: dict[bool, bytes] = {}
 
     # ------------------------------------------------------------------ setup
 
@@ -135,7 +139,8 @@ class Template:
         policy = None
         if abi:
             try:
-                policy = iso.LandlockPolicy(abi, iso.readable_paths(sys.path), [os.devnull])
+                policy = iso.LandlockPolicy(abi, iso.readable_paths(sys.path, _SYSTEM_READ_ONLY),
+                                            [os.devnull], [self.cfg.base_dir])
             except OSError:
                 policy = None
         probe_dir = tempfile.mkdtemp(prefix="probe-", dir=self.cfg.base_dir)
@@ -155,7 +160,7 @@ class Template:
                         pass
                 if policy is not None:
                     try:
-                        policy.restrict(probe_dir)
+                        policy.restrict()
                         bits |= 2
                     except OSError:
                         pass
@@ -174,12 +179,52 @@ class Template:
         if bits & 1:
             self.use_uid = True
             self.layers.append("uid")
+            self._import_via_fds()
         if bits & 2 and policy is not None:
             self.landlock = policy
             self.layers.append(f"landlock-abi{abi}")
         if bits & 4:
             self.use_seccomp = True
             self.layers.append("seccomp")
+            self.seccomp_filters = {
+                allow: iso.build_seccomp_filter(iso.PID_PLACEHOLDER, allow_fork=allow)
+                for allow in (False, True)}
+
+    def _import_via_fds(self) -> None:
+        """Let unprivileged tasks import modules the template did not pre-load.
+
+        The interpreter's library may sit below a directory the task uid cannot traverse (such
+        as a 0700 home).  A descriptor opened here, by root, names the directory itself, and
+        ``/proc/self/fd/N/...`` resolves through it without traversing its ancestors; Landlock
+        still limits reads to the directory's contents.  Rewriting sys.path and the __path__ of
+        loaded packages here, once, makes every task inherit the working paths.
+        """
+        mapping: dict[str, str] = {}
+        for entry in list(sys.path):
+            if not entry or not os.path.isdir(entry) or entry in mapping:
+                continue
+            fd = os.open(entry, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, _FD_BASE)
+            os.close(fd)
+            self.keep_fds.append(high)
+            mapping[entry] = f"/proc/self/fd/{high}"
+        if not mapping:
+            return
+        sys.path[:] = [mapping.get(p, p) for p in sys.path]
+        prefixes = sorted(mapping, key=len, reverse=True)
+        for module in list(sys.modules.values()):
+            paths = getattr(module, "__path__", None)
+            if not isinstance(paths, list):
+                continue
+            fixed = []
+            for p in paths:
+                for prefix in prefixes:
+                    if p == prefix or p.startswith(prefix + os.sep):
+                        p = mapping[prefix] + p[len(prefix):]
+                        break
+                fixed.append(p)
+            paths[:] = fixed
+        sys.path_importer_cache.clear()
 
     # ------------------------------------------------------------------ loop
 
@@ -234,6 +279,8 @@ class Template:
             os.chown(work_dir, self.cfg.uid, self.cfg.uid)
         timeout = float(lim["timeout_s"])
         t0 = time.monotonic()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # children must not inherit buffered template output
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the task child
             self._child(req, in_fd, out_fd, err_fd, res_fd, work_dir, file_cap)
@@ -364,12 +411,15 @@ class Template:
             iso.set_no_new_privs()
             if self.use_uid and self.cfg.uid is not None:
                 iso.drop_privileges(self.cfg.uid, self.cfg.uid)
+                # Credentials changed, so the kernel made us non-dumpable, which hides
+                # /proc/self/fd from ourselves; the import directories are reached through it.
+                iso.set_dumpable()
             if self.landlock is not None:
-                self.landlock.restrict(work_dir)
-            os.closerange(4, 1 << 16)
+                self.landlock.restrict()
+            iso.close_fds_except(4, self.keep_fds)
             if self.use_seccomp:
-                iso.install_seccomp(iso.build_seccomp_filter(
-                    os.getpid(), allow_fork=int(lim["max_processes"]) > 1))
+                iso.install_seccomp(iso.patch_pid(
+                    self.seccomp_filters[int(lim["max_processes"]) > 1], os.getpid()))
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, signal.SIG_DFL)
@@ -411,11 +461,9 @@ def _run_task(req: dict[str, Any]) -> None:  # pragma: no cover - child
     # Bind what the reporter needs before user code can rebind module attributes.
     write, exit_now, dumps = os.write, os._exit, json.dumps
     reserve = bytearray(_RESERVE_BYTES)
-    stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
-    stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
-    stdin = open(0, encoding="utf-8", errors="surrogateescape", closefd=False)  # noqa: SIM115
-    sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
-    sys.__stdin__, sys.__stdout__, sys.__stderr__ = stdin, stdout, stderr  # type: ignore[misc]
+    # The template's stream objects were set up by main() and are empty; fds 0-2 now point
+    # at this task's own files, so the same objects serve the task.
+    stdout, stderr = sys.stdout, sys.stderr
     sys.argv = ["<sandbox>"]
     record: dict[str, Any] = {"status": "ok"}
     try:
@@ -453,7 +501,8 @@ def _run_task(req: dict[str, Any]) -> None:  # pragma: no cover - child
         except BaseException:
             pass
     try:
-        body = dumps(record, separators=(",", ":"), default=repr).encode("utf-8", "surrogatepass")
+        body = _OK_BODY if record == _OK_RECORD else dumps(
+            record, separators=(",", ":"), default=repr).encode("utf-8", "surrogatepass")
     except BaseException as exc:
         body = dumps({"status": "error", "error_type": "ResultNotSerializable",
                       "error_message": _safe_str(exc)}).encode()
@@ -470,6 +519,10 @@ def _run_task(req: dict[str, Any]) -> None:  # pragma: no cover - child
     except BaseException:
         exit_now(EXIT_SETUP_FAILED + 1)
     exit_now(0)
+
+
+_OK_RECORD = {"status": "ok"}
+_OK_BODY = b'{"status":"ok"}'
 
 
 def _safe_str(obj: object) -> str:
@@ -496,6 +549,13 @@ def main() -> None:
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     os.close(devnull)
+    # Tasks inherit these stream objects (they write to whatever fds 0-2 are in the task).
+    sys.stdin = open(0, encoding="utf-8", errors="surrogateescape", closefd=False)  # noqa: SIM115
+    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace",  # noqa: SIM115
+                      closefd=False)
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace",  # noqa: SIM115
+                      closefd=False)
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
     os.set_inheritable(req_fd, False)
     os.set_inheritable(resp_fd, False)
     if "" in sys.path:

@@ -1,0 +1,153 @@
+"""The ``stepreward`` command line: one subcommand per job, ``--json`` where results are printed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main"]
+
+DEMO_PROGRAMS: list[tuple[str, str, str | None]] = [
+    ("function call", "def f(nums, k):\n    out = [x for x in nums if x % k == 0]\n"
+                      "    return sorted(out, reverse=True)\n\nprint(f([3, 4, 6, 9], 3))", None),
+    ("reads stdin", "a, b = map(int, input().split())\nprint(a * b)", "6 7\n"),
+    ("raises", "def g(d):\n    return d['missing']\n\ng({})", None),
+    ("infinite loop", "while True:\n    pass", None),
+    ("memory bomb", "blob = bytearray(1 << 40)", None),
+    ("fork bomb", "import os\nwhile True:\n    os.fork()", None),
+    ("reads /etc/passwd", "print(open('/etc/passwd').read())", None),
+    ("connects to loopback", "import socket\nsocket.create_connection(('127.0.0.1', 22))", None),
+    ("forges its result", "import os, struct\nbody = b'{\"status\": \"ok\"}'\n"
+                          "os.write(3, b'SRR1' + struct.pack('>Q', len(body)) + body)\n"
+                          "raise SystemExit(1)", None),
+]
+
+
+def _table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    sep = "  ".join("-" * w for w in widths)
+    body = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join([line, sep, *body])
+
+
+def _short(text: str, n: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _limits(args: argparse.Namespace) -> Any:
+    from stepreward.types import Limits
+
+    kwargs: dict[str, Any] = {}
+    if getattr(args, "timeout", None) is not None:
+        kwargs["timeout_s"] = args.timeout
+    if getattr(args, "memory_mb", None) is not None:
+        kwargs["memory_mb"] = args.memory_mb
+    return Limits(**kwargs)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from stepreward.sandbox import Sandbox
+    from stepreward.types import Limits
+
+    with Sandbox(limits=Limits(timeout_s=1.0, memory_mb=256)) as sb:
+        codes = [code for _, code, _ in DEMO_PROGRAMS]
+        stdins = [stdin for _, _, stdin in DEMO_PROGRAMS]
+        results = sb.run_many(codes, stdin=stdins)
+        if args.json:
+            print(json.dumps({
+                "isolation": list(sb.isolation),
+                "results": [{"program": name, **r.model_dump()}
+                            for (name, _, _), r in zip(DEMO_PROGRAMS, results, strict=True)],
+            }, indent=2))
+            return 0
+        print(f"stepreward sandbox: {sb.workers} workers, isolation: {', '.join(sb.isolation)}\n")
+        rows = []
+        for (name, _, _), r in zip(DEMO_PROGRAMS, results, strict=True):
+            shown = r.stdout if r.ok else (r.reason or "")
+            rows.append((name, r.status, f"{r.duration_s * 1000:.1f} ms", _short(shown)))
+        print(_table(rows, ("program", "status", "time", "output / reason")))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from stepreward.sandbox import Sandbox
+
+    if args.file == "-":
+        code = sys.stdin.read()
+    else:
+        try:
+            with open(args.file, encoding="utf-8") as f:
+                code = f.read()
+        except OSError as exc:
+            print(f"stepreward run: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+            return 2
+    stdin = None
+    if args.stdin is not None:
+        try:
+            with open(args.stdin, encoding="utf-8") as f:
+                stdin = f.read()
+        except OSError as exc:
+            print(f"stepreward run: cannot read {args.stdin}: {exc.strerror}", file=sys.stderr)
+            return 2
+    with Sandbox(workers=1, limits=_limits(args)) as sb:
+        result = sb.run(code, stdin)
+        isolation = list(sb.isolation)
+    if args.json:
+        print(json.dumps({**result.model_dump(), "isolation": isolation}, indent=2))
+    else:
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        if not result.ok:
+            print(f"stepreward: {result.status}: {result.reason}", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stepreward",
+        description="Verifiable rewards from program execution (sandbox, traces, rewards).")
+    parser.add_argument("--version", action="version",
+                        version=f"stepreward {__import__('stepreward').__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("demo", help="run built-in programs (benign and hostile) in the sandbox",
+                       description="Run a few built-in programs through the sandbox and print "
+                                   "what happened to each.")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("run", help="run a Python file in the sandbox",
+                       description="Run a Python program (a file, or - for standard input) in "
+                                   "an isolated sandbox process.")
+    p.add_argument("file", help="program file, or - to read it from standard input")
+    p.add_argument("--stdin", metavar="FILE", help="feed this file to the program's stdin")
+    p.add_argument("--timeout", type=float, metavar="S", help="wall-clock limit in seconds")
+    p.add_argument("--memory-mb", type=int, metavar="M", help="memory limit in MB")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``stepreward`` console script.
+
+    Example:
+        >>> main(["run", "-", "--json"])  # doctest: +SKIP
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ValueError as exc:  # invalid limits and similar user errors
+        print(f"stepreward {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
