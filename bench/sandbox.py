@@ -36,7 +36,8 @@ BIG = (
     "        else:\n"
     "            total -= 1\n"
     "    return total\n"
-    "assert f(500) == sum(i for i in range(500) if i % 3 == 0) - sum(1 for i in range(500) if i % 3)\n"
+    "assert f(500) == sum(i for i in range(500) if i % 3 == 0) - sum(\n"
+    "    1 for i in range(500) if i % 3)\n"
 )  # about 2,000 line executions
 
 
@@ -80,9 +81,18 @@ def run_exec(code: str) -> bool:
         return False
 
 
-def run_subprocess(flags: list[str]):  # type: ignore[no-untyped-def]
+def base_interpreter() -> str | None:
+    """The interpreter this venv was made from, with its own (usually larger) site-packages:
+    closer to a training environment, where ``python -c`` pays for importing site."""
+    exe = os.path.join(sys.base_prefix, "bin", f"python{sys.version_info[0]}.{sys.version_info[1]}")
+    if sys.base_prefix == sys.prefix or not os.path.exists(exe):
+        return None
+    return exe
+
+
+def run_subprocess(flags: list[str], exe: str = sys.executable):  # type: ignore[no-untyped-def]
     def go(code: str) -> bool:
-        r = subprocess.run([sys.executable, *flags, "-c", code], capture_output=True,
+        r = subprocess.run([exe, *flags, "-c", code], capture_output=True,
                            timeout=10, check=False)
         return r.returncode == 0
     return go
@@ -95,9 +105,14 @@ def bench(programs: list[str], reps: int, sub_reps: int) -> list[dict[str, float
     rate, med, ok = timed(run_exec, items, 1)
     rows.append({"method": "in-process exec (floor, no isolation)", "rate": rate, "median": med,
                  "ok": ok / len(items)})
-    for label, flags in (("subprocess python -c (reference)", []),
-                         ("subprocess python -I -S -c", ["-I", "-S"])):
-        rate, med, ok = timed(run_subprocess(flags), sub_items, 2)
+    variants: list[tuple[str, list[str], str]] = [
+        ("subprocess python -c (reference)", [], sys.executable),
+        ("subprocess python -I -S -c", ["-I", "-S"], sys.executable)]
+    base = base_interpreter()
+    if base:
+        variants.append(("python -c, base interpreter + its site", [], base))
+    for label, flags, exe in variants:
+        rate, med, ok = timed(run_subprocess(flags, exe), sub_items, 2)
         rows.append({"method": f"{label}, 2 threads", "rate": rate, "median": med,
                      "ok": ok / len(sub_items)})
     for workers in (1, 2):
@@ -118,17 +133,19 @@ def bench(programs: list[str], reps: int, sub_reps: int) -> list[dict[str, float
 def print_table(title: str, rows: list[dict[str, float | str]]) -> None:
     by = {str(r["method"]): float(r["rate"]) for r in rows}
     base_c = by["subprocess python -c (reference), 2 threads"]
+    base_site = by.get("python -c, base interpreter + its site, 2 threads")
     base_is = by["subprocess python -I -S -c, 2 threads"]
     floor = by["in-process exec (floor, no isolation)"]
     print(f"\n{title}")
-    head = (f"{'method':44s} {'exec/s':>9s} {'median ms':>10s} {'vs python -c':>13s} "
-            f"{'vs -I -S':>9s} {'of floor':>9s} {'ok':>5s}")
+    head = (f"{'method':48s} {'exec/s':>9s} {'median ms':>10s} {'vs python -c':>13s} "
+            f"{'vs -I -S':>9s} {'vs base -c':>11s} {'of floor':>9s} {'ok':>5s}")
     print(head)
     print("-" * len(head))
     for r in rows:
         rate = float(r["rate"])
-        print(f"{r['method']!s:44s} {rate:9.1f} {float(r['median']) * 1000:10.2f} "
-              f"{rate / base_c:12.1f}x {rate / base_is:8.1f}x {rate / floor:8.3f}x "
+        vs_site = f"{rate / base_site:10.1f}x" if base_site else f"{'n/a':>11s}"
+        print(f"{r['method']!s:48s} {rate:9.1f} {float(r['median']) * 1000:10.2f} "
+              f"{rate / base_c:12.1f}x {rate / base_is:8.1f}x {vs_site} {rate / floor:8.3f}x "
               f"{float(r['ok']):5.2f}")
 
 

@@ -12,6 +12,7 @@ import enum
 import json
 import math
 import re
+import threading
 import types
 import warnings
 from collections.abc import Callable
@@ -74,6 +75,9 @@ _ESCAPED_VALID_RE: Final = re.compile(r"(?:[^\\]|\\\\|\\u[0-9a-f]{4})*", re.DOTA
 _UNESCAPE_RE: Final = re.compile(r"\\(\\|u[0-9a-f]{4})")
 _INT_TEXT_RE: Final = re.compile(rf"-?[0-9]{{1,{_MAX_INT_DIGITS}}}")
 _HEX_RE: Final = re.compile(r"(?:[0-9a-fA-F]{2})*")
+
+
+_WARNINGS_LOCK: Final = threading.Lock()
 
 
 class _Abort(Exception):
@@ -659,8 +663,13 @@ def parse_value(text: str, *, max_len: int = 100_000, max_depth: int = 100) -> A
     if not source:
         raise ValueError("not a supported literal: empty input")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. invalid escape sequences in strings
+        if "\\" in source:
+            # Invalid escape sequences warn at parse time. catch_warnings swaps process-wide
+            # state, so only take that path when an escape is present, and one at a time.
+            with _WARNINGS_LOCK, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(source, mode="eval")
+        else:
             tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         raise ValueError(f"not a supported literal: syntax error: {exc.msg}") from None

@@ -47,7 +47,9 @@ DEFAULT_PRELOAD = (
 )
 
 EXIT_SETUP_FAILED = 121  # the child could not confine itself; never reported as the task's fault
-_RESERVE_BYTES = 1 << 18
+# Allocated (and touched) in the template, so tasks share it copy-on-write for free; a task
+# that hits MemoryError releases it to have room to report.
+_RESERVE = bytearray(1 << 18)
 _FD_BASE = 100  # import-directory descriptors live from here up in every task
 # Read-only for tasks besides the import path: shared libraries that extension modules load.
 _SYSTEM_READ_ONLY = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib",
@@ -66,7 +68,16 @@ class _NotPreloaded:
                 f"template can be imported here (pass Sandbox(preload=[{name!r}]))", name=name)
 
 EXIT_SETUP_FAILED = 121  # the child could not confine itself; never reported as the task's fault
-_RESERVE_BYTES = 1 << 18
+# Allocated (and touched) in the template, so tasks share it copy-on-write for free; a task
+# that hits MemoryError releases it to have room to report.
+_RESERVE = bytearray(1 << 18)
+
+
+def _remap(path: str, prefixes: list[str], mapping: dict[str, str]) -> str:
+    for prefix in prefixes:
+        if path == prefix or path.startswith(prefix + os.sep):
+            return mapping[prefix] + path[len(prefix):]
+    return path
 
 
 class _Shutdown(BaseException):
@@ -216,14 +227,7 @@ class Template:
             paths = getattr(module, "__path__", None)
             if not isinstance(paths, list):
                 continue
-            fixed = []
-            for p in paths:
-                for prefix in prefixes:
-                    if p == prefix or p.startswith(prefix + os.sep):
-                        p = mapping[prefix] + p[len(prefix):]
-                        break
-                fixed.append(p)
-            paths[:] = fixed
+            paths[:] = [_remap(p, prefixes, mapping) for p in paths]
         sys.path_importer_cache.clear()
 
     # ------------------------------------------------------------------ loop
@@ -460,7 +464,6 @@ def _read_record(fd: int, cap: int) -> tuple[bytes | None, str | None]:
 def _run_task(req: dict[str, Any]) -> None:  # pragma: no cover - child
     # Bind what the reporter needs before user code can rebind module attributes.
     write, exit_now, dumps = os.write, os._exit, json.dumps
-    reserve = bytearray(_RESERVE_BYTES)
     # The template's stream objects were set up by main() and are empty; fds 0-2 now point
     # at this task's own files, so the same objects serve the task.
     stdout, stderr = sys.stdout, sys.stderr
@@ -484,7 +487,7 @@ def _run_task(req: dict[str, Any]) -> None:  # pragma: no cover - child
             if not isinstance(exc.code, int):
                 _print_safely(stderr, _safe_str(exc.code))
     except MemoryError:
-        del reserve
+        _RESERVE.clear()  # hand the template's reserve back to the allocator for the reporter
         gc.collect()
         record = {"status": "memory", "error_type": "MemoryError", "error_message": ""}
     except BaseException as exc:
@@ -555,7 +558,9 @@ def main() -> None:
                       closefd=False)
     sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace",  # noqa: SIM115
                       closefd=False)
-    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+    sys.__stdin__ = sys.stdin  # type: ignore[misc]
+    sys.__stdout__ = sys.stdout  # type: ignore[misc]
+    sys.__stderr__ = sys.stderr  # type: ignore[misc]
     os.set_inheritable(req_fd, False)
     os.set_inheritable(resp_fd, False)
     if "" in sys.path:
