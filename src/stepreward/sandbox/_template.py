@@ -461,12 +461,14 @@ def _read_record(fd: int, cap: int) -> tuple[bytes | None, str | None]:
 # ---------------------------------------------------------------------- code running in the task
 
 
+# Bound at import, before any user code can rebind module attributes.
+_write, _exit_now, _dumps = os.write, os._exit, json.dumps
+
+
 def _run_task(req: dict[str, Any]) -> None:  # pragma: no cover - child
-    # Bind what the reporter needs before user code can rebind module attributes.
-    write, exit_now, dumps = os.write, os._exit, json.dumps
     # The template's stream objects were set up by main() and are empty; fds 0-2 now point
     # at this task's own files, so the same objects serve the task.
-    stdout, stderr = sys.stdout, sys.stderr
+    stderr = sys.stderr
     sys.argv = ["<sandbox>"]
     record: dict[str, Any] = {"status": "ok"}
     try:
@@ -498,17 +500,30 @@ def _run_task(req: dict[str, Any]) -> None:  # pragma: no cover - child
                                       if exc.__traceback__ else None, file=stderr)
         except BaseException:
             pass
-    for stream in (sys.stdout, sys.stderr, stdout, stderr):
+    _report(record, stderr)
+
+
+def report_and_exit(value: Any) -> None:
+    """From a ``Sandbox.call`` target: end the task now with ``value`` as its result.
+
+    For targets that must finish even if user code they run would swallow an exception
+    (a tracer that hits its step cap, say).
+    """
+    _report({"status": "ok", "value": value}, sys.stderr)  # pragma: no cover - child
+
+
+def _report(record: dict[str, Any], stderr: Any) -> None:  # pragma: no cover - child
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, stderr):
         try:
-            stream.flush()
+            stream.flush()  # type: ignore[union-attr]
         except BaseException:
             pass
     try:
-        body = _OK_BODY if record == _OK_RECORD else dumps(
+        body = _OK_BODY if record == _OK_RECORD else _dumps(
             record, separators=(",", ":"), default=repr).encode("utf-8", "surrogatepass")
     except BaseException as exc:
-        body = dumps({"status": "error", "error_type": "ResultNotSerializable",
-                      "error_message": _safe_str(exc)}).encode()
+        body = _dumps({"status": "error", "error_type": "ResultNotSerializable",
+                       "error_message": _safe_str(exc)}).encode()
     try:
         hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
         resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
@@ -517,11 +532,11 @@ def _run_task(req: dict[str, Any]) -> None:  # pragma: no cover - child
     data = RECORD_HEADER.pack(RECORD_MAGIC, len(body)) + body
     try:
         while data:
-            n = write(3, data)
+            n = _write(3, data)
             data = data[n:]
     except BaseException:
-        exit_now(EXIT_SETUP_FAILED + 1)
-    exit_now(0)
+        _exit_now(EXIT_SETUP_FAILED + 1)
+    _exit_now(0)
 
 
 _OK_RECORD = {"status": "ok"}
