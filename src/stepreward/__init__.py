@@ -13,13 +13,22 @@ _EXPORTS = {
     "Limits": "stepreward.types",
     "ExecResult": "stepreward.types",
     "Sandbox": "stepreward.sandbox._pool",
+    "Value": "stepreward.types",
+    "Step": "stepreward.types",
+    "Trace": "stepreward.types",
+    "trace": "stepreward.trace._api",
+    "trace_many": "stepreward.trace._api",
 }
 
-__all__ = ["ExecResult", "Limits", "Sandbox", "__version__"]
+__all__ = [
+    "ExecResult", "Limits", "Sandbox", "Step", "Trace", "Value", "__version__", "trace",
+    "trace_many",
+]
 
 if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
-    from stepreward.types import ExecResult, Limits
+    from stepreward.trace._api import trace, trace_many
+    from stepreward.types import ExecResult, Limits, Step, Trace, Value
 
 
 def __getattr__(name: str) -> Any:

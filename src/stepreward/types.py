@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-__all__ = ["ExecResult", "ExecStatus", "Limits"]
+__all__ = [
+    "ExecResult", "ExecStatus", "Limits", "Step", "Trace", "TraceException", "TraceStatus", "Value",
+]
 
 ExecStatus = Literal["ok", "error", "timeout", "memory", "output_limit", "crashed", "rejected"]
 
@@ -78,3 +80,148 @@ class ExecResult(BaseModel):
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+
+class Value(BaseModel):
+    """A recorded Python value: its type name, capped repr and canonical literal.
+
+    ``literal`` is the canonical JSON encoding (see :mod:`stepreward.values`) when the object
+    is built only from literal types, and ``is_literal`` says whether it is (``literal`` is
+    ``None`` both for the value ``None`` and for objects that have no literal form).
+
+    Example:
+        >>> v = Value(type_name="list", repr="[1, 2]", literal=[1, 2], is_literal=True)
+        >>> v.to_python()
+        [1, 2]
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type_name: str
+    repr: str
+    literal: Any = None
+    is_literal: bool = False
+    truncated: bool = False
+
+    def to_python(self) -> Any:
+        """Decode the literal into a fresh object; ValueError if there is none."""
+        if not self.is_literal:
+            raise ValueError(f"{self.type_name} value {self.repr!r} has no literal form")
+        from stepreward.values import from_literal
+
+        return from_literal(self.literal)
+
+    @property
+    def askable(self) -> bool:
+        """Whether a question may be asked about this value (literal and not truncated)."""
+        return self.is_literal and not self.truncated
+
+
+class Step(BaseModel):
+    """One executed statement of user code.
+
+    ``line`` is the statement's first line, ``occurrence`` counts executions of that line
+    across the whole run (1-based), ``depth`` is the call depth (0 = the function the call
+    entered), ``state_after`` holds the frame's locals once the statement finished, and
+    ``changed`` the names among them whose value the statement changed.
+
+    Example:
+        >>> Step(line=3, occurrence=1, func="f", depth=0, frame=0).line
+        3
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    line: int
+    occurrence: int
+    func: str
+    depth: int
+    frame: int
+    state_after: dict[str, Value] = Field(default_factory=dict)
+    changed: tuple[str, ...] = ()
+
+
+class TraceException(BaseModel):
+    """An exception raised by the traced program (or why it could not start)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: str
+    message: str
+    line: int | None = None
+
+
+TraceStatus = Literal["ok", "exception", "error", "timeout", "memory", "crashed", "rejected"]
+
+
+class Trace(BaseModel):
+    """Statement-level record of one call's execution (see :func:`stepreward.trace`).
+
+    ``status``: ``ok`` (the call returned), ``exception`` (it raised; ``exception`` says what,
+    and the steps up to it are kept), ``error`` (the source or call could not be compiled or
+    set up), or the sandbox status (``timeout``, ``memory``, ``crashed``, ``rejected``) with no
+    steps.  ``truncated`` marks a trace cut at the step cap; it then ends early.
+
+    Example:
+        >>> t = Trace(source="", call="f()", status="ok")
+        >>> t.next_line(1, 1) is None
+        True
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str
+    call: str
+    status: TraceStatus
+    result: Value | None = None
+    exception: TraceException | None = None
+    steps: list[Step] = Field(default_factory=list)
+    truncated: bool = False
+    truncated_reason: str | None = None
+    reason: str | None = None
+    stdout: str = ""
+    python: str = ""
+    duration_s: float = 0.0
+
+    _index: dict[tuple[int, int], int] | None = PrivateAttr(default=None)
+
+    def _positions(self) -> dict[tuple[int, int], int]:
+        if self._index is None:
+            self._index = {(s.line, s.occurrence): i for i, s in enumerate(self.steps)}
+        return self._index
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def executed_lines(self) -> set[int]:
+        """First lines of the statements that ran at least once."""
+        return {s.line for s in self.steps}
+
+    def occurrences(self, line: int) -> int:
+        """How many times the statement starting at ``line`` ran."""
+        return sum(1 for s in self.steps if s.line == line)
+
+    def step_at(self, line: int, occurrence: int) -> Step | None:
+        """The ``occurrence``-th execution of the statement at ``line``, or None."""
+        i = self._positions().get((line, occurrence))
+        return None if i is None else self.steps[i]
+
+    def next_line(self, line: int, occurrence: int) -> int | None:
+        """Line of the statement that ran right after ``line``'s ``occurrence``-th execution.
+
+        -1 when the program ended right after it (returned or raised); None when that
+        execution did not happen, or the trace was truncated right after it.
+        """
+        i = self._positions().get((line, occurrence))
+        if i is None:
+            return None
+        if i + 1 < len(self.steps):
+            return self.steps[i + 1].line
+        return None if self.truncated else -1
+
+    def value_after(self, line: int, occurrence: int, var: str) -> Value | None:
+        """Value of local ``var`` right after that execution (None if unset or not run)."""
+        step = self.step_at(line, occurrence)
+        return None if step is None else step.state_after.get(var)

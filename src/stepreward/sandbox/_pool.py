@@ -63,7 +63,7 @@ class _Template:
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                "PYTHONHASHSEED": str(state.hash_seed)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-s", "-S", "-B", "-c", _BOOT.format(src=_SRC_DIR)],
+            [state.python, "-s", "-S", "-B", "-c", _BOOT.format(src=_SRC_DIR)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, env=env,
             cwd="/", close_fds=True, start_new_session=True,
         )
@@ -138,7 +138,8 @@ class _State:
     """Everything the workers share; kept apart from Sandbox so a finalizer can close it."""
 
     def __init__(self, workers: int, limits: Limits, preload: Sequence[str], hash_seed: int,
-                 mode: IsolationMode, tmp_dir: str, uid_base: int) -> None:
+                 mode: IsolationMode, tmp_dir: str, uid_base: int, python: str) -> None:
+        self.python = python
         self.workers = workers
         self.limits = limits
         self.preload = tuple(dict.fromkeys([*DEFAULT_PRELOAD, *preload]))
@@ -370,7 +371,9 @@ class Sandbox:
     Each task runs in a fresh child process with resource limits, a wall-clock deadline enforced
     by killing its process tree, an empty work directory, a scrubbed environment and, where the
     host allows, an unprivileged uid, no network, Landlock and seccomp (see :attr:`isolation`).
-    Safe to use from any thread and from asyncio.
+    Safe to use from any thread and from asyncio.  ``python`` runs tasks on another
+    interpreter (3.10 or newer; only its standard library is needed), e.g. to trace a program
+    under several CPython versions from one trainer.
 
     Example:
         >>> with Sandbox(workers=1) as sb:
@@ -389,6 +392,7 @@ class Sandbox:
         require: Sequence[str] = (),
         tmp_dir: str | None = None,
         uid_base: int = DEFAULT_UID_BASE,
+        python: str | None = None,
     ) -> None:
         if workers is None:
             workers = len(os.sched_getaffinity(0))
@@ -402,10 +406,13 @@ class Sandbox:
             raise ValueError(f"isolation_mode must be 'full' or 'minimal', got {isolation_mode!r}")
         if isinstance(preload, str):
             raise ValueError("preload must be a sequence of module names, not a string")
+        python = python or sys.executable
+        if not (os.path.isfile(python) and os.access(python, os.X_OK)):
+            raise ValueError(f"python must be an executable interpreter, got {python!r}")
         base = tempfile.mkdtemp(prefix="stepreward-", dir=tmp_dir)
         os.chmod(base, 0o711)
         self._state = _State(workers, limits, preload, int(hash_seed), isolation_mode, base,
-                             uid_base)
+                             uid_base, python)
         errors: list[BaseException] = []
         ready = threading.Barrier(workers + 1)
         for i in range(workers):

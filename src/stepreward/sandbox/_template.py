@@ -44,6 +44,8 @@ DEFAULT_PRELOAD = (
     "datetime", "enum", "fractions", "functools", "heapq", "io", "itertools", "json", "math",
     "numbers", "operator", "random", "re", "string", "struct", "textwrap", "time", "traceback",
     "types", "typing", "unicodedata", "warnings",
+    # stepreward's own task-side modules (standard library only), named, not imported, here.
+    "stepreward.values", "stepreward.trace._child",
 )
 
 EXIT_SETUP_FAILED = 121  # the child could not confine itself; never reported as the task's fault

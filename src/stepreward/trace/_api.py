@@ -1,0 +1,156 @@
+"""Trainer-side tracing API: run a call under the tracer in the sandbox, decode the result."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from stepreward.sandbox._pool import Sandbox
+from stepreward.types import ExecResult, Limits, Step, Trace, TraceException, Value
+from stepreward.values import loads_literal
+
+__all__ = ["default_sandbox", "trace", "trace_many"]
+
+TARGET = "stepreward.trace._child:run_trace"
+# Traced programs run 10-30x slower than untraced ones; the defaults leave room for that.
+DEFAULT_LIMITS = Limits(timeout_s=5.0, memory_mb=1024, max_result_bytes=256 << 20)
+
+_default: Sandbox | None = None
+_default_lock = threading.Lock()
+
+
+def default_sandbox() -> Sandbox:
+    """The process-wide sandbox used when no ``sandbox=`` is given (created on first use).
+
+    Example:
+        >>> default_sandbox().workers >= 1
+        True
+    """
+    global _default
+    with _default_lock:
+        if _default is None or _default.closed:
+            _default = Sandbox(limits=DEFAULT_LIMITS)
+            atexit.register(_default.close)
+        return _default
+
+
+def _payload(source: str, call: str, max_steps: int, repr_limit: int) -> dict[str, Any]:
+    if not isinstance(source, str):
+        raise TypeError(f"source must be a str, got {type(source).__name__}")
+    if not isinstance(call, str):
+        raise TypeError(f"call must be a str, got {type(call).__name__}")
+    if max_steps < 1:
+        raise ValueError("max_steps must be at least 1")
+    if repr_limit < 8:
+        raise ValueError("repr_limit must be at least 8")
+    return {"source": source, "call": call, "max_steps": max_steps, "repr_limit": repr_limit}
+
+
+def trace(source: str, call: str, limits: Limits | None = None, *,
+          sandbox: Sandbox | None = None, max_steps: int = 10_000,
+          repr_limit: int = 200) -> Trace:
+    """Run ``call`` against ``source`` in the sandbox and record every executed statement.
+
+    ``call`` is an expression (``"f([1, 2], 3)"``) or statements that drive the code; only
+    lines of ``source`` are recorded, and only while the call runs (module-level setup of
+    ``source`` is not traced).  Never raises for a bad program: see ``Trace.status``.
+
+    Example:
+        >>> t = trace("def f(x):\\n    y = x * 2\\n    return y", "f(4)")
+        >>> [s.line for s in t.steps], t.result.repr
+        ([2, 3], '8')
+    """
+    payload = _payload(source, call, max_steps, repr_limit)
+    sb = sandbox or default_sandbox()
+    result = sb.call(TARGET, payload, limits=limits or DEFAULT_LIMITS if sandbox is None
+                     else limits)
+    return decode_trace(source, call, result)
+
+
+def trace_many(items: Iterable[tuple[str, str]], limits: Limits | None = None, *,
+               sandbox: Sandbox | None = None, max_steps: int = 10_000,
+               repr_limit: int = 200) -> list[Trace]:
+    """:func:`trace` over many ``(source, call)`` pairs on all workers, in input order.
+
+    Example:
+        >>> ts = trace_many([("def f(a):\\n    return a", "f(1)")] * 2)
+        >>> [t.result.repr for t in ts]
+        ['1', '1']
+    """
+    pairs = list(items)
+    payloads = [_payload(s, c, max_steps, repr_limit) for s, c in pairs]
+    sb = sandbox or default_sandbox()
+    lim = limits or DEFAULT_LIMITS if sandbox is None else limits
+    results = sb.call_many(TARGET, payloads, limits=lim)
+    return [decode_trace(s, c, r) for (s, c), r in zip(pairs, results, strict=True)]
+
+
+def _value(row: Sequence[Any]) -> Value:
+    type_name, text, lit_text, cut = row
+    if lit_text is None:
+        return Value.model_construct(type_name=type_name, repr=text, literal=None,
+                                     is_literal=False, truncated=bool(cut))
+    return Value.model_construct(type_name=type_name, repr=text, literal=loads_literal(lit_text),
+                                 is_literal=True, truncated=bool(cut))
+
+
+def decode_trace(source: str, call: str, result: ExecResult) -> Trace:
+    """Turn the sandbox's answer for a trace task into a :class:`Trace`."""
+    common: dict[str, Any] = {"source": source, "call": call, "stdout": result.stdout,
+                              "duration_s": result.duration_s}
+    if result.status != "ok" or not isinstance(result.value, dict):
+        status = result.status if result.status != "ok" else "crashed"
+        if status == "error":
+            status = "crashed"  # the tracer itself failed: not the program's fault
+        return Trace(status=status, reason=result.reason or "the tracer returned nothing",
+                     **common)
+    data = result.value
+    try:
+        values = [_value(row) for row in data["values"]]
+        frames = data["frames"]
+        states: list[dict[str, Value]] = []
+        for _func, _depth, entry in frames:
+            states.append({name: values[i] for name, i in entry.items()})
+        steps: list[Step] = []
+        seen: dict[int, int] = {}
+        for line, frame_index, delta in data["steps"]:
+            state = states[frame_index]
+            if delta:
+                state = dict(state)
+                for name, i in delta.items():
+                    if i < 0:
+                        state.pop(name, None)
+                    else:
+                        state[name] = values[i]
+                states[frame_index] = state
+            occurrence = seen.get(line, 0) + 1
+            seen[line] = occurrence
+            func, depth, _ = frames[frame_index]
+            changed = tuple(n for n, i in delta.items() if i >= 0) if delta else ()
+            steps.append(Step.model_construct(
+                line=line, occurrence=occurrence, func=func, depth=depth, frame=frame_index,
+                state_after=state, changed=changed))
+        exc = data.get("exception")
+        return Trace.model_construct(
+            status=data["status"],
+            result=values[data["result"]] if data.get("result") is not None else None,
+            exception=TraceException(**exc) if exc else None,
+            steps=steps, truncated=bool(data["truncated"]),
+            truncated_reason=data.get("truncated_reason"),
+            reason=None if data["status"] == "ok" else _reason(data),
+            python=str(data.get("python", "")),
+            **common)
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        return Trace(status="crashed", reason=f"malformed trace from the sandbox: {exc!r}",
+                     **common)
+
+
+def _reason(data: dict[str, Any]) -> str:
+    exc = data.get("exception") or {}
+    where = f" at line {exc['line']}" if exc.get("line") else ""
+    phase = data.get("phase")
+    prefix = {"source": "the source failed to load: ", "call": "the call is invalid: "}.get(
+        phase or "", "")
+    return f"{prefix}{exc.get('type', 'error')}: {exc.get('message', '')}{where}"
