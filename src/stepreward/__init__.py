@@ -16,7 +16,7 @@ _EXPORTS = {
     "Value": "stepreward.types",
     "Step": "stepreward.types",
     "Trace": "stepreward.types",
-    "trace": "stepreward.trace._api",
+    "trace": "stepreward.trace",  # the package, which is callable as the function
     "trace_many": "stepreward.trace._api",
 }
 
@@ -35,7 +35,10 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'stepreward' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    if module == f"{__name__}.{name}":
+        value = importlib.import_module(module)
+    else:
+        value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

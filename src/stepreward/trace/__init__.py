@@ -1,7 +1,13 @@
-"""Recording a call's execution as statement-level steps with values."""
+"""Recording a call's execution as statement-level steps with values.
+
+``stepreward.trace`` is both this package and the function ``trace``: the package is callable,
+so ``import stepreward as sr; sr.trace(source, call)`` works however it was imported.
+"""
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 __all__ = ["Step", "Trace", "default_sandbox", "trace", "trace_many"]
@@ -18,7 +24,17 @@ def __getattr__(name: str) -> Any:
 
         return getattr(_api, name)
     if name in ("Step", "Trace"):
-        from stepreward import types
+        from stepreward import types as _types
 
-        return getattr(types, name)
+        return getattr(_types, name)
     raise AttributeError(f"module 'stepreward.trace' has no attribute {name!r}")
+
+
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from stepreward.trace._api import trace as _trace
+
+        return _trace(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

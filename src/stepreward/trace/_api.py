@@ -112,23 +112,25 @@ def decode_trace(source: str, call: str, result: ExecResult) -> Trace:
         frames = data["frames"]
         states: list[dict[str, Value]] = []
         for _func, _depth, entry in frames:
-            states.append({name: values[i] for name, i in entry.items()})
+            states.append({name: values[entry[name]] for name in sorted(entry)})
         steps: list[Step] = []
         seen: dict[int, int] = {}
         for line, frame_index, delta in data["steps"]:
             state = states[frame_index]
             if delta:
-                state = dict(state)
+                merged = dict(state)
                 for name, i in delta.items():
                     if i < 0:
-                        state.pop(name, None)
+                        merged.pop(name, None)
                     else:
-                        state[name] = values[i]
+                        merged[name] = values[i]
+                state = {name: merged[name] for name in sorted(merged)}
                 states[frame_index] = state
             occurrence = seen.get(line, 0) + 1
             seen[line] = occurrence
             func, depth, _ = frames[frame_index]
-            changed = tuple(n for n, i in delta.items() if i >= 0) if delta else ()
+            # Sorted: local-variable order differs between CPython versions (PEP 709 inlining).
+            changed = tuple(sorted(n for n, i in delta.items() if i >= 0)) if delta else ()
             steps.append(Step.model_construct(
                 line=line, occurrence=occurrence, func=func, depth=depth, frame=frame_index,
                 state_after=state, changed=changed))
