@@ -18,17 +18,32 @@ _EXPORTS = {
     "Trace": "stepreward.types",
     "trace": "stepreward.trace",  # the package, which is callable as the function
     "trace_many": "stepreward.trace._api",
+    "Question": "stepreward.types",
+    "Sample": "stepreward.types",
+    "Verdict": "stepreward.types",
+    "build_sample": "stepreward.questions._sample",
+    "build_samples": "stepreward.questions._sample",
 }
 
 __all__ = [
-    "ExecResult", "Limits", "Sandbox", "Step", "Trace", "Value", "__version__", "trace",
-    "trace_many",
+    "ExecResult", "Limits", "Question", "Sample", "Sandbox", "Step", "Trace", "Value", "Verdict",
+    "__version__", "build_sample", "build_samples", "trace", "trace_many",
 ]
 
 if TYPE_CHECKING:
+    from stepreward.questions._sample import build_sample, build_samples
     from stepreward.sandbox._pool import Sandbox
     from stepreward.trace._api import trace, trace_many
-    from stepreward.types import ExecResult, Limits, Step, Trace, Value
+    from stepreward.types import (
+        ExecResult,
+        Limits,
+        Question,
+        Sample,
+        Step,
+        Trace,
+        Value,
+        Verdict,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -7,7 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 __all__ = [
-    "ExecResult", "ExecStatus", "Limits", "Step", "Trace", "TraceException", "TraceStatus", "Value",
+    "ExecResult", "ExecStatus", "Limits", "Question", "Sample", "Step", "Trace",
+    "TraceException", "TraceStatus", "Value", "Verdict",
 ]
 
 ExecStatus = Literal["ok", "error", "timeout", "memory", "output_limit", "crashed", "rejected"]
@@ -225,3 +226,138 @@ class Trace(BaseModel):
         """Value of local ``var`` right after that execution (None if unset or not run)."""
         step = self.step_at(line, occurrence)
         return None if step is None else step.state_after.get(var)
+
+
+QuestionKindName = Literal["output", "input", "next_statement", "state", "coverage", "branch"]
+VerdictStatus = Literal["correct", "wrong", "unparseable", "missing", "unverified"]
+
+
+class Question(BaseModel):
+    """One question about a traced call, with its gold answer.
+
+    ``gold`` is the kind's canonical gold (a literal, a statement text, a bool, ...);
+    ``gold_text`` is the answer line that states it in the prompt's format.
+
+    Example:
+        >>> q = Question(kind="coverage", text="Does line 3 run?", line=3, gold=True,
+        ...              gold_text="yes")
+        >>> q.gold_text
+        'yes'
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: QuestionKindName
+    text: str
+    line: int | None = None
+    occurrence: int | None = None
+    var: str | None = None
+    gold: Any = None
+    gold_text: str = ""
+    info: dict[str, Any] = Field(default_factory=dict)
+
+
+class Verdict(BaseModel):
+    """The grade of one answer: ``status`` says why (``unparseable`` is not ``wrong``).
+
+    Example:
+        >>> Verdict(correct=True, status="correct").correct
+        True
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    correct: bool
+    status: VerdictStatus
+    parsed: Any = None
+    reason: str | None = None
+    partial: float = 0.0
+
+
+ANSWER_OPEN = "<answer>"
+ANSWER_CLOSE = "</answer>"
+
+
+class Sample(BaseModel):
+    """A prompt about one traced call, its questions and their gold answers.
+
+    Built by :func:`stepreward.build_sample`; round-trips through :meth:`to_row` and
+    :meth:`from_row` (flat, JSON-able, for datasets, parquet and OpenRLHF labels).
+
+    Example:
+        >>> s = Sample(id="x", source="", call="f()", prompt="...", questions=[])
+        >>> s.answer_text(["1"])
+        '<answer>\\n1\\n</answer>'
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    source: str
+    call: str
+    prompt: str
+    questions: list[Question]
+    entry: str | None = None
+    kinds: tuple[str, ...] = ()
+    seed: int = 0
+    max_per_kind: int = 5
+    python: str = ""
+    format_version: int = 1
+
+    def gold_answers(self) -> list[str]:
+        """The gold answer line of each question, in order."""
+        return [q.gold_text for q in self.questions]
+
+    def answer_text(self, answers: list[str]) -> str:
+        """A completion carrying ``answers`` (one per question) in the expected format.
+
+        Example:
+            >>> Sample(id="x", source="", call="", prompt="", questions=[]).answer_text([])
+            '<answer>\\n\\n</answer>'
+        """
+        for a in answers:
+            if "\n" in a:
+                raise ValueError(f"an answer must be a single line, got {a!r}")
+        return f"{ANSWER_OPEN}\n" + "\n".join(answers) + f"\n{ANSWER_CLOSE}"
+
+    def gold_completion(self) -> str:
+        """The completion that answers every question with its gold answer."""
+        return self.answer_text(self.gold_answers())
+
+    def to_row(self) -> dict[str, Any]:
+        """A flat JSON-able dict: scalar columns plus ``questions`` as JSON text."""
+        import json
+
+        return {
+            "id": self.id, "prompt": self.prompt, "source": self.source, "call": self.call,
+            "entry": self.entry or "", "kinds": list(self.kinds), "seed": self.seed,
+            "max_per_kind": self.max_per_kind, "python": self.python,
+            "format_version": self.format_version,
+            "questions": json.dumps([q.model_dump(mode="json") for q in self.questions],
+                                    separators=(",", ":"), ensure_ascii=False),
+        }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any] | str) -> Sample:
+        """Rebuild a sample from :meth:`to_row` output (or its JSON text); extra keys ignored.
+
+        Example:
+            >>> s = Sample(id="x", source="", call="f()", prompt="p", questions=[])
+            >>> Sample.from_row(s.to_row()) == s
+            True
+        """
+        import json
+
+        if isinstance(row, str):
+            row = json.loads(row)
+        if not isinstance(row, dict):
+            raise ValueError(f"a sample row must be a dict, got {type(row).__name__}")
+        questions = row.get("questions", [])
+        if isinstance(questions, str):
+            questions = json.loads(questions)
+        return cls(
+            id=row["id"], prompt=row["prompt"], source=row["source"], call=row["call"],
+            entry=row.get("entry") or None, kinds=tuple(row.get("kinds") or ()),
+            seed=int(row.get("seed", 0)), max_per_kind=int(row.get("max_per_kind", 5)),
+            python=row.get("python", ""), format_version=int(row.get("format_version", 1)),
+            questions=[Question.model_validate(q) for q in questions])

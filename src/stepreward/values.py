@@ -28,6 +28,7 @@ __all__ = [
     "loads_literal",
     "normalize_type_name",
     "parse_value",
+    "render_literal",
     "safe_repr",
     "to_literal",
     "type_name",
@@ -929,3 +930,66 @@ def safe_repr(obj: object, limit: int = 200) -> tuple[str, bool]:
     except Exception:
         return f"<unrepresentable {type_name(obj)}>", False
     return cut, length > limit
+
+
+def _render(obj: object, depth: int) -> str:
+    if depth > 200:
+        raise ValueError("literal nested too deeply to render")
+    cls = type(obj)
+    if obj is None or cls is bool or cls is int or cls is str or cls is bytes:
+        return repr(obj)
+    if cls is float:
+        f = float(obj)  # type: ignore[arg-type]
+        if math.isnan(f):
+            return "float('nan')"
+        if math.isinf(f):
+            return "float('inf')" if f > 0 else "float('-inf')"
+        return repr(f)
+    if cls is complex:
+        return repr(obj)
+    if cls is list:
+        return "[" + ", ".join(_render(x, depth + 1) for x in obj) + "]"  # type: ignore[attr-defined]
+    if cls is tuple:
+        items = [_render(x, depth + 1) for x in obj]  # type: ignore[attr-defined]
+        return "(" + items[0] + ",)" if len(items) == 1 else "(" + ", ".join(items) + ")"
+    if cls is dict:
+        return "{" + ", ".join(f"{_render(k, depth + 1)}: {_render(v, depth + 1)}"
+                               for k, v in obj.items()) + "}"  # type: ignore[attr-defined]
+    if cls is set or cls is frozenset:
+        # Canonical element order (the encoding's), not the hash-seed dependent iteration order.
+        parts = [_render(x, depth + 1) for x in _canonical_order(obj)]  # type: ignore[arg-type]
+        inner = "{" + ", ".join(parts) + "}" if parts else ""
+        if cls is frozenset:
+            return f"frozenset({inner})"
+        return inner or "set()"
+    if cls is range:
+        r: range = obj  # type: ignore[assignment]
+        return f"range({r.start}, {r.stop})" if r.step == 1 else (
+            f"range({r.start}, {r.stop}, {r.step})")
+    raise ValueError(f"not a literal value: {cls.__name__}")
+
+
+def _canonical_order(items: set[Any] | frozenset[Any]) -> list[Any]:
+    keyed = []
+    for item in items:
+        lit = to_literal(item)
+        if lit is NOT_LITERAL:
+            raise ValueError("set element is not a literal")
+        keyed.append((dumps_literal(lit), item))
+    keyed.sort(key=lambda pair: pair[0])
+    return [item for _, item in keyed]
+
+
+def render_literal(lit: object) -> str:
+    """Python source text for a canonical literal, identical on every interpreter and seed.
+
+    Set elements appear in canonical order; non-finite floats as ``float('inf')``; the text
+    parses back with :func:`parse_value`.
+
+    Example:
+        >>> render_literal(to_literal({3, 1, 2}))
+        '{1, 2, 3}'
+        >>> render_literal(to_literal((float("nan"),)))
+        "(float('nan'),)"
+    """
+    return _render(from_literal(lit), 0)

@@ -11,7 +11,7 @@ from stepreward.sandbox._pool import Sandbox
 from stepreward.types import ExecResult, Limits, Step, Trace, TraceException, Value
 from stepreward.values import loads_literal
 
-__all__ = ["default_sandbox", "trace", "trace_many"]
+__all__ = ["default_sandbox", "eval_call", "trace", "trace_many"]
 
 TARGET = "stepreward.trace._child:run_trace"
 # Traced programs run 10-30x slower than untraced ones; the defaults leave room for that.
@@ -64,8 +64,8 @@ def trace(source: str, call: str, limits: Limits | None = None, *,
     """
     payload = _payload(source, call, max_steps, repr_limit)
     sb = sandbox or default_sandbox()
-    result = sb.call(TARGET, payload, limits=limits or DEFAULT_LIMITS if sandbox is None
-                     else limits)
+    result = sb.call(TARGET, payload,
+                     limits=limits or (DEFAULT_LIMITS if sandbox is None else None))
     return decode_trace(source, call, result)
 
 
@@ -82,7 +82,7 @@ def trace_many(items: Iterable[tuple[str, str]], limits: Limits | None = None, *
     pairs = list(items)
     payloads = [_payload(s, c, max_steps, repr_limit) for s, c in pairs]
     sb = sandbox or default_sandbox()
-    lim = limits or DEFAULT_LIMITS if sandbox is None else limits
+    lim = limits or (DEFAULT_LIMITS if sandbox is None else None)
     results = sb.call_many(TARGET, payloads, limits=lim)
     return [decode_trace(s, c, r) for (s, c), r in zip(pairs, results, strict=True)]
 
@@ -156,3 +156,28 @@ def _reason(data: dict[str, Any]) -> str:
     prefix = {"source": "the source failed to load: ", "call": "the call is invalid: "}.get(
         phase or "", "")
     return f"{prefix}{exc.get('type', 'error')}: {exc.get('message', '')}{where}"
+
+
+def eval_call(source: str, call: str, limits: Limits | None = None, *,
+              sandbox: Sandbox | None = None) -> Value | None:
+    """Run ``call`` over ``source`` in the sandbox without tracing; its value, or None.
+
+    None when the program fails to load, raises, times out or crashes.
+
+    Example:
+        >>> eval_call("def f(a):\n    return a * 3", "f(2)").to_python()
+        6
+    """
+    if not isinstance(source, str) or not isinstance(call, str):
+        raise TypeError("source and call must be str")
+    sb = sandbox or default_sandbox()
+    result = sb.call("stepreward.trace._child:eval_call", {"source": source, "call": call},
+                     limits=limits or (DEFAULT_LIMITS if sandbox is None else None))
+    if result.status != "ok" or not isinstance(result.value, dict):
+        return None
+    if result.value.get("status") != "ok":
+        return None
+    try:
+        return _value(result.value["value"])
+    except (KeyError, TypeError, ValueError):
+        return None

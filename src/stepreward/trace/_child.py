@@ -230,7 +230,8 @@ def run_trace(payload: dict[str, Any]) -> dict[str, Any]:
 
     source: str = payload["source"]
     call: str = payload["call"]
-    out: dict[str, Any] = {"v": 1, "status": "ok", "phase": None, "truncated": False,
+    out: dict[str, Any] = {"v": 1, "python": sys.version.split()[0], "status": "ok",
+                           "phase": None, "truncated": False,
                            "truncated_reason": None, "values": [], "frames": [], "steps": [],
                            "result": None, "exception": None}
     try:
@@ -296,3 +297,27 @@ def run_trace(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 _NO_RESULT = object()
+
+
+def eval_call(payload: dict[str, Any]) -> dict[str, Any]:
+    """Sandbox entry point: run ``call`` over ``source`` untraced; return its value encoded."""
+    try:
+        tree = ast.parse(payload["source"], SOURCE_FILE, "exec")
+        code = compile(tree, SOURCE_FILE, "exec", dont_inherit=True)
+        call_code, is_expr = _compile_call(payload["call"])
+    except (SyntaxError, ValueError) as exc:
+        return {"status": "error", "exception": _exception_info(exc)}
+    main = types.ModuleType("__main__")
+    sys.modules["__main__"] = main
+    try:
+        exec(code, main.__dict__)
+        if is_expr:
+            result = eval(call_code, main.__dict__)
+        else:
+            exec(call_code, main.__dict__)
+            result = main.__dict__.get("__stepreward_result__")
+    except BaseException as exc:
+        return {"status": "exception", "exception": _exception_info(exc)}
+    rec = Recorder({}, 1, int(payload.get("repr_limit", 200)), 1000)
+    index = rec.encode(result)
+    return {"status": "ok", "value": rec.values[index]}
