@@ -61,3 +61,33 @@ def test_demo_table_and_json() -> None:
     assert statuses["memory bomb"] == "memory"
     assert statuses["forges its result"] == "crashed"
     assert statuses["reads /etc/passwd"] == "error"
+
+
+PROGRAM = ("def f(nums, k):\n    out = []\n    for x in nums:\n        if x % k == 0:\n"
+           "            out.append(x)\n    return out\n")
+
+
+def test_trace_table_and_json(tmp_path: Path) -> None:
+    prog = tmp_path / "p.py"
+    prog.write_text(PROGRAM)
+    r = cli("trace", str(prog), "--call", "f([3, 4], 3)")
+    assert r.returncode == 0, r.stderr
+    assert "out=[3]" in r.stdout and "status: ok" in r.stdout and "result: [3]" in r.stdout
+    r = cli("trace", str(prog), "--call", "f([3, 4], 3)", "--json")
+    data = json.loads(r.stdout)
+    assert [s["line"] for s in data["steps"]] == [2, 3, 4, 5, 3, 4, 3, 6]
+    r = cli("trace", str(prog), "--call", "f(", "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)["status"] == "error"
+
+
+def test_sample_prompt_and_row(tmp_path: Path) -> None:
+    prog = tmp_path / "p.py"
+    prog.write_text(PROGRAM)
+    r = cli("sample", str(prog), "--call", "f([3, 4], 3)", "--kinds", "output,branch")
+    assert r.returncode == 0, r.stderr
+    assert "Questions:" in r.stdout and "[output] assert f([3, 4], 3) == [3]" in r.stdout
+    r = cli("sample", str(prog), "--call", "f([3, 4], 3)", "--json", "--seed", "3")
+    row = json.loads(r.stdout)
+    assert row["seed"] == 3 and row["prompt"].startswith("Below is a Python program")
+    r = cli("sample", str(prog), "--call", "f([3, 4], 3)", "--kinds", "nope")
+    assert r.returncode == 1 and "unknown question kind" in r.stderr

@@ -1,4 +1,5 @@
-"""The same steps, values and results on CPython 3.10-3.13 for all 800 CRUXEval programs."""
+"""The same steps, values, questions and gold answers on CPython 3.10-3.13 for all 800
+CRUXEval programs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from typing import Any
 import pytest
 
 import stepreward as sr
+from stepreward.questions import sample_from_trace
+
+ALL_KINDS = ("output", "next_statement", "state", "coverage", "branch")
 
 VERSIONS = ("3.10.13", "3.11.7", "3.12.1", "3.13.0")
 PYTHONS = {v: p for v in VERSIONS
@@ -33,7 +37,7 @@ def signature(t: sr.Trace) -> Any:
 
 @pytest.mark.slow
 @pytest.mark.skipif(len(PYTHONS) < 2, reason="needs several CPython versions (pyenv)")
-def test_cruxeval_traces_identical_across_versions(shared_data: Path) -> None:
+def test_cruxeval_traces_and_questions_identical_across_versions(shared_data: Path) -> None:
     rows = [json.loads(line) for line in
             (shared_data / "cruxeval" / "cruxeval.jsonl").read_text().splitlines()]
     items = [(r["code"], f"f({r['input']})") for r in rows]
@@ -42,7 +46,13 @@ def test_cruxeval_traces_identical_across_versions(shared_data: Path) -> None:
         with sr.Sandbox(workers=2, python=python) as sb:
             traces = sr.trace_many(items, sandbox=sb)
         assert all(t.status == "ok" for t in traces), version
-        per_version[version] = [signature(t) for t in traces]
+        sigs = []
+        for i, t in enumerate(traces):
+            samples = [sample_from_trace(t, kinds, max_per_kind=5, seed=i)
+                       for kinds in (ALL_KINDS, ("input",))]
+            sigs.append((signature(t), [(s.prompt, [q.gold_text for q in s.questions])
+                                        for s in samples]))
+        per_version[version] = sigs
     baseline_version, baseline = next(iter(per_version.items()))
     for version, sigs in per_version.items():
         differing = [rows[i]["id"] for i in range(len(rows)) if sigs[i] != baseline[i]]

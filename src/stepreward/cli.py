@@ -107,6 +107,73 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _read_source(path: str, what: str) -> str | None:
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as exc:
+        print(f"stepreward {what}: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return None
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from stepreward.trace._api import trace
+
+    source = _read_source(args.file, "trace")
+    if source is None:
+        return 2
+    t = trace(source, args.call, _limits(args) if args.timeout else None,
+              max_steps=args.max_steps)
+    if args.json:
+        print(t.model_dump_json(indent=2))
+        return 0 if t.status in ("ok", "exception") else 1
+    lines = source.splitlines()
+    rows = []
+    for s in t.steps:
+        code = lines[s.line - 1].strip() if s.line <= len(lines) else ""
+        changed = ", ".join(f"{n}={_short(s.state_after[n].repr, 30)}" for n in s.changed)
+        rows.append((str(s.line), str(s.occurrence), "  " * s.depth + _short(code, 50),
+                     changed))
+    if rows:
+        print(_table(rows, ("line", "#", "code", "changed")))
+    tail = [f"status: {t.status}"]
+    if t.result is not None:
+        tail.append(f"result: {_short(t.result.repr, 80)}")
+    if t.exception is not None:
+        tail.append(f"exception: {t.exception.type}: {t.exception.message}")
+    if t.truncated:
+        tail.append(f"truncated: {t.truncated_reason}")
+    if t.reason and t.status not in ("ok", "exception"):
+        tail.append(f"reason: {t.reason}")
+    print("\n" + "\n".join(tail))
+    return 0 if t.status in ("ok", "exception") else 1
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from stepreward.questions._sample import build_sample
+
+    source = _read_source(args.file, "sample")
+    if source is None:
+        return 2
+    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    try:
+        s = build_sample(source, args.call, kinds=kinds, max_per_kind=args.max_per_kind,
+                         seed=args.seed)
+    except ValueError as exc:
+        print(f"stepreward sample: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(s.to_row(), indent=2, ensure_ascii=False))
+        return 0
+    print(s.prompt)
+    print("\n--- gold answers ---")
+    for i, (q, a) in enumerate(zip(s.questions, s.gold_answers(), strict=True), 1):
+        print(f"{i:>2}. [{q.kind}] {a}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stepreward",
@@ -131,6 +198,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-mb", type=int, metavar="M", help="memory limit in MB")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("trace", help="trace a call of a program statement by statement",
+                       description="Run CALL against the program in FILE in the sandbox and "
+                                   "print every executed statement with the variables it "
+                                   "changed.")
+    p.add_argument("file", help="program file, or - for standard input")
+    p.add_argument("--call", required=True, help="expression or statements to run, e.g. 'f(3)'")
+    p.add_argument("--timeout", type=float, metavar="S", help="wall-clock limit in seconds")
+    p.add_argument("--max-steps", type=int, default=10_000, metavar="N",
+                   help="stop recording after N steps (default 10000)")
+    p.add_argument("--json", action="store_true", help="print the trace as JSON")
+    p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("sample", help="build a question prompt about a call, with gold answers",
+                       description="Trace CALL against the program in FILE and print a prompt "
+                                   "with questions about the run, and their gold answers.")
+    p.add_argument("file", help="program file, or - for standard input")
+    p.add_argument("--call", required=True, help="expression to run, e.g. 'f([1, 2], 3)'")
+    p.add_argument("--kinds", default="output,next_statement,state",
+                   help="comma-separated kinds: output, input, next_statement, state, "
+                        "coverage, branch (default: output,next_statement,state)")
+    p.add_argument("--max-per-kind", type=int, default=5, metavar="N")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the sample row as JSON")
+    p.set_defaults(func=cmd_sample)
     return parser
 
 

@@ -114,6 +114,7 @@ class Template:
         self.devnull = os.open(os.devnull, os.O_RDWR)
         self.preload_errors: dict[str, str] = {}
         self.current: int | None = None  # pid of the task child in flight
+        self.spare: _Spare | None = None  # the next task's process, forked ahead of time
         self.keep_fds: list[int] = []  # descriptors every task keeps (import directories)
         self.seccomp_filters: dict[bool, bytes] = {}
 
@@ -244,6 +245,7 @@ class Template:
         })
         signal.signal(signal.SIGTERM, _on_sigterm)
         try:
+            self.spare = self._make_spare()
             while True:
                 try:
                     req = read_json(self.req_fd)
@@ -251,45 +253,79 @@ class Template:
                     break  # the pool went away
                 header, blobs = self.handle(req)
                 write_json(self.resp_fd, header, *blobs)
+                # Fork the next task's process now, while the pool digests this answer.
+                self.spare = self._make_spare()
         except (_Shutdown, OSError):
             pass
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            if self.current is not None:
-                self._kill_task(self.current)
-                try:
-                    os.waitpid(self.current, 0)
-                except OSError:
-                    pass
+            for pid in (self.current, self.spare.pid if self.spare else None):
+                if pid is not None:
+                    self._kill_task(pid)
+                    try:
+                        os.waitpid(pid, 0)
+                    except OSError:
+                        pass
             self._sweep()
             shutil.rmtree(self.cfg.base_dir, ignore_errors=True)
+
+    def _make_spare(self) -> _Spare:
+        """Fork a task process and confine it as far as no job is needed; it then waits."""
+        spare = _Spare(
+            out_fd=os.memfd_create("stdout", os.MFD_CLOEXEC),
+            err_fd=os.memfd_create("stderr", os.MFD_CLOEXEC),
+            res_fd=os.memfd_create("result", os.MFD_CLOEXEC),
+            in_fd=os.memfd_create("stdin", os.MFD_CLOEXEC),
+            work_dir=tempfile.mkdtemp(prefix="t", dir=self.cfg.base_dir))
+        if self.use_uid and self.cfg.uid is not None:
+            os.chown(spare.work_dir, self.cfg.uid, self.cfg.uid)
+        ctl_r, spare.ctl_w = os.pipe()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # children must not inherit buffered template output
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the task child
+            os.close(spare.ctl_w)
+            self._child(spare, ctl_r)
+        os.close(ctl_r)
+        spare.pid = pid
+        return spare
+
+    def _release(self, spare: _Spare) -> None:
+        for fd in (spare.out_fd, spare.err_fd, spare.res_fd, spare.in_fd, spare.ctl_w):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        shutil.rmtree(spare.work_dir, ignore_errors=True)
+
+    def _launch(self, req: dict[str, Any]) -> _Spare:
+        """Hand the job to the waiting task process (forking a new one if it is gone)."""
+        data = json.dumps(req, separators=(",", ":")).encode("utf-8", "surrogatepass")
+        for _ in range(2):
+            spare = self.spare or self._make_spare()
+            self.spare = None
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(spare.ctl_w, view):]
+                os.close(spare.ctl_w)
+                spare.ctl_w = -1
+                return spare
+            except OSError:  # it died while waiting: reap it and try a fresh one
+                self._kill_task(spare.pid)
+                os.waitpid(spare.pid, 0)
+                self._release(spare)
+        raise RuntimeError("could not start a task process")
 
     def handle(self, req: dict[str, Any]) -> tuple[dict[str, Any], tuple[bytes, bytes, bytes]]:
         lim = req["limits"]
         max_out = int(lim["max_output_bytes"])
         max_res = int(lim["max_result_bytes"])
-        file_cap = max(max_out, max_res) + 1
-        out_fd = os.memfd_create("stdout", os.MFD_CLOEXEC)
-        err_fd = os.memfd_create("stderr", os.MFD_CLOEXEC)
-        res_fd = os.memfd_create("result", os.MFD_CLOEXEC)
-        in_fd = self.devnull
-        own_in = False
-        if req.get("stdin") is not None:
-            in_fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
-            own_in = True
-            data = req["stdin"].encode("utf-8", "surrogateescape")
-            os.write(in_fd, data)
-            os.lseek(in_fd, 0, os.SEEK_SET)
-        work_dir = tempfile.mkdtemp(prefix="t", dir=self.cfg.base_dir)
-        if self.use_uid and self.cfg.uid is not None:
-            os.chown(work_dir, self.cfg.uid, self.cfg.uid)
         timeout = float(lim["timeout_s"])
         t0 = time.monotonic()
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()  # children must not inherit buffered template output
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the task child
-            self._child(req, in_fd, out_fd, err_fd, res_fd, work_dir, file_cap)
+        spare = self._launch(req)
+        pid = spare.pid
         self.current = pid
         timed_out = False
         try:
@@ -320,14 +356,10 @@ class Template:
                 os.close(pidfd)
         duration = time.monotonic() - t0
         leftovers = self._sweep()
-        stdout, out_size = _read_capped(out_fd, max_out)
-        stderr, err_size = _read_capped(err_fd, max_out)
-        record, record_problem = _read_record(res_fd, max_res)
-        for fd in (out_fd, err_fd, res_fd):
-            os.close(fd)
-        if own_in:
-            os.close(in_fd)
-        shutil.rmtree(work_dir, ignore_errors=True)
+        stdout, out_size = _read_capped(spare.out_fd, max_out)
+        stderr, err_size = _read_capped(spare.err_fd, max_out)
+        record, record_problem = _read_record(spare.res_fd, max_res)
+        self._release(spare)
         header = {
             "id": req["id"],
             "timed_out": timed_out,
@@ -393,27 +425,17 @@ class Template:
 
     # ------------------------------------------------------------------ the task child
 
-    def _child(self, req: dict[str, Any], in_fd: int, out_fd: int, err_fd: int, res_fd: int,
-               work_dir: str, file_cap: int) -> None:  # pragma: no cover - child
+    def _child(self, spare: _Spare, ctl: int) -> None:  # pragma: no cover - child
+        # Everything that does not depend on the job happens before it arrives.
         try:
             os.setsid()
             iso.set_pdeathsig(signal.SIGKILL)
             if os.getppid() != self.pid:
                 os._exit(EXIT_SETUP_FAILED)
-            os.dup2(in_fd, 0)
-            os.dup2(out_fd, 1)
-            os.dup2(err_fd, 2)
-            os.dup2(res_fd, 3)
-            lim = req["limits"]
-            os.chdir(work_dir)
-            iso.apply_rlimits(
-                address_space=self.vm_base + int(lim["memory_mb"]) * 1024 * 1024
-                if lim.get("memory_mb") else None,
-                cpu_s=max(1, math.ceil(float(lim["timeout_s"]))),
-                file_size=file_cap,
-                open_files=int(lim["max_open_files"]),
-                processes=int(lim["max_processes"]) + 32 if self.use_uid else None,
-            )
+            os.dup2(spare.out_fd, 1)
+            os.dup2(spare.err_fd, 2)
+            os.dup2(spare.res_fd, 3)
+            os.chdir(spare.work_dir)
             iso.set_no_new_privs()
             if self.use_uid and self.cfg.uid is not None:
                 iso.drop_privileges(self.cfg.uid, self.cfg.uid)
@@ -422,23 +444,62 @@ class Template:
                 iso.set_dumpable()
             if self.landlock is not None:
                 self.landlock.restrict()
-            iso.close_fds_except(4, self.keep_fds)
+            iso.close_fds_except(4, [*self.keep_fds, ctl, spare.in_fd, self.devnull])
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.environ.clear()
+            os.environ.update({
+                "PATH": "/usr/bin:/bin", "HOME": spare.work_dir, "TMPDIR": spare.work_dir,
+                "LANG": "C.UTF-8", "PYTHONHASHSEED": str(self.cfg.hash_seed),
+            })
+            tempfile.tempdir = spare.work_dir
+            sys.meta_path.append(_NotPreloaded)
+            chunks = []
+            while True:
+                chunk = os.read(ctl, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            os.close(ctl)
+            if not chunks:
+                os._exit(0)  # the template went away or is shutting down
+            req = json.loads(b"".join(chunks))
+            if req.get("stdin") is not None:
+                os.write(spare.in_fd, req["stdin"].encode("utf-8", "surrogateescape"))
+                os.lseek(spare.in_fd, 0, os.SEEK_SET)
+                os.dup2(spare.in_fd, 0)
+            else:
+                os.dup2(self.devnull, 0)
+            os.close(spare.in_fd)
+            os.close(self.devnull)
+            lim = req["limits"]
+            iso.apply_rlimits(
+                address_space=self.vm_base + int(lim["memory_mb"]) * 1024 * 1024
+                if lim.get("memory_mb") else None,
+                cpu_s=max(1, math.ceil(float(lim["timeout_s"]))),
+                file_size=max(int(lim["max_output_bytes"]), int(lim["max_result_bytes"])) + 1,
+                open_files=int(lim["max_open_files"]),
+                processes=int(lim["max_processes"]) + 32 if self.use_uid else None,
+            )
             if self.use_seccomp:
                 iso.install_seccomp(iso.patch_pid(
                     self.seccomp_filters[int(lim["max_processes"]) > 1], os.getpid()))
-            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, signal.SIG_DFL)
-            os.environ.clear()
-            os.environ.update({
-                "PATH": "/usr/bin:/bin", "HOME": work_dir, "TMPDIR": work_dir,
-                "LANG": "C.UTF-8", "PYTHONHASHSEED": str(self.cfg.hash_seed),
-            })
-            tempfile.tempdir = work_dir
-            sys.meta_path.append(_NotPreloaded)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
         except BaseException:
             os._exit(EXIT_SETUP_FAILED)
         _run_task(req)
+
+
+class _Spare:
+    """A forked, confined task process waiting for its job on a pipe, and its files."""
+
+    __slots__ = ("ctl_w", "err_fd", "in_fd", "out_fd", "pid", "res_fd", "work_dir")
+
+    def __init__(self, out_fd: int, err_fd: int, res_fd: int, in_fd: int, work_dir: str) -> None:
+        self.out_fd, self.err_fd, self.res_fd, self.in_fd = out_fd, err_fd, res_fd, in_fd
+        self.work_dir = work_dir
+        self.ctl_w = -1
+        self.pid = -1
 
 
 def _read_capped(fd: int, cap: int) -> tuple[bytes, int]:
