@@ -233,3 +233,13 @@ def test_work_dir_is_private_empty_and_removed(sandbox: sr.Sandbox) -> None:
     listing, cwd = r.stdout.splitlines()
     assert listing == "[]"
     assert not os.path.exists(cwd)
+
+
+def test_oversized_or_unserialisable_results_are_not_ok(sandbox: sr.Sandbox) -> None:
+    big = sandbox.call("textwrap:dedent", "x" * 5000, limits=sr.Limits(max_result_bytes=1024))
+    assert big.status == "crashed" and big.value is None
+    assert "result channel" in (big.reason or "")
+    small = sandbox.call("textwrap:dedent", "x" * 100, limits=sr.Limits(max_result_bytes=1024))
+    assert small.ok and small.value == "x" * 100
+    odd = sandbox.call("builtins:set", [1, 2])  # not JSON: reported via repr, not pickled
+    assert odd.ok and odd.value == "{1, 2}"

@@ -552,7 +552,8 @@ class Sandbox:
                     limits: Limits | None = None) -> Future[ExecResult]:
         """Queue a call of a pre-loaded ``"module:function"`` on JSON ``payload`` in a task.
 
-        The function's JSON-serialisable return value comes back as ``ExecResult.value``.
+        The function's return value comes back as ``ExecResult.value`` (as JSON; what JSON
+        cannot represent comes back as its repr).
         Used by the trace and test layers; the module must be in ``preload``.
         """
         if not isinstance(target, str) or ":" not in target:
