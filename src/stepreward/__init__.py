@@ -23,22 +23,30 @@ _EXPORTS = {
     "Verdict": "stepreward.types",
     "build_sample": "stepreward.questions._sample",
     "build_samples": "stepreward.questions._sample",
+    "Score": "stepreward.types",
+    "RewardConfig": "stepreward.types",
+    "score": "stepreward.scoring._score",
+    "score_many": "stepreward.scoring._score",
 }
 
 __all__ = [
-    "ExecResult", "Limits", "Question", "Sample", "Sandbox", "Step", "Trace", "Value", "Verdict",
-    "__version__", "build_sample", "build_samples", "trace", "trace_many",
+    "ExecResult", "Limits", "Question", "RewardConfig", "Sample", "Sandbox", "Score", "Step",
+    "Trace", "Value", "Verdict", "__version__", "build_sample", "build_samples", "score",
+    "score_many", "trace", "trace_many",
 ]
 
 if TYPE_CHECKING:
     from stepreward.questions._sample import build_sample, build_samples
     from stepreward.sandbox._pool import Sandbox
+    from stepreward.scoring._score import score, score_many
     from stepreward.trace._api import trace, trace_many
     from stepreward.types import (
         ExecResult,
         Limits,
         Question,
+        RewardConfig,
         Sample,
+        Score,
         Step,
         Trace,
         Value,

@@ -7,8 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 __all__ = [
-    "ExecResult", "ExecStatus", "Limits", "Question", "Sample", "Step", "Trace",
-    "TraceException", "TraceStatus", "Value", "Verdict",
+    "ExecResult", "ExecStatus", "GradingPolicy", "Limits", "Question", "RewardConfig", "Sample",
+    "Score", "Step", "Trace", "TraceException", "TraceStatus", "Value", "Verdict",
 ]
 
 ExecStatus = Literal["ok", "error", "timeout", "memory", "output_limit", "crashed", "rejected"]
@@ -361,3 +361,58 @@ class Sample(BaseModel):
             seed=int(row.get("seed", 0)), max_per_kind=int(row.get("max_per_kind", 5)),
             python=row.get("python", ""), format_version=int(row.get("format_version", 1)),
             questions=[Question.model_validate(q) for q in questions])
+
+
+GradingPolicy = Literal["literal", "execute"]
+
+
+class RewardConfig(BaseModel):
+    """How verdicts become a reward (frozen and hashable; presets via :func:`reward_preset`).
+
+    ``reward = scale * ((1 - alpha) * io + alpha * steps) + format_weight * format``, where
+    ``io`` is the output (or input) question's correctness and ``steps`` the weighted accuracy
+    over the other questions. With ``gate="io"`` the reward is 0 unless the io answer is
+    correct. A sample without an io question uses ``steps`` alone, one without step questions
+    ``io`` alone. ``state_credit="half"`` gives half a point for the value or the type alone.
+
+    Example:
+        >>> RewardConfig(alpha=0.5, scale=2.0).gate
+        'io'
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alpha: float = Field(0.5, ge=0.0, le=1.0)
+    scale: float = Field(1.0, gt=0.0)
+    gate: Literal["io", "none"] = "io"
+    state_credit: Literal["all_or_nothing", "half"] = "all_or_nothing"
+    kind_weights: tuple[tuple[str, float], ...] = ()
+    format_weight: float = Field(0.0, ge=0.0)
+
+    def weight(self, kind: str) -> float:
+        for name, w in self.kind_weights:
+            if name == kind:
+                return w
+        return 1.0
+
+
+class Score(BaseModel):
+    """The reward for one completion, with everything that went into it.
+
+    ``verdicts`` has one entry per question, in order; ``components`` holds the accuracy per
+    question kind (None for kinds the sample does not ask) and ``format`` (1.0: an answer
+    block with one answer per question); ``parse_error`` says why no answer could be read.
+
+    Example:
+        >>> Score(reward=0.0, parse_error="no <answer> block").reward
+        0.0
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reward: float
+    components: dict[str, float | None] = Field(default_factory=dict)
+    verdicts: list[Verdict] = Field(default_factory=list)
+    parse_error: str | None = None
+    preset: str = "normalized"
+    policy: GradingPolicy = "literal"

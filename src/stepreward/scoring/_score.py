@@ -1,0 +1,378 @@
+"""``score(completion, sample)``: parse the answers, grade each one, compose the reward."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from stepreward.questions._kinds import get_kind
+from stepreward.scoring._parse import (
+    AnswerBlock,
+    completion_text,
+    extract_answer_block,
+    split_answers,
+)
+from stepreward.types import (
+    GradingPolicy,
+    Limits,
+    Question,
+    RewardConfig,
+    Sample,
+    Score,
+    Verdict,
+)
+from stepreward.values import from_literal
+
+if TYPE_CHECKING:
+    from stepreward.sandbox._pool import Sandbox
+
+__all__ = ["COMPONENTS", "PRESETS", "reward_preset", "score", "score_many"]
+
+COMPONENTS = ("output", "input", "next_statement", "state", "coverage", "branch", "format")
+IO_KINDS = ("output", "input")
+PRESETS: dict[str, RewardConfig] = {
+    "normalized": RewardConfig(),
+    "execverify": RewardConfig(scale=2.0),
+}
+REFERENCE = "execverify_reference"
+_MAX_TEXT = 4_000_000  # characters of a completion looked at (its end, where answers are)
+
+_MISSING = Verdict.model_construct(correct=False, status="missing", parsed=None,
+                                   reason="no answer for this question", partial=0.0)
+
+
+def reward_preset(name: str) -> RewardConfig | str:
+    """The configuration of a named preset (``execverify_reference`` is a mode of its own).
+
+    Example:
+        >>> reward_preset("execverify").scale
+        2.0
+    """
+    if name == REFERENCE:
+        return REFERENCE
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown reward preset {name!r}; known: "
+                         f"{sorted([*PRESETS, REFERENCE])}") from None
+
+
+# ---------------------------------------------------------------------------------- samples
+
+_cache: OrderedDict[Any, Sample] = OrderedDict()
+_cache_lock = threading.Lock()
+_CACHE_SIZE = 4096
+
+
+def _as_sample(sample: Sample | dict[str, Any] | str) -> Sample:
+    if isinstance(sample, Sample):
+        return sample
+    if isinstance(sample, dict):
+        key: Any = (sample.get("id"), sample.get("questions") if isinstance(
+            sample.get("questions"), str) else json.dumps(sample.get("questions"), default=str))
+    elif isinstance(sample, str):
+        key = sample
+    else:
+        raise TypeError(f"sample must be a Sample, a row dict or its JSON text, "
+                        f"got {type(sample).__name__}")
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    parsed = Sample.from_row(sample)
+    with _cache_lock:
+        _cache[key] = parsed
+        if len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return parsed
+
+
+# ---------------------------------------------------------------------------------- grading
+
+
+def _retry_forms(line: str) -> list[str]:
+    """Forms of an answer line to try in turn when one does not parse."""
+    forms = [line]
+    if line.endswith(".") and not line.endswith(".."):
+        forms.append(line[:-1].rstrip())
+    if len(line) >= 2 and line[0] == line[-1] and line[0] in "\"'" and line.count(line[0]) == 2:
+        forms.append(line[1:-1].strip())
+    return forms
+
+
+def _grade_literal(line: str, q: Question, sample: Sample, float_tol: float,
+                   sandbox: Sandbox | None) -> Verdict:
+    if line == q.gold_text:
+        return Verdict.model_construct(correct=True, status="correct", parsed=line,
+                                       reason=None, partial=1.0)
+    kind = get_kind(q.kind)
+    verdict = None
+    for form in _retry_forms(line):
+        verdict = kind.grade(form, q, float_tol=float_tol, sandbox=sandbox,
+                             source=sample.source, call=sample.call)
+        if verdict.status != "unparseable":
+            return verdict
+    assert verdict is not None
+    return verdict
+
+
+# Names an answer expression may use under the execute policy: pure builtins only, so a model
+# cannot reach the file system, the result channel or the function's code from an answer.
+_SAFE_NAMES = frozenset({
+    "True", "False", "None", "abs", "all", "any", "bool", "bytes", "chr", "complex", "dict",
+    "divmod", "enumerate", "filter", "float", "frozenset", "int", "len", "list", "map", "max",
+    "min", "ord", "pow", "range", "reversed", "round", "set", "sorted", "str", "sum", "tuple",
+    "zip", "inf", "nan",
+})
+
+
+def _unsafe(node: ast.AST, entry: str | None, allow_entry: bool) -> str | None:
+    bound: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, (ast.comprehension,)):
+            for t in ast.walk(n.target):
+                if isinstance(t, ast.Name):
+                    bound.add(t.id)
+        if isinstance(n, ast.Lambda):
+            for a in n.args.args:
+                bound.add(a.arg)
+    for n in ast.walk(node):
+        if isinstance(n, ast.Attribute) and n.attr.startswith("_"):
+            return "attributes starting with '_' are not allowed"
+        if isinstance(n, ast.Name) and n.id not in _SAFE_NAMES and n.id not in bound:
+            if allow_entry and n.id == entry:
+                continue
+            return f"the name {n.id!r} is not allowed in an answer"
+        if isinstance(n, (ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)):
+            return "assignments and generators are not allowed in an answer"
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == entry \
+                and not allow_entry:
+            return "the answer calls the function under test"
+    return None
+
+
+def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | None,
+                   limits: Limits | None) -> Verdict:
+    """CRUXEval-compatible: evaluate the answer with the reference program loaded.
+
+    The answer expression runs in the sandbox; its value comes back as a literal and is
+    compared here with Python ``==`` (as CRUXEval's ``assert output == answer`` does).
+    """
+    from stepreward.trace._api import default_sandbox, eval_call
+
+    entry = sample.entry or q.info.get("entry")
+    text = line.strip().strip("`").strip()
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return Verdict(correct=False, status="unparseable", reason="not valid Python")
+    if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Assert, ast.Expr)):
+        return Verdict(correct=False, status="unparseable",
+                       reason="expected an assertion or an expression")
+    stmt = tree.body[0]
+    expr = stmt.test if isinstance(stmt, ast.Assert) else stmt.value
+    call_text = sample.call.strip()
+    if q.kind == "output":
+        node: ast.expr = expr
+        if isinstance(expr, ast.Compare) and len(expr.ops) == 1 and isinstance(
+                expr.ops[0], ast.Eq):
+            ref = ast.dump(ast.parse(call_text, mode="eval").body)
+            if ast.dump(expr.left) == ref:
+                node = expr.comparators[0]
+            elif ast.dump(expr.comparators[0]) == ref:
+                node = expr.left
+        why = _unsafe(node, entry, allow_entry=False)
+        if why:
+            return Verdict(correct=False, status="unparseable", reason=why)
+        expression = ast.unparse(node)
+        gold = from_literal(q.gold)
+    else:
+        node = expr.left if isinstance(expr, ast.Compare) else expr
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id == entry):
+            return Verdict(correct=False, status="unparseable",
+                           reason=f"expected a call of {entry}(...)")
+        why = _unsafe(ast.Tuple(elts=[*node.args, *[k.value for k in node.keywords]]), entry,
+                      allow_entry=False)
+        if why:
+            return Verdict(correct=False, status="unparseable", reason=why)
+        expression = ast.unparse(node)
+        gold = from_literal(q.info["output"])
+    value = eval_call(sample.source, expression, limits, sandbox=sandbox or default_sandbox())
+    if value is None:
+        return Verdict(correct=False, status="wrong", parsed=expression,
+                       reason="evaluating the answer failed (error, timeout or crash)")
+    if not value.is_literal:
+        return Verdict(correct=False, status="wrong", parsed=expression,
+                       reason=f"the answer evaluates to a {value.type_name}, not a literal")
+    got = value.to_python()
+    try:
+        ok = bool(got == gold)
+    except Exception:  # e.g. comparing deep recursive structures
+        ok = False
+    return Verdict(correct=ok, status="correct" if ok else "wrong", parsed=expression,
+                   reason=None if ok else "the answer's value differs from the expected one")
+
+
+def _align(block: AnswerBlock, n: int) -> list[str | None]:
+    numbers = block.numbers
+    if numbers and all(x is not None for x in numbers):
+        nums = [x for x in numbers if x is not None]
+        if all(1 <= x <= n for x in nums) and all(
+                a < b for a, b in itertools.pairwise(nums)):
+            out: list[str | None] = [None] * n
+            for x, line in zip(nums, block.lines, strict=True):
+                out[x - 1] = line
+            return out
+    lines: list[str | None] = list(block.lines[:n])
+    return lines + [None] * (n - len(lines))
+
+
+# ---------------------------------------------------------------------------------- rewards
+
+
+def _compose(sample: Sample, verdicts: list[Verdict], fmt: float,
+             config: RewardConfig) -> tuple[float, dict[str, float | None]]:
+    per_kind: dict[str, list[float]] = {}
+    io: float | None = None
+    step_num = step_den = 0.0
+    for q, v in zip(sample.questions, verdicts, strict=True):
+        credit = v.partial if (q.kind == "state" and config.state_credit == "half") else float(
+            v.correct)
+        per_kind.setdefault(q.kind, []).append(credit)
+        if q.kind in IO_KINDS:
+            io = credit if io is None else min(io, credit)
+        else:
+            w = config.weight(q.kind)
+            step_num += w * credit
+            step_den += w
+    components: dict[str, float | None] = {
+        k: (sum(per_kind[k]) / len(per_kind[k]) if k in per_kind else None)
+        for k in COMPONENTS if k != "format"}
+    components["format"] = fmt
+    steps = step_num / step_den if step_den else None
+    if io is None and steps is None:
+        base = 0.0
+    elif io is None:
+        base = steps if steps is not None else 0.0
+    elif steps is None:
+        base = io
+    elif config.gate == "io" and io < 1.0:
+        base = 0.0
+    else:
+        base = (1 - config.alpha) * io + config.alpha * steps
+    reward = config.scale * base + config.format_weight * fmt
+    return (reward if math.isfinite(reward) else 0.0), components
+
+
+def _empty(sample: Sample | None, why: str, preset: str, policy: GradingPolicy) -> Score:
+    verdicts = [_MISSING] * (len(sample.questions) if sample else 0)
+    components: dict[str, float | None] = dict.fromkeys(COMPONENTS)
+    if sample:
+        for k in {q.kind for q in sample.questions}:
+            components[k] = 0.0
+    components["format"] = 0.0
+    return Score.model_construct(reward=0.0, components=components, verdicts=verdicts,
+                                 parse_error=why, preset=preset, policy=policy)
+
+
+def score(completion: Any, sample: Sample | dict[str, Any] | str, *,
+          reward: str | RewardConfig = "normalized", policy: GradingPolicy = "literal",
+          float_tol: float = 0.0, sandbox: Sandbox | None = None,
+          limits: Limits | None = None) -> Score:
+    """Grade a completion's answers to a sample's questions and compute its reward.
+
+    ``completion`` is text or a chat (the last message's content is used); ``sample`` a
+    :class:`Sample` or its row. ``reward`` is a preset name (``normalized``, ``execverify``,
+    ``execverify_reference``) or a :class:`RewardConfig`. ``policy="literal"`` (default)
+    grades without running anything, except an ``input`` answer whose arguments differ from
+    the original ones (checked in the sandbox when one is given); ``"execute"`` evaluates
+    output and input answers with the reference program in the sandbox, as CRUXEval does.
+    Never raises for any completion text.
+
+    Example:
+        >>> s = Sample(id="x", source="def f(a):\\n    return a", call="f(1)", prompt="",
+        ...            questions=[Question(kind="output", gold=1,
+        ...                                gold_text="assert f(1) == 1", info={"call": "f(1)"})])
+        >>> score("<answer>\\nassert f(1) == 1\\n</answer>", s).reward
+        1.0
+    """
+    if policy not in ("literal", "execute"):
+        raise ValueError(f"policy must be 'literal' or 'execute', got {policy!r}")
+    if isinstance(reward, RewardConfig):
+        config: RewardConfig | str = reward
+        preset = "custom"
+    else:
+        config = reward_preset(reward)
+        preset = reward
+    s = _as_sample(sample)
+    text = completion_text(completion)
+    if text is None:
+        return _empty(s, f"completion is not text (got {type(completion).__name__})", preset,
+                      policy)
+    if len(text) > _MAX_TEXT:
+        text = text[-_MAX_TEXT:]
+    if config == REFERENCE:
+        from stepreward.scoring._reference import reference_score
+
+        return reference_score(text, s, sandbox=sandbox)
+    assert isinstance(config, RewardConfig)
+    block = extract_answer_block(text)
+    if block is None:
+        why = ("no <answer> block" if "<answer>" not in text
+               else "the last <answer> block is not closed")
+        return _empty(s, why, preset, policy)
+    parts = split_answers(block)
+    n = len(s.questions)
+    aligned = _align(parts, n)
+    verdicts: list[Verdict] = []
+    for q, line in zip(s.questions, aligned, strict=True):
+        if line is None:
+            verdicts.append(_MISSING)
+            continue
+        try:
+            if policy == "execute" and q.kind in IO_KINDS:
+                v = _grade_execute(line, q, s, sandbox, limits)
+            else:
+                v = _grade_literal(line, q, s, float_tol, sandbox)
+        except Exception as exc:  # a grader bug must not crash the trainer
+            v = Verdict(correct=False, status="unparseable",
+                        reason=f"could not grade: {type(exc).__name__}: {exc}")
+        verdicts.append(v)
+    fmt = 1.0 if len(parts.lines) == n else 0.5
+    value, components = _compose(s, verdicts, fmt, config)
+    return Score.model_construct(reward=value, components=components, verdicts=verdicts,
+                                 parse_error=None, preset=preset, policy=policy)
+
+
+def score_many(completions: Sequence[Any], samples: Sequence[Sample | dict[str, Any] | str], *,
+               reward: str | RewardConfig = "normalized", policy: GradingPolicy = "literal",
+               float_tol: float = 0.0, sandbox: Sandbox | None = None,
+               limits: Limits | None = None) -> list[Score]:
+    """:func:`score` over parallel lists (one sample per completion), in order.
+
+    Example:
+        >>> score_many([], [])
+        []
+    """
+    if len(completions) != len(samples):
+        raise ValueError(f"got {len(completions)} completions for {len(samples)} samples")
+    if policy == "execute" or reward == REFERENCE:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # Sandbox round trips dominate: keep every worker busy.
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return list(pool.map(lambda cs: score(cs[0], cs[1], reward=reward, policy=policy,
+                                                  float_tol=float_tol, sandbox=sandbox,
+                                                  limits=limits),
+                                 zip(completions, samples, strict=True)))
+    return [score(c, s, reward=reward, policy=policy, float_tol=float_tol, sandbox=sandbox,
+                  limits=limits) for c, s in zip(completions, samples, strict=True)]
+
