@@ -1,0 +1,102 @@
+"""The execute policy agrees with the official CRUXEval grader on all 800 problems.
+
+The official rule (facebookresearch/cruxeval, evaluation/utils_general.py): an output
+answer containing ``f(<input>)`` is wrong, an input answer without ``f(`` is wrong, otherwise
+``<code>\\nassert <output> == <answer>`` must run without error (3 s limit). It is replayed
+here in the sandbox, next to ``score(..., policy="execute")`` on the same answers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import stepreward as sr
+from stepreward.questions import build_samples
+from stepreward.values import parse_value
+
+
+def official(sb: sr.Sandbox, row: dict[str, str], mode: str, g: str) -> bool:
+    if mode == "input" and "f(" not in g:
+        return False
+    if mode == "output" and f"f({row['input']})" in g:
+        return False
+    code = f"{row['code']}\nassert {row['output']} == {g}"
+    return sb.run(code, limits=sr.Limits(timeout_s=3)).status == "ok"
+
+
+def perturb_output(o: str) -> list[str]:
+    value = parse_value(o)
+    out = [o, f"({o})", f"[{o}]", repr(str(value)) if not isinstance(value, str) else "None"]
+    if isinstance(value, bool):
+        out.append(repr(not value))
+    elif isinstance(value, int):
+        out += [repr(value + 1), f"{value} + 0", repr(float(value))]
+    elif isinstance(value, str):
+        out += [repr(value + "x"), repr(value.upper()), f"{o} + ''"]
+    elif isinstance(value, list):
+        out += [repr(value[::-1]), f"{o} + []", repr(tuple(value))]
+    elif isinstance(value, tuple):
+        out += [repr(list(value))]
+    elif isinstance(value, dict):
+        out += ["{}", repr(list(value.items()))]
+    return out
+
+
+@pytest.fixture(scope="module")
+def rows(shared_data: Path) -> list[dict[str, str]]:
+    return [json.loads(line) for line in
+            (shared_data / "cruxeval" / "cruxeval.jsonl").read_text().splitlines()]
+
+
+def test_output_prediction_agreement(rows: list[dict[str, str]], sandbox: sr.Sandbox) -> None:
+    samples = build_samples([(r["code"], f"f({r['input']})") for r in rows],
+                            kinds=("output",), sandbox=sandbox)
+    completions, targets, expected = [], [], []
+    for row, s in zip(rows, samples, strict=True):
+        assert s is not None and s.questions and s.questions[0].kind == "output"
+        for g in [*perturb_output(row["output"]), f"f({row['input']})"]:
+            completions.append(s.answer_text([f"assert f({row['input']}) == {g}"]))
+            targets.append(s)
+            expected.append(official(sandbox, row, "output", g))
+    scores = sr.score_many(completions, targets, policy="execute", sandbox=sandbox)
+    disagree = [(t.id, c, e) for t, c, e, sc in zip(targets, completions, expected, scores,
+                                                     strict=True)
+                if (sc.reward == 1.0) != e]
+    assert disagree == []
+    assert sum(expected) >= len(rows)  # at least every gold answer is right
+
+
+def test_input_prediction_agreement(rows: list[dict[str, str]], sandbox: sr.Sandbox) -> None:
+    samples = build_samples([(r["code"], f"f({r['input']})") for r in rows],
+                            kinds=("input",), sandbox=sandbox)
+    completions, targets, expected = [], [], []
+    asked = 0
+    for i, (row, s) in enumerate(zip(rows, samples, strict=True)):
+        assert s is not None
+        if not s.questions:  # an input that is not a literal, e.g. ''.join(['A'] * 20)
+            assert parse_args_fails(row["input"])
+            continue
+        asked += 1
+        # The gold input, and the inputs of two other problems (sometimes right by chance).
+        for g in (f"f({row['input']})", f"f({rows[(i + 1) % len(rows)]['input']})",
+                  f"f({rows[(i + 7) % len(rows)]['input']})"):
+            completions.append(s.answer_text([f"assert {g} == {row['output']}"]))
+            targets.append(s)
+            expected.append(official(sandbox, row, "input", g))
+    scores = sr.score_many(completions, targets, policy="execute", sandbox=sandbox)
+    disagree = [(t.id, c, e) for t, c, e, sc in zip(targets, completions, expected, scores,
+                                                     strict=True)
+                if (sc.reward == 1.0) != e]
+    assert disagree == []
+    assert asked >= 780 and sum(expected) >= asked
+
+
+def parse_args_fails(args: str) -> bool:
+    try:
+        parse_value(f"({args},)")
+    except ValueError:
+        return True
+    return False

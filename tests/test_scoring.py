@@ -1,0 +1,279 @@
+"""score(): parsing, hack resistance, presets, the reference's quirks, fuzzing."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import stepreward as sr
+from stepreward.scoring import extract_answer_block, split_answers
+
+PAPER = """def f(nums, k):
+    out = []
+    for x in nums:
+        if x % k == 0:
+            out.append(x)
+        else:
+            k = k + 1
+    s = set()
+    return out
+"""
+CALL = "f([3, 4, 6, 9], 3)"
+
+
+@pytest.fixture(scope="module")
+def sample(sandbox: sr.Sandbox) -> sr.Sample:
+    return sr.build_sample(PAPER, CALL, kinds=("output", "next_statement", "state"),
+                           max_per_kind=3, seed=0, sandbox=sandbox)
+
+
+@pytest.fixture(scope="module")
+def input_sample(sandbox: sr.Sandbox) -> sr.Sample:
+    return sr.build_sample("def f(a, b):\n    return a * b + 1\n", "f(3, 4)", kinds=("input",),
+                           sandbox=sandbox)
+
+
+def answers(s: sr.Sample, replace: dict[int, str] | None = None) -> list[str]:
+    out = s.gold_answers()
+    for i, a in (replace or {}).items():
+        out[i] = a
+    return out
+
+
+def test_gold_scores_the_maximum_in_every_preset(sample: sr.Sample,
+                                                 sandbox: sr.Sandbox) -> None:
+    gold = sample.gold_completion()
+    assert sr.score(gold, sample).reward == 1.0
+    assert sr.score(gold, sample, reward="execverify").reward == 2.0
+    assert sr.score(gold, sample, reward="execverify_reference", sandbox=sandbox).reward == 2.0
+    assert sr.score(gold, sample, policy="execute", sandbox=sandbox).reward == 1.0
+    sc = sr.score(gold, sample)
+    assert all(v.correct for v in sc.verdicts) and sc.parse_error is None
+    assert sc.components["format"] == 1.0 and sc.components["input"] is None
+    assert sc.components["output"] == sc.components["state"] == 1.0
+
+
+def test_row_dict_and_chat_completions(sample: sr.Sample) -> None:
+    gold = sample.gold_completion()
+    chat = [{"role": "assistant", "content": "thinking...\n" + gold}]
+    assert sr.score(chat, sample.to_row()).reward == 1.0
+    assert sr.score(gold, sample.model_dump_json() and sample.to_row()).reward == 1.0
+
+
+def test_partial_credit_and_gate(sample: sr.Sample) -> None:
+    n = len(sample.questions)
+    wrong_steps = sample.answer_text(answers(sample, {i: "nope; int" for i in range(1, n)}))
+    sc = sr.score(wrong_steps, sample)
+    assert sc.reward == 0.5 and sc.components["output"] == 1.0
+    wrong_io = sample.answer_text(answers(sample, {0: "assert f([3, 4, 6, 9], 3) == [9]"}))
+    assert sr.score(wrong_io, sample).reward == 0.0  # gated
+    ungated = sr.RewardConfig(gate="none")
+    assert sr.score(wrong_io, sample, reward=ungated).reward == 0.5
+    # A missing line only costs its own question (B-9).
+    missing = sample.answer_text(answers(sample)[:-1])
+    sc = sr.score(missing, sample)
+    assert sc.verdicts[-1].status == "missing" and 0.5 < sc.reward < 1.0
+    assert sc.components["format"] == 0.5
+
+
+HACKS = {
+    "tautology": "assert f([3, 4, 6, 9], 3) == f([3, 4, 6, 9], 3)",
+    "or_true": "assert f([3, 4, 6, 9], 3) or True",
+    "is_not_none": "assert f([3, 4, 6, 9], 3) is not None or 1",
+    "not_equal": "assert f([3, 4, 6, 9], 3) != 0",
+    "other_call": "assert f([3], 3) == [3]",
+    "chained": "assert f([3, 4, 6, 9], 3) == [3] or f(1) == 2",
+    "pass": "pass",
+    "exit": "import os; os._exit(0)",
+    "sys_exit": "exit(0)",
+    "redefine": "def f(*a): return [3]",
+    "print_fake": "print('[3]')",
+    "import": "__import__('os').system('true')",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HACKS))
+@pytest.mark.parametrize("policy", ["literal", "execute"])
+def test_gamed_output_answers_score_zero(sample: sr.Sample, sandbox: sr.Sandbox, name: str,
+                                         policy: str) -> None:
+    completion = sample.answer_text(answers(sample, {0: HACKS[name]}))
+    sc = sr.score(completion, sample, policy=policy, sandbox=sandbox)  # type: ignore[arg-type]
+    assert not sc.verdicts[0].correct, (name, sc.verdicts[0])
+    assert sc.reward == 0.0  # the output gate holds
+    assert sc.verdicts[0].reason
+
+
+def test_the_reference_preset_reproduces_its_reward_hacks(sample: sr.Sample,
+                                                          input_sample: sr.Sample,
+                                                          sandbox: sr.Sandbox) -> None:
+    ref = "execverify_reference"
+    taut = sample.answer_text(answers(sample, {0: HACKS["tautology"]}))
+    assert sr.score(taut, sample, reward=ref, sandbox=sandbox).reward == 2.0  # W-1
+    assert sr.score(taut, sample, reward="execverify").reward == 0.0
+    only_io = sample.answer_text([HACKS["tautology"]])
+    assert sr.score(only_io, sample, reward=ref, sandbox=sandbox).reward == 1.0  # B-9
+    for code in ("pass", "def f(*a):\n    return 13\nassert f(1) == 13"):
+        oi = f"<answer>\n```python\n{code}\n```\n</answer>"
+        assert sr.score(oi, input_sample, reward=ref, sandbox=sandbox).reward == 2.0  # W-2
+        assert sr.score(oi, input_sample).reward == 0.0
+    wrong = sample.answer_text(answers(sample, {0: "assert f([3, 4, 6, 9], 3) == [3, 9]"}))
+    assert sr.score(wrong, sample, reward=ref, sandbox=sandbox).reward == 0.0
+    reformatted = sample.answer_text(answers(sample, {0: "assert f([3,4,6,9], 3) == [3]"}))
+    assert sr.score(reformatted, sample, reward=ref, sandbox=sandbox).reward == 0.0  # B-8
+    assert sr.score(reformatted, sample).reward == 1.0
+    assert sr.score("no tags", sample, reward=ref, sandbox=sandbox).reward == 0.0
+
+
+# State-parser probes of the reference notes (section 5.2), on the fixed grader:
+# answer, gold literal, gold type, fixed verdict, reference verdict.
+STATE_PROBES = [
+    ("set(); set", set(), "set", True, True),
+    ("set(); str", set(), "set", False, False),
+    ("None; NoneType", None, "NoneType", True, True),
+    ("None; object", None, "NoneType", False, False),
+    ("abc; str", "abc", "str", True, True),
+    ("'abc'; str", "abc", "str", True, True),
+    ("123; str", "123", "str", True, False),
+    ("'a;b'; str", "a;b", "str", True, False),
+    ("(1, 2); tuple", (1, 2), "tuple", True, True),
+    ("0.3; float", 0.30000000000000004, "float", False, False),
+    ("{'a': 1}; dict", {"a": 1}, "dict", True, True),
+    ("[1, 2]; <class 'list'>", [1, 2], "list", True, False),
+    ("1; integer", 1, "int", True, False),
+    ("frozenset({1}); frozenset", frozenset({1}), "frozenset", True, False),
+    ("range(0, 3); range", range(3), "range", True, False),
+    ("float('inf'); float", float("inf"), "float", True, False),
+]
+
+
+@pytest.mark.parametrize(("answer", "gold", "type_name", "fixed", "reference"), STATE_PROBES)
+def test_state_parser_probes(answer: str, gold: object, type_name: str, fixed: bool,
+                             reference: bool) -> None:
+    from stepreward.questions import get_kind
+    from stepreward.scoring._reference import _state_ok
+    from stepreward.values import to_literal
+
+    q = sr.Question(kind="state", text="?", line=1, occurrence=1, var="v",
+                    gold={"value": to_literal(gold), "type": type_name}, gold_text="")
+    assert get_kind("state").grade(answer, q).correct is fixed
+    assert _state_ok(answer, q) is reference
+
+
+# Realistic model answer blocks and what each verdict must be.
+REGRESSION = [
+    ("fenced and numbered", "```\nAnswer 1: {0}\nAnswer 2: {1}\n```", ["correct", "correct"]),
+    ("dot numbering", "1. {0}\n2. {1}", ["correct", "correct"]),
+    ("blank lines and CRLF", "\r\n{0}\r\n\r\n{1}\r\n", ["correct", "correct"]),
+    ("trailing dots", "{0}.\n{1}", ["correct", "correct"]),
+    ("skips one, numbered", "Answer 2: {1}", ["missing", "correct"]),
+    ("bare value", "[3]\n{1}", ["correct", "correct"]),
+    ("wrong then right", "[3, 9]\n{1}", ["wrong", "correct"]),
+    ("prose instead of answers", "The answer is three.\nI think line 5.", ["unparseable", None]),
+]
+
+
+@pytest.mark.parametrize(("name", "template", "expected"), REGRESSION)
+def test_realistic_answer_blocks(sandbox: sr.Sandbox, name: str, template: str,
+                                 expected: list[str | None]) -> None:
+    s = sr.build_sample(PAPER, CALL, kinds=("output", "state"), max_per_kind=1, seed=3,
+                        sandbox=sandbox)
+    golds = s.gold_answers()
+    sc = sr.score("<reasoning>...</reasoning>\n<answer>" + template.format(*golds)
+                  + "</answer>", s)
+    for want, verdict in zip(expected, sc.verdicts, strict=True):
+        if want is not None:
+            assert verdict.status == want, (name, sc.verdicts)
+
+
+def test_answer_block_selection(sample: sr.Sample) -> None:
+    gold = sample.gold_completion()
+    assert sr.score("no tags at all", sample).parse_error == "no <answer> block"
+    assert "not closed" in (sr.score("<answer>\n" + "\n".join(sample.gold_answers()),
+                                     sample).parse_error or "")
+    # Answers hidden in the reasoning do not count: only the last block is read.
+    hidden = "<reasoning>" + gold + "</reasoning>\n<answer>\n</answer>"
+    assert sr.score(hidden, sample).reward == 0.0
+    # Extra or duplicated blocks: the last one is the answer.
+    assert sr.score("<answer>\nnonsense\n</answer>\n" + gold, sample).reward == 1.0
+    assert sr.score(gold + "\n<answer>\nnonsense\n</answer>", sample).reward == 0.0
+    assert extract_answer_block("<answer>a</answer><answer>b</answer>") == "b"
+    assert split_answers("- yes\n* no\n-1").lines == ["yes", "no", "-1"]
+
+
+def test_same_text_everywhere_gets_no_free_credit(sample: sr.Sample) -> None:
+    for text in ("-1", "[3]; list", "yes", "0"):
+        sc = sr.score(sample.answer_text([text] * len(sample.questions)), sample)
+        assert sc.reward < 0.5, (text, sc.verdicts)
+
+
+def test_input_questions_policies(input_sample: sr.Sample, sandbox: sr.Sandbox) -> None:
+    s = input_sample
+    other = s.answer_text(["assert f(1, 12) == 13"])
+    assert sr.score(other, s).verdicts[0].status == "unverified"
+    assert sr.score(other, s, sandbox=sandbox).reward == 1.0  # literal policy + sandbox check
+    assert sr.score(other, s, policy="execute", sandbox=sandbox).reward == 1.0
+    assert sr.score(s.answer_text(["assert f(2, 2) == 13"]), s, sandbox=sandbox).reward == 0.0
+    sneaky = s.answer_text(["assert f(__import__('os').getpid(), 0) == 13"])
+    assert sr.score(sneaky, s, policy="execute", sandbox=sandbox).verdicts[0].status == \
+        "unparseable"
+
+
+def test_execute_policy_accepts_expressions_like_cruxeval(sample: sr.Sample,
+                                                          sandbox: sr.Sandbox) -> None:
+    expr = sample.answer_text(answers(sample, {0: "assert f([3, 4, 6, 9], 3) == [3] + []"}))
+    assert sr.score(expr, sample, policy="execute", sandbox=sandbox).reward == 1.0
+    assert sr.score(expr, sample).verdicts[0].status == "unparseable"  # literal policy
+
+
+def test_misuse_raises_clearly(sample: sr.Sample) -> None:
+    with pytest.raises(ValueError, match="unknown reward preset"):
+        sr.score("x", sample, reward="bogus")
+    with pytest.raises(ValueError, match="policy"):
+        sr.score("x", sample, policy="fast")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="sample must be"):
+        sr.score("x", 42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="completions"):
+        sr.score_many(["a"], [])
+
+
+def test_non_text_completions_score_zero_with_a_reason(sample: sr.Sample) -> None:
+    for bad in (None, 3, b"<answer>x</answer>", [{"role": "assistant"}], {}):
+        sc = sr.score(bad, sample)
+        assert sc.reward == 0.0 and "not text" in (sc.parse_error or "")
+        assert len(sc.verdicts) == len(sample.questions)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(noise=st.text(max_size=300), pos=st.integers(0, 2000),
+       cut=st.integers(0, 2000))
+def test_fuzz_never_raises_and_is_fast(sample: sr.Sample, noise: str, pos: int,
+                                       cut: int) -> None:
+    gold = sample.gold_completion()
+    mutated = gold[:pos] + noise + gold[pos:][: max(0, cut)]
+    for text in (noise, mutated, "<answer>\n" + noise + "\n</answer>"):
+        t0 = time.perf_counter()
+        sc = sr.score(text, sample)
+        assert time.perf_counter() - t0 < 1.0
+        assert 0.0 <= sc.reward <= 1.0
+        assert len(sc.verdicts) == len(sample.questions)
+
+
+def test_garbage_megabytes_nul_and_surrogates(sample: sr.Sample) -> None:
+    gold_lines = sample.gold_answers()
+    cases = [
+        "x" * 5_000_000,
+        "<answer>" + "\x00" * 100_000 + "</answer>",
+        "<answer>\n" + "\ud800\udfff" * 1000 + "\n</answer>",
+        "<answer>\n" + "[" * 100_000 + "\n</answer>",
+        "<answer>\n" + "1" * 200_000 + "; int\n</answer>",
+        "<answer>\n" + "\n".join(["(" * 500 + ")" * 500] * 50) + "\n</answer>",
+        "<answer>\n" + "\n".join(gold_lines) + "\n" + "junk\n" * 100_000 + "</answer>",
+    ]
+    for text in cases:
+        t0 = time.perf_counter()
+        sc = sr.score(text, sample)
+        assert time.perf_counter() - t0 < 3.0
+        assert sc.reward in (0.0, 1.0) or 0 <= sc.reward <= 1
