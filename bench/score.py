@@ -46,7 +46,7 @@ def reference_reward(completion: str, sample: sr.Sample) -> float:
     """The reference's approach: one ``python -c`` per completion for the assertion."""
     if "<answer>" not in completion or "</answer>" not in completion:
         return 0.0
-    ans = completion.split("<answer>")[-1].split("</answer>")[0].strip()
+    ans = completion.rsplit("<answer>", maxsplit=1)[-1].split("</answer>", maxsplit=1)[0].strip()
     lines = ans.split("\n")
     first, rest = lines[0].strip(), lines[1:]
     code = f"\n{sample.source}\n\n{first}\n"
