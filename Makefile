@@ -28,6 +28,7 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/trace.py
+	$(BIN)/python bench/score.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

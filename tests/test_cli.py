@@ -91,3 +91,18 @@ def test_sample_prompt_and_row(tmp_path: Path) -> None:
     assert row["seed"] == 3 and row["prompt"].startswith("Below is a Python program")
     r = cli("sample", str(prog), "--call", "f([3, 4], 3)", "--kinds", "nope")
     assert r.returncode == 1 and "unknown question kind" in r.stderr
+
+
+def test_score_command(tmp_path: Path) -> None:
+    prog = tmp_path / "p.py"
+    prog.write_text(PROGRAM)
+    row = cli("sample", str(prog), "--call", "f([3, 4], 3)", "--kinds", "output", "--json")
+    (tmp_path / "row.json").write_text(row.stdout)
+    good = "<answer>\nassert f([3, 4], 3) == [3]\n</answer>"
+    r = cli("score", str(tmp_path / "row.json"), "-", "--json", stdin=good)
+    assert r.returncode == 0 and json.loads(r.stdout)["reward"] == 1.0
+    r = cli("score", str(tmp_path / "row.json"), "-", stdin="no answer")
+    assert "parse error: no <answer> block" in r.stdout and "reward (normalized" in r.stdout
+    (tmp_path / "bad.json").write_text("{}")
+    r = cli("score", str(tmp_path / "bad.json"), "-", stdin=good)
+    assert r.returncode == 2 and "not a sample row" in r.stderr

@@ -174,6 +174,37 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    from stepreward.scoring._score import score
+    from stepreward.types import Sample
+
+    row_text = _read_source(args.sample, "score")
+    if row_text is None:
+        return 2
+    try:
+        sample = Sample.from_row(row_text)
+    except (ValueError, KeyError, TypeError) as exc:
+        print(f"stepreward score: {args.sample} is not a sample row: {exc}", file=sys.stderr)
+        return 2
+    completion = _read_source(args.completion, "score")
+    if completion is None:
+        return 2
+    sc = score(completion, sample, reward=args.reward, policy=args.policy,
+               float_tol=args.float_tol)
+    if args.json:
+        print(sc.model_dump_json(indent=2))
+        return 0
+    rows = []
+    for i, (q, v) in enumerate(zip(sample.questions, sc.verdicts, strict=True), 1):
+        rows.append((str(i), q.kind, v.status, _short(v.reason or "", 60)))
+    print(_table(rows, ("#", "kind", "verdict", "reason")))
+    if sc.parse_error:
+        print(f"\nparse error: {sc.parse_error}")
+    comps = ", ".join(f"{k}={v:.2f}" for k, v in sc.components.items() if v is not None)
+    print(f"\nreward ({sc.preset}, {sc.policy}): {sc.reward:.4f}   [{comps}]")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stepreward",
@@ -223,6 +254,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the sample row as JSON")
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("score", help="grade a completion against a sample and print the reward",
+                       description="Grade a model completion against a sample row (as written "
+                                   "by 'stepreward sample --json') and print the verdicts and "
+                                   "the reward.")
+    p.add_argument("sample", help="sample row JSON file")
+    p.add_argument("completion", help="completion text file, or - for standard input")
+    p.add_argument("--reward", default="normalized",
+                   help="preset: normalized (default), execverify, execverify_reference")
+    p.add_argument("--policy", default="literal", choices=("literal", "execute"))
+    p.add_argument("--float-tol", type=float, default=0.0, metavar="TOL")
+    p.add_argument("--json", action="store_true", help="print the Score as JSON")
+    p.set_defaults(func=cmd_score)
     return parser
 
 
