@@ -205,6 +205,46 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _levels(text: str) -> list[int]:
+    out: list[int] = []
+    for raw in text.split(","):
+        part = raw.strip()
+        if "-" in part:
+            a, b = part.split("-", 1)
+            out.extend(range(int(a), int(b) + 1))
+        elif part:
+            out.append(int(part))
+    return out
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from stepreward.synth._dataset import build_dataset
+
+    try:
+        levels = _levels(args.levels)
+    except ValueError:
+        print(f"stepreward synth: --levels must look like 1-6 or 1,3,5, got {args.levels!r}",
+              file=sys.stderr)
+        return 2
+    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    try:
+        report = build_dataset(args.n, args.out, levels=levels, seed=args.seed, kinds=kinds,
+                               max_per_kind=args.max_per_kind, fmt=args.format, sft=args.sft,
+                               validation_fraction=args.validation, progress=not args.json)
+    except (ValueError, RuntimeError) as exc:
+        print(f"stepreward synth: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"out_dir": report.out_dir, "files": report.files,
+                          "per_level": report.per_level, "rejects": report.rejects,
+                          "feature_means": report.feature_means,
+                          "seconds": report.seconds}, indent=2))
+    else:
+        print(report.table())
+        print(f"written to {report.out_dir} in {report.seconds:.1f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stepreward",
@@ -267,6 +307,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--float-tol", type=float, default=0.0, metavar="TOL")
     p.add_argument("--json", action="store_true", help="print the Score as JSON")
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("synth", help="synthesize a dataset of programs and questions",
+                       description="Generate programs under the ExecVerify constraint levels "
+                                   "(no model needed), trace them in the sandbox, and write "
+                                   "train/validation splits of samples (and SFT data).")
+    p.add_argument("--n", type=int, required=True, help="number of RL samples")
+    p.add_argument("--levels", default="1-6", help="levels, e.g. 1-6 or 2,4 (default 1-6)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--kinds", default="output,next_statement,state",
+                   help="question kinds per sample (default output,next_statement,state)")
+    p.add_argument("--max-per-kind", type=int, default=5, metavar="N")
+    p.add_argument("--sft", type=int, default=0, metavar="N",
+                   help="also write N output- and N input-prediction SFT examples")
+    p.add_argument("--validation", type=float, default=0.05, metavar="FRACTION",
+                   help="share of programs in the validation split (default 0.05)")
+    p.add_argument("--format", default="jsonl", choices=("jsonl", "parquet"))
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_synth)
     return parser
 
 

@@ -1,0 +1,650 @@
+"""The typed program generator: composes small functions that satisfy a constraint spec."""
+
+from __future__ import annotations
+
+import ast
+import random
+import re
+from dataclasses import dataclass, field
+
+from stepreward.synth._ops import (
+    BOOL,
+    DSI,
+    FLOAT,
+    INT,
+    LI,
+    LS,
+    OPS,
+    SI,
+    STR,
+    TI,
+    TS,
+    Use,
+    concrete_types,
+    elem,
+)
+from stepreward.types import Constraints
+
+__all__ = ["Program", "generate_program"]
+
+ALPHABET = "aeioulnrstbkmdxyz"
+NAMES: dict[str, tuple[str, ...]] = {
+    STR: ("text", "word", "label", "line", "name", "token", "phrase", "code", "tag", "chunk"),
+    INT: ("n", "count", "total", "size", "step", "limit", "idx", "width", "offset", "acc"),
+    FLOAT: ("value", "price", "ratio", "weight", "score", "amount", "rate"),
+    BOOL: ("flag", "found", "ok", "matched", "valid", "is_set"),
+    LI: ("nums", "values", "scores", "items", "data", "counts", "series"),
+    LS: ("words", "names", "parts", "labels", "tokens", "keys_list"),
+    TI: ("point", "pair", "coords", "dims", "span"),
+    TS: ("fields", "columns", "tags", "pieces"),
+    DSI: ("table", "stock", "inventory", "ages", "scores_by", "lookup", "tally"),
+    SI: ("seen", "ids", "group", "pool", "visited", "members"),
+}
+HELPERS = ("normalize", "transform", "measure", "clean", "pick", "combine", "extract", "shape")
+
+
+@dataclass
+class Line:
+    depth: int
+    code: str
+    target: bool = False  # this line uses the method under test
+
+
+@dataclass
+class Program:
+    """A generated function with the inputs it is called on."""
+
+    source: str
+    entry: str
+    params: list[tuple[str, str]]  # (name, type)
+    constraints: Constraints
+    target_lines: list[int] = field(default_factory=list)
+    imports: list[str] = field(default_factory=list)
+
+
+class Builder:
+    """Typed environment, fresh names and emitted lines of one function body."""
+
+    def __init__(self, rng: random.Random, constraints: Constraints) -> None:
+        self.rng = rng
+        self.c = constraints
+        self.env: dict[str, str] = {}
+        self.lines: list[Line] = []
+        self.depth = 1
+        self.used: set[str] = set()
+        self.pending: list[str] = []  # assigned, not yet read
+        self.frozen: set[str] = set()  # may not be mutated here (loop bounds)
+        self.imports: set[str] = set()
+        self.counter = 0
+        self._touched: set[str] = set()
+        self._read: set[str] = set()
+        self.chars: set[str] = set()  # variables holding one character
+
+    # ---------------------------------------------------------------- names and values
+
+    def fresh(self, t: str) -> str:
+        pool = NAMES.get(t) or ("result", "out", "res", "tmp", "item")
+        for name in self.rng.sample(pool, len(pool)):
+            if name not in self.used:
+                self.used.add(name)
+                return name
+        self.counter += 1
+        name = f"{pool[0]}{self.counter}"
+        self.used.add(name)
+        return name
+
+    def need(self, module: str) -> None:
+        self.imports.add(module)
+
+    def type_of(self, expr: str) -> str:
+        return self.env.get(expr, STR if expr.startswith(("'", '"')) else INT)
+
+    def vars_of(self, t: str) -> list[str]:
+        return [n for n, ty in self.env.items() if ty == t]
+
+    def read(self, name: str) -> str:
+        self._read.add(name)
+        if name in self.pending:
+            self.pending.remove(name)
+        return name
+
+    def small_index(self) -> str:
+        return str(self.rng.randint(0, 3))
+
+    def char_lit(self) -> str:
+        return repr(self.rng.choice(ALPHABET))
+
+    def pair_lit(self) -> str:
+        a = "".join(self.rng.sample(ALPHABET, 2))
+        b = "".join(self.rng.sample(ALPHABET, 2))
+        return f"{a!r}, {b!r}"
+
+    def literal(self, t: str) -> str:
+        r = self.rng
+        if t == INT:
+            return str(r.randint(2, 9))
+        if t == FLOAT:
+            return repr(r.choice([0.5, 1.5, 2.25, 3.75, 4.5, 7.25]))
+        if t == STR:
+            return repr("".join(r.choice(ALPHABET) for _ in range(r.randint(1, 3))))
+        if t == BOOL:
+            return r.choice(["True", "False"])
+        if t in (LI, TI, SI):
+            items = [str(r.randint(1, 12)) for _ in range(r.randint(2, 4))]
+            inner = ", ".join(items)
+            return {LI: f"[{inner}]", TI: f"({inner},)" if len(items) == 1 else f"({inner})",
+                    SI: f"{{{inner}}}"}[t]
+        if t in (LS, TS):
+            items = [repr("".join(r.choice(ALPHABET) for _ in range(2))) for _ in range(3)]
+            inner = ", ".join(items)
+            return f"[{inner}]" if t == LS else f"({inner})"
+        if t == DSI:
+            keys = r.sample("abcxyz", 2)
+            return "{" + ", ".join(f"{k!r}: {r.randint(1, 9)}" for k in keys) + "}"
+        return "0"
+
+    def value(self, t: str) -> str:
+        """A variable of type ``t`` (preferring unread ones) or a literal."""
+        names = self.vars_of(t)
+        pending = [n for n in names if n in self.pending]
+        if pending and self.rng.random() < 0.8:
+            return self.read(self.rng.choice(pending))
+        if names and self.rng.random() < 0.5:
+            return self.read(self.rng.choice(names))
+        return self.literal(t)
+
+    def other(self, t: str, not_: str = "") -> str:
+        names = [n for n in self.vars_of(t) if n != not_]
+        if names and self.rng.random() < 0.6:
+            return self.read(self.rng.choice(names))
+        return self.literal(t)
+
+    def two_chars(self) -> tuple[str, str]:
+        a, b = self.rng.sample(ALPHABET, 2)
+        return repr(a), repr(b)
+
+    def element_of(self, t: str, r: str) -> str:
+        if self.rng.random() < 0.5 and re.fullmatch(r"\w+", r):
+            return f"{r}[0]" if t != SI else self.literal(INT)
+        return self.value(elem(t)) if elem(t) != STR or t != STR else self.char_lit()
+
+    def key(self, r: str) -> str:
+        keys = self.vars_of(STR)
+        if keys and self.rng.random() < 0.6:
+            return self.read(self.rng.choice(keys))
+        return repr(self.rng.choice("abcxyz"))
+
+    def mutable(self, r: str) -> str:
+        self.touch(r)
+        return r
+
+    def predicate_for(self, r: str) -> str:
+        t = self.type_of(r)
+        if t in (LS, TS):
+            return self.rng.choice(["str.isalpha", "lambda w: len(w) > 2",
+                                    "lambda w: w[0] in 'aeiou'"])
+        if t == STR:
+            return self.rng.choice(["str.isalpha", "lambda c: c in 'aeiou'", "str.isdigit"])
+        return self.rng.choice(["lambda x: x % 2 == 0", "lambda x: x > 5",
+                                "lambda x: x % 3 != 0"])
+
+    def range_args(self, r: str) -> str:
+        t = self.type_of(r)
+        if t == INT:
+            return self.rng.choice([f"{r}", f"1, {r}", f"0, {r}, 2"])
+        return self.rng.choice([f"len({r})", f"1, len({r})", f"0, len({r}), 2"])
+
+    # ---------------------------------------------------------------- emitting
+
+    def emit(self, code: str, target: bool = False) -> None:
+        self.lines.append(Line(self.depth, code, target))
+
+    def enter(self) -> set[str]:
+        self.depth += 1
+        return set(self.env)
+
+    def leave(self, before: set[str]) -> list[str]:
+        """End a block: names bound inside it are not visible after it (maybe never bound)."""
+        self.depth -= 1
+        inner = [n for n in self.env if n not in before]
+        for n in inner:
+            del self.env[n]
+            if n in self.pending:
+                self.pending.remove(n)
+        return inner
+
+    def touched(self) -> set[str]:
+        return self._touched
+
+    def read_names(self) -> set[str]:
+        return self._read
+
+    def touch(self, name: str) -> None:
+        """A variable was changed in place: its new value should be used."""
+        self._touched.add(name)
+        if name in self.env and name not in self.pending:
+            self.pending.append(name)
+
+    def assign(self, t: str, expr: str, target: bool = False) -> str:
+        name = self.fresh(t)
+        self.emit(f"{name} = {expr}", target)
+        self.env[name] = t
+        self.pending.append(name)
+        return name
+
+
+def _wrap(code: str) -> str:
+    try:
+        node = ast.parse(code, mode="eval").body
+    except SyntaxError:
+        return f"({code})"
+    return code if isinstance(node, (ast.Call, ast.Attribute, ast.Subscript, ast.Name,
+                                     ast.Constant, ast.List, ast.Tuple, ast.Dict,
+                                     ast.Set)) else f"({code})"
+
+
+class Composer:
+    """Turns a constraint spec into a function body, one piece at a time."""
+
+    def __init__(self, b: Builder, family: str, rtype: str) -> None:
+        self.b = b
+        self.family = family
+        self.rtype = rtype
+        self.ops = OPS[(family, rtype)]
+        self.target = b.c.method
+        self.target_uses = 0
+
+    # ---------------------------------------------------------------- the method under test
+
+    def op(self, name: str, recv: str) -> Use | None:
+        fn = self.ops.get(name)
+        return fn(self.b, recv) if fn else None
+
+    def receiver(self) -> str | None:
+        names = [n for n in self.b.vars_of(self.rtype) if n not in self.b.frozen]
+        if not names:
+            return None
+        pending = [n for n in names if n in self.b.pending]
+        return self.b.read(self.b.rng.choice(pending or names))
+
+    def use_target(self, nested: bool) -> bool:
+        """Emit one use of the method under test; False when no receiver is available."""
+        b = self.b
+        recv = self.receiver()
+        if recv is None:
+            return False
+        use = self.op(self.target, recv)
+        if use is None:
+            return False
+        if use.rtype is None:
+            self._emit_guarded(use, target=True)
+            if nested and b.c.nested_calls:
+                again = self.op(self.target, recv)
+                if again is not None and again.rtype is None:
+                    self._emit_guarded(again, target=True)
+                    self.target_uses += 1
+            self.target_uses += 1
+            return True
+        code = use.code
+        if nested and b.c.nested_calls:
+            code = self._nest(use)
+        self._emit_value(Use(code, use.rtype, use.guard), target=True)
+        self.target_uses += 1 + (code != use.code)
+        return True
+
+    def _nest(self, use: Use) -> str:
+        """Put a call inside another: chain the method, or wrap its value in a call."""
+        b = self.b
+        if use.rtype == self.rtype and use.guard is None:
+            again = self.op(self.target, _wrap(use.code))
+            if again is not None and again.guard is None and again.rtype == self.rtype:
+                return again.code
+        if use.rtype == INT:
+            return b.rng.choice([f"abs({use.code})", f"max({use.code}, {b.literal(INT)})",
+                                 f"min({use.code}, {b.literal(INT)} * 3)"])
+        if use.rtype == FLOAT:
+            return f"round({use.code}, 2)"
+        if use.rtype == BOOL:
+            return f"int({use.code})"
+        if use.rtype in (LI, LS):
+            return f"sorted({use.code})"
+        if use.rtype in (STR,):
+            return f"str({use.code}).strip()"
+        return f"list({use.code})" if use.rtype in ("tuple", "list[tuple]") else use.code
+
+    def _emit_guarded(self, use: Use, target: bool) -> None:
+        b = self.b
+        if use.guard:
+            b.emit(f"if {use.guard}:", target)
+            b.depth += 1
+            b.emit(use.code, target)
+            b.depth -= 1
+        else:
+            b.emit(use.code, target)
+
+    def _emit_value(self, use: Use, target: bool) -> None:
+        b = self.b
+        assert use.rtype is not None
+        rtype = {"int()": INT}.get(use.rtype, use.rtype)
+        if use.guard:
+            name = b.fresh(rtype)
+            b.emit(f"{name} = {b.literal(rtype) if rtype in (INT, STR, BOOL, FLOAT) else 'None'}")
+            b.emit(f"if {use.guard}:", target)
+            b.depth += 1
+            b.emit(f"{name} = {use.code}", target)
+            b.depth -= 1
+            b.env[name] = rtype
+            b.pending.append(name)
+        else:
+            b.assign(rtype, use.code, target)
+
+    # ---------------------------------------------------------------- other methods
+
+    def use_other(self) -> None:
+        b = self.b
+        choices = []
+        for (family, rtype), ops in OPS.items():
+            if family in ("enumerate", "filter", "range", "zip", "reverse"):
+                continue
+            recvs = [n for n in b.vars_of(rtype) if n not in b.frozen]
+            if recvs:
+                for name, fn in ops.items():
+                    if (family, name) != (self.family, self.target):
+                        choices.append((recvs, name, fn))
+        if not choices:
+            return
+        recvs, _name, fn = b.rng.choice(choices)
+        use = fn(b, b.read(b.rng.choice(recvs)))
+        if use is None:
+            return
+        if use.rtype is None:
+            self._emit_guarded(use, target=False)
+        else:
+            self._emit_value(use, target=False)
+
+
+# ------------------------------------------------------------------------- control flow
+
+
+def _condition(b: Builder, comp: Composer, avoid: set[str]) -> str:
+    """A condition on values that depend on the input (never on a fresh accumulator)."""
+    rng = b.rng
+    bool_target = comp.ops.get(comp.target)
+    if bool_target is not None and rng.random() < 0.6:
+        recv = comp.receiver()
+        if recv is not None:
+            use = bool_target(b, recv)
+            if use is not None and use.rtype == BOOL and use.guard is None \
+                    and use.code not in avoid:
+                comp.target_uses += 1
+                return use.code
+    options = []
+    for x in b.vars_of(INT):
+        if x not in b.frozen:
+            options += [f"{x} % 2 == 0", f"{x} > {rng.randint(6, 12)}", f"{x} % 3 != 1"]
+    for x in b.vars_of(STR):
+        if x in b.frozen:
+            continue
+        if x in b.chars:
+            options += [f"{x} in 'aeiou'", f"{x}.isalpha()", f"{x} > 'm'"]
+        else:
+            options += [f"len({x}) > {rng.randint(5, 8)}", f"{x}.isalpha()",
+                        f"{b.char_lit()} in {x}"]
+    for x in b.vars_of(FLOAT):
+        options.append(f"{x} > {rng.randint(5, 12)}")
+    for t in (LI, LS, SI, DSI, TI, TS):
+        for v in b.vars_of(t):
+            if v not in b.frozen:
+                options.append(f"len({v}) > {rng.randint(6, 10)}")
+                if t in (LI, TI, SI):
+                    options.append(f"{rng.randint(5, 15)} in {v}")
+    options = [o for o in options if o not in avoid]
+    if not options:
+        return "True"
+    cond = rng.choice(options)
+    for name in re.findall(r"[A-Za-z_]\w*", cond):
+        if name in b.env:
+            b.read(name)
+    return cond
+
+
+def _loop_source(b: Builder, outer: bool) -> tuple[str, str | None,
+                                                    list[tuple[str, str]]] | None:
+    """An iterable, the variable it iterates (frozen in the body), and the bound names."""
+    rng = b.rng
+    cands: list[tuple[str, str | None, list[tuple[str, str]]]] = []
+    for t in (LI, LS, TI, TS, STR):
+        for v in b.vars_of(t):
+            if v in b.frozen:
+                continue
+            var = {INT: rng.choice(["x", "num", "val"]), STR: rng.choice(
+                ["ch", "c", "w", "part"] if t == STR else ["w", "item", "s", "part"])}[elem(t)]
+            if var in b.env:
+                continue
+            it = v if outer else f"{v}[:{rng.randint(2, 3)}]"
+            cands.append((it, v, [(var, elem(t))]))
+            if outer and rng.random() < 0.4:
+                i = rng.choice(["i", "pos", "k"])
+                if i not in b.env:
+                    cands.append((f"enumerate({v})", v, [(i, INT), (var, elem(t))]))
+    for v in b.vars_of(DSI):
+        if "key" not in b.env:
+            cands.append((f"sorted({v})", v, [("key", STR)]))
+    for v in b.vars_of(SI):
+        if "member" not in b.env:
+            cands.append((f"sorted({v})", v, [("member", INT)]))
+    if "j" not in b.env and not cands:
+        cands.append((f"range({rng.randint(2, 4)})", None, [("j", INT)]))
+    if not cands:
+        return None
+    return rng.choice(cands)
+
+
+def _accumulate(b: Builder, acc: str, acc_t: str, names: list[str]) -> None:
+    """Fold one value into the accumulator, preferring values computed in this block."""
+    rng = b.rng
+    pending = [n for n in names if n in b.pending]
+    usable = [n for n in (pending or names) if b.env.get(n) in (INT, STR, FLOAT, BOOL, LI,
+                                                                   LS, SI, DSI, TI, TS)]
+    if not usable:
+        usable = [n for n in b.env if n != acc and b.env[n] in (INT, STR, LI, LS)]
+    v = rng.choice(usable) if usable else b.literal(INT)
+    vt = b.env.get(v, INT)
+    if v in b.env:
+        b.read(v)
+    as_int = v if vt in (INT, BOOL) else (f"int({v})" if vt == FLOAT else f"len({v})")
+    as_str = v if vt == STR else f"str({v})"
+    if acc_t == LI:
+        b.emit(f"{acc}.append({as_int}{' * 2' if rng.random() < 0.3 else ''})")
+    elif acc_t == INT:
+        b.emit(f"{acc} {rng.choice(['+=', '+=', '-='])} {as_int}")
+    elif acc_t == STR:
+        b.emit(f"{acc} += {as_str}")
+    elif acc_t == DSI:
+        key = v if vt == STR else f"str({as_int} % 3)"
+        b.emit(f"{acc}[{key}] = {acc}.get({key}, 0) + 1")
+    elif acc_t == SI:
+        b.emit(f"{acc}.add({as_int})")
+
+
+def _body(b: Builder, comp: Composer, acc: str, acc_t: str, scope: list[str]) -> None:
+    """The innermost statements: maybe the method under test, then the accumulation."""
+    before = set(b.env)
+    if comp.target_uses < 4 and b.rng.random() < 0.7:
+        comp.use_target(nested=False)
+    local = [n for n in b.env if n not in before]
+    _accumulate(b, acc, acc_t, local + scope)
+
+
+def _block(b: Builder, comp: Composer, seq: list[str], acc: str, acc_t: str,
+           scope: list[str], outer: bool) -> None:
+    if not seq:
+        _body(b, comp, acc, acc_t, scope)
+        return
+    kind, rest = seq[0], seq[1:]
+    if kind == "for":
+        src = _loop_source(b, outer)
+        if src is not None:
+            it, frozen, binds = src
+            b.emit(f"for {', '.join(n for n, _ in binds)} in {it}:")
+            if frozen:
+                b.read(frozen)
+            before = b.enter()
+            was_frozen = frozen in b.frozen if frozen else True
+            if frozen:
+                b.frozen.add(frozen)  # never mutate what is being iterated
+            for n, t in binds:
+                b.env[n] = t
+                b.used.add(n)
+                if t == STR and it.startswith(tuple(b.vars_of(STR))) and \
+                        b.env.get(frozen or "") == STR:
+                    b.chars.add(n)
+            _block(b, comp, rest, acc, acc_t, scope + [n for n, _ in binds], outer=False)
+            if frozen and not was_frozen:
+                b.frozen.discard(frozen)
+            for n, _ in binds:
+                b.chars.discard(n)
+            b.leave(before)
+            return
+        kind = "while"
+    if kind == "while":
+        bound = b.rng.randint(3, 5) if outer else 2
+        counter = b.fresh(INT)
+        b.emit(f"{counter} = 0")
+        b.emit(f"while {counter} < {bound}:")
+        before = b.enter()
+        b.env[counter] = INT
+        b.frozen.add(counter)  # only the final increment changes it: the loop ends
+        _block(b, comp, rest, acc, acc_t, [*scope, counter], outer=False)
+        b.emit(f"{counter} += 1")
+        b.frozen.discard(counter)
+        b.leave(before | {counter})
+        b.env.pop(counter, None)
+        return
+    first = _condition(b, comp, set())
+    b.emit(f"if {first}:")
+    before = b.enter()
+    _block(b, comp, rest, acc, acc_t, scope, outer)
+    b.leave(before)
+    if kind == "if-elif":
+        b.emit(f"elif {_condition(b, comp, {first})}:")
+        before = b.enter()
+        _body(b, comp, acc, acc_t, scope)
+        b.leave(before)
+    if kind == "if-elif" or b.rng.random() < 0.5:
+        b.emit("else:")
+        before = b.enter()
+        _accumulate(b, acc, acc_t, scope)
+        b.leave(before)
+
+
+# ------------------------------------------------------------------------- the function
+
+
+def _params(b: Builder, family: str, rtype: str, n: int) -> list[tuple[str, str]]:
+    main = b.fresh(rtype)
+    params = [(main, rtype)]
+    extra_types = [INT, STR, LI, FLOAT, LS]
+    if family == "dict":
+        extra_types = [STR, INT]  # a key to look up
+    for _ in range(n - 1):
+        t = b.rng.choice(extra_types)
+        params.append((b.fresh(t), t))
+    for name, t in params:
+        b.env[name] = t
+        b.pending.append(name)
+    return params
+
+
+def _render(lines: list[Line], header: str) -> tuple[list[str], list[int]]:
+    out = [header]
+    targets = []
+    for ln in lines:
+        out.append("    " * ln.depth + ln.code)
+        if ln.target:
+            targets.append(len(out))
+    return out, targets
+
+
+def generate_program(constraints: Constraints, rng: random.Random,
+                     entry: str = "f") -> Program | None:
+    """Build one function for ``constraints``; None when this draw cannot satisfy them."""
+    c = constraints
+    family = c.type
+    rtype = rng.choice(concrete_types(family))
+    if (family, rtype) not in OPS or c.method not in OPS[(family, rtype)]:
+        return None
+    b = Builder(rng, c)
+    b.used.update({entry, "key", "member", "j", "i", "pos", "k", "x", "num", "val", "ch", "c",
+                   "w", "part", "item", "s"})
+    helper_name = rng.choice(HELPERS) if c.helper else None
+    if helper_name:
+        b.used.add(helper_name)
+    params = _params(b, family, rtype, c.params)
+    comp = Composer(b, family, rtype)
+    blueprint: list[str] = list(c.blueprint) or [
+        rng.choice(["if", "for", "while", "if-elif"]) for _ in range(c.depth)]
+    # 1. the method under test, unconditionally, nested.
+    if not comp.use_target(nested=True):
+        return None
+    if c.other_methods:
+        for _ in range(rng.randint(1, 2)):
+            comp.use_other()
+    if c.nested_calls and comp.target_uses < 2:
+        comp.use_target(nested=False)
+    # 2. control flow around an accumulator.
+    acc: str | None = None
+    if blueprint:
+        acc_t = rng.choice([LI, INT, STR, DSI, SI])
+        acc = b.fresh(acc_t)
+        b.emit(f"{acc} = {({LI: '[]', INT: '0', STR: repr(''), DSI: '{}', SI: 'set()'})[acc_t]}")
+        b.frozen.add(acc)
+        _block(b, comp, blueprint, acc, acc_t, [], outer=True)
+        b.frozen.discard(acc)
+        b.env[acc] = acc_t
+    # 3. return what was computed: the accumulator and values not used since.
+    param_names = {n for n, _ in params}
+    results = [n for n in b.pending if n not in param_names or n in b.touched()]
+    if acc is not None:
+        results = [acc, *[r for r in results if r != acc]]
+    if not results:
+        return None
+    ret = results[:3]
+    b.emit(f"return {', '.join(ret)}" if len(ret) > 1 else f"return {ret[0]}")
+    params = [(n, t) for n, t in params if n in b.read_names() or n in ret]
+    if helper_name:
+        return _with_helper(b, c, entry, helper_name, params, rng)
+    header = f"def {entry}({', '.join(n for n, _ in params)}):"
+    lines, targets = _render(b.lines, header)
+    return _finish(b, c, entry, params, lines, targets)
+
+
+def _finish(b: Builder, c: Constraints, entry: str, params: list[tuple[str, str]],
+            lines: list[str], targets: list[int]) -> Program | None:
+    if len(lines) > c.max_lines + 1 or not targets or not params:
+        return None
+    imports = sorted(b.imports)
+    prelude = [f"import {m}" for m in imports] + ([""] if imports else [])
+    offset = len(prelude)
+    return Program(source="\n".join(prelude + lines) + "\n", entry=entry, params=params,
+                   constraints=c, target_lines=[t + offset for t in targets], imports=imports)
+
+
+def _with_helper(b: Builder, c: Constraints, entry: str, helper: str,
+                 params: list[tuple[str, str]], rng: random.Random) -> Program | None:
+    """Move the body into a helper that the entry point calls and builds on."""
+    names = [n for n, _ in params]
+    args = ", ".join(names)
+    helper_lines, targets = _render(b.lines, f"def {helper}({args}):")
+    style = rng.randrange(3)
+    if style == 0:
+        body = [f"def {entry}({args}):", f"    out = {helper}({args})",
+                "    return out, len(str(out))"]
+    elif style == 1 and len(names) > 1:
+        body = [f"def {entry}({args}):", f"    first = {helper}({args})",
+                f"    second = {helper}({args})", "    return first == second, first"]
+    else:
+        body = [f"def {entry}({args}):", f"    result = {helper}({args})", "    return result"]
+    lines = [*helper_lines, "", *body]
+    return _finish(b, c.model_copy(update={"max_lines": c.max_lines + 5}), entry, params, lines,
+                   targets)
