@@ -310,11 +310,14 @@ class Composer:
             return f"sorted({use.code})"
         if use.rtype in (STR,):
             return f"str({use.code}).strip()"
-        return f"list({use.code})" if use.rtype in ("tuple", "list[tuple]") else use.code
+        if use.rtype in ("tuple", "list[tuple]") and not use.code.startswith(("list(", "sorted(")):
+            return f"list({use.code})"
+        return f"len({use.code})" if use.rtype in ("tuple", "list[tuple]") else use.code
 
     def _emit_guarded(self, use: Use, target: bool) -> None:
         b = self.b
-        if use.guard:
+        # A guard is an `if`: only where it cannot exceed the spec's nesting depth.
+        if use.guard and b.depth == 1 and b.c.depth >= 1:
             b.emit(f"if {use.guard}:", target)
             b.depth += 1
             b.emit(use.code, target)
@@ -327,21 +330,17 @@ class Composer:
         assert use.rtype is not None
         rtype = {"int()": INT}.get(use.rtype, use.rtype)
         if use.guard:
-            name = b.fresh(rtype)
-            b.emit(f"{name} = {b.literal(rtype) if rtype in (INT, STR, BOOL, FLOAT) else 'None'}")
-            b.emit(f"if {use.guard}:", target)
-            b.depth += 1
-            b.emit(f"{name} = {use.code}", target)
-            b.depth -= 1
-            b.env[name] = rtype
-            b.pending.append(name)
+            fallback = b.literal(rtype) if rtype in (INT, STR, BOOL, FLOAT) else "None"
+            b.assign(rtype, f"{use.code} if {use.guard} else {fallback}", target)
         else:
             b.assign(rtype, use.code, target)
 
     # ---------------------------------------------------------------- other methods
 
-    def use_other(self) -> None:
+    def use_other(self, idiom_ok: bool = True, methods_only: bool = False) -> None:
         b = self.b
+        if idiom_ok and b.rng.random() < 0.5 and self._idiom():
+            return
         choices = []
         for (family, rtype), ops in OPS.items():
             if family in ("enumerate", "filter", "range", "zip", "reverse"):
@@ -349,8 +348,11 @@ class Composer:
             recvs = [n for n in b.vars_of(rtype) if n not in b.frozen]
             if recvs:
                 for name, fn in ops.items():
-                    if (family, name) != (self.family, self.target):
-                        choices.append((recvs, name, fn))
+                    if (family, name) == (self.family, self.target):
+                        continue
+                    if methods_only and not name.isidentifier():
+                        continue
+                    choices.append((recvs, name, fn))
         if not choices:
             return
         recvs, _name, fn = b.rng.choice(choices)
@@ -361,6 +363,43 @@ class Composer:
             self._emit_guarded(use, target=False)
         else:
             self._emit_value(use, target=False)
+
+
+    def _idiom(self) -> bool:
+        """An idiomatic one-liner (comprehension, f-string, sorted with a key, ...)."""
+        b = self.b
+        rng = b.rng
+        options: list[tuple[str, str, str]] = []  # (source var, result type, expression)
+        for v in b.vars_of(LI):
+            options += [(v, LI, f"[x for x in {v} if x % 2 == 0]"),
+                        (v, INT, f"sum(x * x for x in {v})"),
+                        (v, LI, f"sorted({v}, reverse=True)[:3]"),
+                        (v, DSI, f"{{str(i): x for i, x in enumerate({v}[:4])}}")]
+        for v in b.vars_of(LS):
+            options += [(v, DSI, f"{{w: len(w) for w in {v}}}"),
+                        (v, STR, f"'-'.join(sorted({v}, key=len))"),
+                        (v, LS, f"[w.upper() for w in {v} if len(w) > 2]")]
+        for v in b.vars_of(STR):
+            options += [(v, LS, f"[c for c in {v} if c.isalpha()]"),
+                        (v, STR, f"f'{{{v}[:3]}}-{{len({v})}}'"),
+                        (v, INT, f"sum(1 for c in {v} if c in 'aeiou')"),
+                        (v, STR, f"''.join(sorted(set({v})))")]
+        for v in b.vars_of(DSI):
+            options += [(v, LS, f"[k for k, n in {v}.items() if n > 5]"),
+                        (v, INT, f"sum({v}.values())"),
+                        (v, LS, f"sorted({v}, key={v}.get)")]
+        for v in b.vars_of(SI):
+            options += [(v, SI, f"{{x * 2 for x in {v}}}"),
+                        (v, LI, f"sorted(x for x in {v} if x < 10)")]
+        for v in b.vars_of(INT):
+            options.append((v, LI, f"[{v} % k for k in range(2, 5)]"))
+        if not options:
+            return False
+        pending = [o for o in options if o[0] in b.pending]
+        src, rtype, expr = rng.choice(pending or options)
+        b.read(src)
+        b.assign(rtype, expr)
+        return True
 
 
 # ------------------------------------------------------------------------- control flow
@@ -473,7 +512,8 @@ def _body(b: Builder, comp: Composer, acc: str, acc_t: str, scope: list[str]) ->
     if comp.target_uses < 4 and b.rng.random() < 0.7:
         comp.use_target(nested=False)
     local = [n for n in b.env if n not in before]
-    _accumulate(b, acc, acc_t, local + scope)
+    # A value computed here must feed the accumulator, or it would be dead code.
+    _accumulate(b, acc, acc_t, local or scope)
 
 
 def _block(b: Builder, comp: Composer, seq: list[str], acc: str, acc_t: str,
@@ -556,7 +596,35 @@ def _params(b: Builder, family: str, rtype: str, n: int) -> list[tuple[str, str]
     return params
 
 
+_ASSIGNED = re.compile(r"^([A-Za-z_]\w*) = ")
+
+
+def _prune(lines: list[Line]) -> list[Line]:
+    """Drop assignments whose variable is never read afterwards (no dead code)."""
+    changed = True
+    while changed:
+        changed = False
+        for idx, ln in enumerate(lines):
+            m = _ASSIGNED.match(ln.code)
+            if not m or ln.target:
+                continue
+            name = m.group(1)
+            pattern = re.compile(rf"\b{re.escape(name)}\b")
+            later = lines[idx + 1:]
+            reads = any(pattern.search(x.code) for x in later)
+            # `name = ...` followed only by other writes to name is dead as well.
+            header_before = idx > 0 and lines[idx - 1].code.endswith(":") and \
+                lines[idx - 1].depth == ln.depth - 1
+            body_after = idx + 1 < len(lines) and lines[idx + 1].depth >= ln.depth
+            if not reads and (not header_before or body_after):
+                del lines[idx]
+                changed = True
+                break
+    return lines
+
+
 def _render(lines: list[Line], header: str) -> tuple[list[str], list[int]]:
+    lines = _prune(list(lines))
     out = [header]
     targets = []
     for ln in lines:
@@ -588,7 +656,8 @@ def generate_program(constraints: Constraints, rng: random.Random,
     if not comp.use_target(nested=True):
         return None
     if c.other_methods:
-        for _ in range(rng.randint(1, 2)):
+        comp.use_other(idiom_ok=False, methods_only=True)  # at least one other method call
+        if rng.random() < 0.6:
             comp.use_other()
     if c.nested_calls and comp.target_uses < 2:
         comp.use_target(nested=False)

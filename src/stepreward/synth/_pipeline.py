@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from stepreward.synth._check import check_constraints
 from stepreward.synth._gen import Program, generate_program
 from stepreward.synth._inputs import make_value, mutate_value, render_args
 from stepreward.synth.vocab import pairs
@@ -197,6 +198,11 @@ def synthesize(n: int, levels: Sequence[int] = (1, 2, 3, 4, 5, 6), seed: int = 0
             program = generate_program(c, rng)
             if program is None:
                 st.rejects["constraints not satisfiable in this draw"] += 1
+                continue
+            report = check_constraints(program.source, c, program.entry)
+            if not all(report.values()):
+                failed = ", ".join(k for k, ok in report.items() if not ok)
+                st.rejects[f"constraint not met ({failed})"] += 1
                 continue
             key = normalized_hash(program.source)
             if key in seen_programs:
