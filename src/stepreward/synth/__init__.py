@@ -5,12 +5,30 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
-    "LEVELS", "VOCABULARY", "BuildReport", "Constraints", "Item", "SynthStats", "build_dataset",
-    "features", "level_constraints", "narrate", "normalized_hash", "sft_record", "synthesize",
+    "LEVELS", "PAPER_FILTER", "VOCABULARY", "BuildReport", "Constraints", "DifficultyFilter",
+    "GenerationError", "Generator", "Item", "OpenAICompatible", "SynthStats",
+    "TransformersGenerator", "build_dataset", "check_constraints", "estimate_difficulty",
+    "features", "level_constraints", "model_synthesize", "narrate", "normalized_hash",
+    "parse_program", "program_prompt", "sft_record", "synthesize",
 ]
 
 if TYPE_CHECKING:
+    from stepreward.synth._backends import (
+        GenerationError,
+        Generator,
+        OpenAICompatible,
+        TransformersGenerator,
+    )
+    from stepreward.synth._check import check_constraints
     from stepreward.synth._dataset import BuildReport, build_dataset, narrate, sft_record
+    from stepreward.synth._model import (
+        PAPER_FILTER,
+        DifficultyFilter,
+        estimate_difficulty,
+        model_synthesize,
+        parse_program,
+        program_prompt,
+    )
     from stepreward.synth._pipeline import (
         LEVELS,
         Item,
@@ -27,7 +45,12 @@ _WHERE = {"LEVELS": "_pipeline", "Item": "_pipeline", "SynthStats": "_pipeline",
           "features": "_pipeline", "level_constraints": "_pipeline",
           "normalized_hash": "_pipeline", "synthesize": "_pipeline", "VOCABULARY": "vocab",
           "BuildReport": "_dataset", "build_dataset": "_dataset", "narrate": "_dataset",
-          "sft_record": "_dataset"}
+          "sft_record": "_dataset", "check_constraints": "_check",
+          "GenerationError": "_backends", "Generator": "_backends",
+          "OpenAICompatible": "_backends", "TransformersGenerator": "_backends",
+          "PAPER_FILTER": "_model", "DifficultyFilter": "_model",
+          "estimate_difficulty": "_model", "model_synthesize": "_model",
+          "parse_program": "_model", "program_prompt": "_model"}
 
 
 def __getattr__(name: str) -> Any:

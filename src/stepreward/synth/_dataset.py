@@ -135,8 +135,8 @@ def _write(path: Path, rows: list[dict[str, Any]], fmt: str) -> None:
                 f.write(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n")
         return
     try:
-        import pyarrow as pa  # type: ignore[import-not-found,unused-ignore]
-        import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]
+        import pyarrow as pa
+        import pyarrow.parquet as pq
     except ImportError:
         raise RuntimeError("parquet output needs pyarrow: pip install pyarrow "
                            "(or use --format jsonl)") from None

@@ -1,0 +1,141 @@
+"""Optional model backends: an OpenAI-compatible HTTP client and ``transformers`` generation."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["GenerationError", "Generator", "OpenAICompatible", "TransformersGenerator"]
+
+
+class GenerationError(RuntimeError):
+    """A backend could not produce completions (with the server's or library's reason)."""
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Anything that turns prompts into ``n`` completions each.
+
+    Example:
+        >>> class Echo:
+        ...     def generate(self, prompts, n=1, *, temperature=1.0, max_tokens=512, seed=None):
+        ...         return [[p] * n for p in prompts]
+        >>> isinstance(Echo(), Generator)
+        True
+    """
+
+    def generate(self, prompts: Sequence[str], n: int = 1, *, temperature: float = 1.0,
+                 max_tokens: int = 512, seed: int | None = None) -> list[list[str]]: ...
+
+
+class OpenAICompatible:
+    """Chat completions from an OpenAI-compatible server (a local vLLM server, for example).
+
+    Example:
+        >>> backend = OpenAICompatible("http://127.0.0.1:8000/v1", model="my-model")
+        >>> backend.url
+        'http://127.0.0.1:8000/v1/chat/completions'
+    """
+
+    def __init__(self, base_url: str, model: str, *, api_key: str | None = None,
+                 timeout_s: float = 120.0, max_concurrency: int = 8,
+                 system_prompt: str | None = None) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model = model
+        self.api_key = api_key
+        self.timeout_s = timeout_s
+        self.max_concurrency = max(1, max_concurrency)
+        self.system_prompt = system_prompt
+
+    def _one(self, prompt: str, n: int, temperature: float, max_tokens: int,
+             seed: int | None) -> list[str]:
+        messages = ([{"role": "system", "content": self.system_prompt}]
+                    if self.system_prompt else []) + [{"role": "user", "content": prompt}]
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "n": n,
+                                "temperature": temperature, "max_tokens": max_tokens}
+        if seed is not None:
+            body["seed"] = seed
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(self.url, data=json.dumps(body).encode(),
+                                         headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                data = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read()[:500].decode("utf-8", "replace")
+            raise GenerationError(f"{self.url} answered {exc.code}: {detail}") from None
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise GenerationError(f"cannot reach {self.url}: {exc}") from None
+        except ValueError as exc:
+            raise GenerationError(f"{self.url} sent invalid JSON: {exc}") from None
+        try:
+            return [str(c["message"]["content"]) for c in data["choices"]]
+        except (KeyError, TypeError) as exc:
+            raise GenerationError(f"unexpected response shape from {self.url}: {exc!r}") from None
+
+    def generate(self, prompts: Sequence[str], n: int = 1, *, temperature: float = 1.0,
+                 max_tokens: int = 512, seed: int | None = None) -> list[list[str]]:
+        """``n`` completions per prompt, requests sent concurrently, results in order."""
+        with ThreadPoolExecutor(self.max_concurrency) as pool:
+            futures = [pool.submit(self._one, p, n, temperature, max_tokens,
+                                   None if seed is None else seed + i)
+                       for i, p in enumerate(prompts)]
+            return [f.result() for f in futures]
+
+
+class TransformersGenerator:
+    """Sampling with a local ``transformers`` model (needs ``pip install stepreward[trl]``).
+
+    Example:
+        >>> TransformersGenerator.__name__
+        'TransformersGenerator'
+    """
+
+    def __init__(self, model: Any, tokenizer: Any | None = None) -> None:
+        try:
+            import torch  # noqa: F401
+            import transformers
+        except ImportError:
+            raise ImportError("TransformersGenerator needs torch and transformers: "
+                              "pip install 'stepreward[trl]'") from None
+        if isinstance(model, str):
+            self.tokenizer = tokenizer or transformers.AutoTokenizer.from_pretrained(model)
+            self.model = transformers.AutoModelForCausalLM.from_pretrained(model)
+        else:
+            if tokenizer is None:
+                raise ValueError("pass the tokenizer along with a model object")
+            self.model, self.tokenizer = model, tokenizer
+
+    def generate(self, prompts: Sequence[str], n: int = 1, *, temperature: float = 1.0,
+                 max_tokens: int = 512, seed: int | None = None) -> list[list[str]]:
+        import torch
+
+        if seed is not None:
+            torch.manual_seed(seed)
+        out: list[list[str]] = []
+        for prompt in prompts:
+            if getattr(self.tokenizer, "chat_template", None):
+                text = self.tokenizer.apply_chat_template(
+                    [{"role": "user", "content": prompt}], tokenize=False,
+                    add_generation_prompt=True)
+            else:
+                text = prompt
+            enc = self.tokenizer(text, return_tensors="pt").to(self.model.device)
+            with torch.no_grad():
+                ids = self.model.generate(**enc, do_sample=temperature > 0,
+                                          temperature=max(temperature, 1e-5),
+                                          max_new_tokens=max_tokens, num_return_sequences=n,
+                                          pad_token_id=self.tokenizer.pad_token_id
+                                          or self.tokenizer.eos_token_id)
+            start = enc["input_ids"].shape[1]
+            out.append([self.tokenizer.decode(row[start:], skip_special_tokens=True)
+                        for row in ids])
+        return out
