@@ -54,7 +54,13 @@ if TYPE_CHECKING:
     )
 
 
+_SUBPACKAGES = {"sandbox", "trace", "values", "questions", "scoring", "synth", "types", "cli",
+                "testing"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES and name not in _EXPORTS:
+        return importlib.import_module(f"{__name__}.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'stepreward' has no attribute {name!r}")

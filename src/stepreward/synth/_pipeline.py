@@ -31,7 +31,8 @@ LEVELS: dict[int, dict[str, Any]] = {
     5: {"nested_calls": True, "other_methods": True, "helper": False, "depth": 3},
     6: {"nested_calls": True, "other_methods": True, "helper": True, "depth": 3},
 }
-INPUTS_PER_PROGRAM = 4  # the original and three mutations: coverage and extra test cases
+INPUTS_PER_PROGRAM = 4  # the original and three mutations, all traced to check coverage
+ITEMS_PER_PROGRAM = 2  # the original and one mutated sibling become items, as in the reference
 MAX_RESULT_REPR = 200
 
 
@@ -184,6 +185,10 @@ def synthesize(n: int, levels: Sequence[int] = (1, 2, 3, 4, 5, 6), seed: int = 0
     # Levels get equal shares: each attempt goes to a level that still needs items.
     quota = -(-n // len(levels))
     per_level: Counter[int] = Counter()
+    # A pair is retried (with fresh randomness) until it yields a program or fails 8 times,
+    # so every (type, method) gets its turn.
+    cursor = 0
+    failures = 0
     while produced < n and attempt < limit:
         pending: list[tuple[int, int, Program, list[str]]] = []
         open_levels = [lv for lv in levels if per_level[lv] < quota] or list(levels)
@@ -192,18 +197,25 @@ def synthesize(n: int, levels: Sequence[int] = (1, 2, 3, 4, 5, 6), seed: int = 0
             attempt += 1
             st.attempts += 1
             rng = random.Random(seed + i)
-            level = open_levels[i % len(open_levels)]
-            type_, method = vocab[(i // len(levels)) % len(vocab)]
+            level = open_levels[cursor % len(open_levels)]
+            type_, method = vocab[(cursor // len(levels)) % len(vocab)]
             c = level_constraints(level, type_, method, **(constraint_overrides or {}))
             program = generate_program(c, rng)
+            why = None
             if program is None:
-                st.rejects["constraints not satisfiable in this draw"] += 1
+                why = "constraints not satisfiable in this draw"
+            else:
+                report = check_constraints(program.source, c, program.entry)
+                if not all(report.values()):
+                    why = ("constraint not met ("
+                           + ", ".join(k for k, ok in report.items() if not ok) + ")")
+            if why is not None or program is None:
+                st.rejects[why or "no program"] += 1
+                failures += 1
+                if failures >= 8:
+                    cursor, failures = cursor + 1, 0
                 continue
-            report = check_constraints(program.source, c, program.entry)
-            if not all(report.values()):
-                failed = ", ".join(k for k, ok in report.items() if not ok)
-                st.rejects[f"constraint not met ({failed})"] += 1
-                continue
+            cursor, failures = cursor + 1, 0
             key = normalized_hash(program.source)
             if key in seen_programs:
                 st.rejects["duplicate program"] += 1
@@ -228,8 +240,9 @@ def synthesize(n: int, levels: Sequence[int] = (1, 2, 3, 4, 5, 6), seed: int = 0
                 continue
             st.programs += 1
             pid = normalized_hash(program.source)
+            taken = 0
             for call, t in zip(calls, ts, strict=True):
-                if produced >= n:
+                if produced >= n or taken >= ITEMS_PER_PROGRAM:
                     break
                 if t is not ts[0] and (t.status != "ok" or t.truncated or t.result is None
                                        or not t.result.askable):
@@ -244,6 +257,7 @@ def synthesize(n: int, levels: Sequence[int] = (1, 2, 3, 4, 5, 6), seed: int = 0
                 seen_cases.add((pid, call))
                 per_level[level] += 1
                 produced += 1
+                taken += 1
                 st.items += 1
                 yield Item(source=program.source, call=call, entry=program.entry, level=level,
                            constraints=program.constraints, trace=t,
