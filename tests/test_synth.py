@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -69,9 +70,10 @@ def test_every_constraint_is_present_in_the_ast(items: list[object]) -> None:
 
 
 def test_method_under_test_runs_and_every_statement_is_reachable(items: list[object]) -> None:
+    import ast
+
     from stepreward.synth._check import method_nodes
 
-    import ast
     for it in items:
         lines = {n.lineno for n in method_nodes(ast.parse(it.source),  # type: ignore[attr-defined]
                                                 it.constraints.method)}  # type: ignore[attr-defined]
@@ -90,7 +92,7 @@ def test_levels_are_monotone_in_structure(items: list[object]) -> None:
     avg = {lv: {k: v / counts[lv] for k, v in f.items()} for lv, f in means.items()}
     for key in ("statements", "nesting_depth", "branch_points", "trace_length"):
         series = [avg[lv][key] for lv in range(1, 7)]
-        assert all(a <= b * 1.15 for a, b in zip(series, series[1:])), (key, series)
+        assert all(a <= b * 1.15 for a, b in itertools.pairwise(series)), (key, series)
         assert series[-1] > series[0]
     assert avg[6]["functions"] == 2.0 and avg[5]["functions"] == 1.0
 
@@ -105,7 +107,7 @@ def test_all_types_and_most_methods_appear(sandbox: sr.Sandbox) -> None:
 
 def test_deterministic_and_deduplicated(sandbox: sr.Sandbox, tmp_path: Path) -> None:
     a = build_dataset(60, tmp_path / "a", levels=(1, 3, 5), seed=4, sft=5, sandbox=sandbox)
-    b = build_dataset(60, tmp_path / "b", levels=(1, 3, 5), seed=4, sft=5, sandbox=sandbox)
+    build_dataset(60, tmp_path / "b", levels=(1, 3, 5), seed=4, sft=5, sandbox=sandbox)
     for name in a.files:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     c = build_dataset(20, tmp_path / "c", levels=(1, 3, 5), seed=5, sandbox=sandbox)

@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -40,7 +41,7 @@ FLAT = PROGRAM.replace("    for p in parts:\n        out.append(p.upper()[:n])\n
 
 
 class _Handler(BaseHTTPRequestHandler):
-    calls: list[dict[str, object]] = []
+    calls: ClassVar[list[dict[str, object]]] = []
 
     def log_message(self, *args: object) -> None:
         pass
@@ -88,7 +89,8 @@ def server() -> Iterator[str]:
 
 
 def test_parse_program_keeps_the_prelude() -> None:
-    text = "```python\nimport math\nK = 2\ndef f(x):\n    return math.ceil(x) * K\nprint(f(2.5))\n```"
+    text = ("```python\nimport math\nK = 2\ndef f(x):\n    return math.ceil(x) * K\n"
+            "print(f(2.5))\n```")
     source, entry, call = parse_program(text)  # type: ignore[misc]
     assert source.startswith("import math\nK = 2\n") and entry == "f" and call == "f(2.5)"
     assert parse_program("no code") is None
@@ -142,7 +144,7 @@ class _Scripted:
         return [[self.golds[p] if i < k else "<answer>\nassert f() == None\n</answer>"
                  for i in range(n)] for p, k in zip(prompts, self.right, strict=True)]
 
-    golds: dict[str, str] = {}
+    golds: ClassVar[dict[str, str]] = {}
 
 
 def test_empirical_difficulty_and_the_paper_filter(sandbox: sr.Sandbox) -> None:
