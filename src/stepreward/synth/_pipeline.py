@@ -230,10 +230,22 @@ def synthesize(n: int, levels: Sequence[int] = (1, 2, 3, 4, 5, 6), seed: int = 0
             pending.append((i, level, program, calls))
         if not pending:
             continue
-        flat = [(p.source, call) for _, _, p, calls in pending for call in calls]
-        traces = trace_many(flat, sandbox=sb, max_steps=2000)
+        # Stage 1: the original input and its first mutation. Most programs are fully
+        # covered by these; only the others pay for the remaining mutations (stage 2).
+        first = trace_many([(p.source, calls[j]) for _, _, p, calls in pending for j in (0, 1)],
+                           sandbox=sb, max_steps=2000)
+        traced: list[list[Trace]] = [first[2 * k:2 * k + 2] for k in range(len(pending))]
+        more = [k for k, (_, _, p, _) in enumerate(pending)
+                if _check(p, traced[k]) == "dead code"]
+        if more:
+            extra = trace_many([(pending[k][2].source, call) for k in more
+                                for call in pending[k][3][2:]], sandbox=sb, max_steps=2000)
+            width = INPUTS_PER_PROGRAM - 2
+            for m, k in enumerate(more):
+                traced[k] = traced[k] + extra[m * width:(m + 1) * width]
         for k, (i, level, program, calls) in enumerate(pending):
-            ts = traces[k * INPUTS_PER_PROGRAM:(k + 1) * INPUTS_PER_PROGRAM]
+            ts = traced[k]
+            calls = calls[:len(ts)]
             why = _check(program, ts)
             if why is not None:
                 st.rejects[why] += 1
