@@ -243,9 +243,9 @@ def synthesize(n: int, levels: Sequence[int] = (1, 2, 3, 4, 5, 6), seed: int = 0
             width = INPUTS_PER_PROGRAM - 2
             for m, k in enumerate(more):
                 traced[k] = traced[k] + extra[m * width:(m + 1) * width]
-        for k, (i, level, program, calls) in enumerate(pending):
+        for k, (i, level, program, all_calls) in enumerate(pending):
             ts = traced[k]
-            calls = calls[:len(ts)]
+            calls = all_calls[:len(ts)]
             why = _check(program, ts)
             if why is not None:
                 st.rejects[why] += 1
