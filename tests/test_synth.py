@@ -199,3 +199,17 @@ def test_synth_command(tmp_path: Path) -> None:
                         "--levels", "x", "--out", str(tmp_path)], capture_output=True,
                        text=True, timeout=60, check=False)
     assert r.returncode == 2 and "--levels" in r.stderr
+
+
+def test_programs_that_raise_are_kept_only_when_asked(sandbox: sr.Sandbox) -> None:
+    from stepreward.synth._gen import Program
+    from stepreward.synth._pipeline import _check
+
+    src = "def f(text):\n    n = text.upper()\n    return int(n)\n"
+    traces = sr.trace_many([(src, "f('abc')"), (src, "f('xyz')")], sandbox=sandbox)
+    strict = sr.types.Constraints(type="str", method="upper", other_methods=False)
+    program = Program(source=src, entry="f", params=[("text", "str")], constraints=strict,
+                      target_lines=[2])
+    assert _check(program, traces) == "raises"
+    program.constraints = strict.model_copy(update={"allow_exceptions": True})
+    assert _check(program, traces) is None

@@ -427,7 +427,8 @@ class Constraints(BaseModel):
     ``other_methods``: use at least one other built-in method; ``helper``: a helper function
     that the entry point calls; ``depth``: control-flow nesting depth 0-3; ``blueprint``: the
     constructs outermost first (sampled when empty); ``params``: number of parameters;
-    ``max_lines``: upper bound on the function's length.
+    ``max_lines``: upper bound on the function's length; ``allow_exceptions``: keep programs
+    whose run raises (their samples then have no output question).
 
     Example:
         >>> Constraints(type="str", method="replace", depth=1).depth
@@ -445,6 +446,7 @@ class Constraints(BaseModel):
     blueprint: tuple[Literal["if", "for", "while", "if-elif"], ...] = ()
     params: int = Field(2, ge=1, le=3)
     max_lines: int = Field(24, ge=3, le=80)
+    allow_exceptions: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> Constraints:

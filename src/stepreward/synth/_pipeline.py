@@ -129,20 +129,21 @@ def _statement_lines(source: str) -> set[int]:
 def _check(program: Program, traces: list[Trace]) -> str | None:
     """Why a program and its traced inputs are rejected, or None."""
     first = traces[0]
-    if first.status == "exception":
+    raised_ok = first.status == "exception" and program.constraints.allow_exceptions
+    if first.status == "exception" and not raised_ok:
         return "raises"
-    if first.status != "ok":
+    if first.status not in ("ok", "exception"):
         return f"trace {first.status}"
     if first.truncated:
         return "too many steps"
-    if first.result is None or not first.result.askable or \
-            len(first.result.repr) > MAX_RESULT_REPR:
+    if not raised_ok and (first.result is None or not first.result.askable
+                          or len(first.result.repr) > MAX_RESULT_REPR):
         return "result not a bounded literal"
     if not set(program.target_lines) & first.executed_lines:
         return "method under test not executed"
     covered: set[int] = set()
     for t in traces:
-        if t.status == "ok" and not t.truncated:
+        if t.status in ("ok", "exception") and not t.truncated:
             covered |= t.executed_lines
     if not _statement_lines(program.source) <= covered:
         return "dead code"
@@ -244,6 +245,7 @@ def synthesize(n: int, levels: Sequence[int] = (1, 2, 3, 4, 5, 6), seed: int = 0
             for m, k in enumerate(more):
                 traced[k] = traced[k] + extra[m * width:(m + 1) * width]
         for k, (i, level, program, all_calls) in enumerate(pending):
+            c = program.constraints
             ts = traced[k]
             calls = all_calls[:len(ts)]
             why = _check(program, ts)
@@ -256,8 +258,10 @@ def synthesize(n: int, levels: Sequence[int] = (1, 2, 3, 4, 5, 6), seed: int = 0
             for call, t in zip(calls, ts, strict=True):
                 if produced >= n or taken >= ITEMS_PER_PROGRAM:
                     break
-                if t is not ts[0] and (t.status != "ok" or t.truncated or t.result is None
-                                       or not t.result.askable):
+                allowed = c.allow_exceptions and t.status == "exception"
+                if t is not ts[0] and not allowed and (
+                        t.status != "ok" or t.truncated or t.result is None
+                        or not t.result.askable):
                     st.rejects["mutated input fails"] += 1
                     continue
                 if (pid, call) in seen_cases:
