@@ -27,20 +27,47 @@ _EXPORTS = {
     "RewardConfig": "stepreward.types",
     "score": "stepreward.scoring._score",
     "score_many": "stepreward.scoring._score",
+    "run_tests": "stepreward.codegen._api",
+    "code_reward": "stepreward.codegen._api",
+    "TestCase": "stepreward.types",
+    "TestReport": "stepreward.types",
+    "CodeTask": "stepreward.types",
 }
 
 __all__ = [
-    "ExecResult", "Limits", "Question", "RewardConfig", "Sample", "Sandbox", "Score", "Step",
-    "Trace", "Value", "Verdict", "__version__", "build_sample", "build_samples", "score",
-    "score_many", "trace", "trace_many",
+    "CodeTask",
+    "ExecResult",
+    "Limits",
+    "Question",
+    "RewardConfig",
+    "Sample",
+    "Sandbox",
+    "Score",
+    "Step",
+    "TestCase",
+    "TestReport",
+    "Trace",
+    "Value",
+    "Verdict",
+    "__version__",
+    "build_sample",
+    "build_samples",
+    "code_reward",
+    "run_tests",
+    "score",
+    "score_many",
+    "trace",
+    "trace_many",
 ]
 
 if TYPE_CHECKING:
+    from stepreward.codegen._api import code_reward, run_tests
     from stepreward.questions._sample import build_sample, build_samples
     from stepreward.sandbox._pool import Sandbox
     from stepreward.scoring._score import score, score_many
     from stepreward.trace._api import trace, trace_many
     from stepreward.types import (
+        CodeTask,
         ExecResult,
         Limits,
         Question,
@@ -48,6 +75,8 @@ if TYPE_CHECKING:
         Sample,
         Score,
         Step,
+        TestCase,
+        TestReport,
         Trace,
         Value,
         Verdict,
@@ -55,7 +84,7 @@ if TYPE_CHECKING:
 
 
 _SUBPACKAGES = {"sandbox", "trace", "values", "questions", "scoring", "synth", "types", "cli",
-                "testing"}
+                "testing", "codegen", "eval"}
 
 
 def __getattr__(name: str) -> Any:

@@ -7,9 +7,25 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 __all__ = [
-    "Constraints", "ExecResult", "ExecStatus", "GradingPolicy", "Limits", "Question",
-    "RewardConfig", "Sample",
-    "Score", "Step", "Trace", "TraceException", "TraceStatus", "Value", "Verdict",
+    "CodeTask",
+    "Constraints",
+    "ExecResult",
+    "ExecStatus",
+    "GradingPolicy",
+    "Limits",
+    "Question",
+    "RewardConfig",
+    "Sample",
+    "Score",
+    "Step",
+    "TestCase",
+    "TestFailure",
+    "TestReport",
+    "Trace",
+    "TraceException",
+    "TraceStatus",
+    "Value",
+    "Verdict",
 ]
 
 ExecStatus = Literal["ok", "error", "timeout", "memory", "output_limit", "crashed", "rejected"]
@@ -460,3 +476,102 @@ class Constraints(BaseModel):
             raise ValueError(f"blueprint has {len(self.blueprint)} constructs for depth "
                              f"{self.depth}")
         return self
+
+
+class TestCase(BaseModel):
+    """One unit test: a call (``fn_name(*args, **kwargs)`` compared with ``expected``), a
+    stdin/stdout run, or a script that must run to the end.
+
+    ``args``, ``kwargs`` and ``expected`` hold canonical literals (see :mod:`stepreward.values`);
+    build call tests with :meth:`call`. ``compare`` is ``equal`` (Python ``==``, floats within
+    ``atol``), ``truthy`` or ``falsy``.
+
+    Example:
+        >>> TestCase.call("add", (1, 2), 3).expected
+        3
+    """
+
+    __test__ = False  # not a pytest class
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["call", "io", "script"]
+    fn_name: str | None = None
+    args: Any = None
+    kwargs: Any = None
+    expected: Any = None
+    compare: Literal["equal", "truthy", "falsy"] = "equal"
+    atol: float = Field(0.0, ge=0.0)
+    stdin: str | None = None
+    expected_stdout: str | None = None
+    script: str | None = None
+
+    @classmethod
+    def call(cls, fn_name: str, args: Any = (), expected: Any = None, *,
+             kwargs: dict[str, Any] | None = None, atol: float = 0.0,
+             compare: Literal["equal", "truthy", "falsy"] = "equal") -> TestCase:
+        """A call test from Python values (which must be literal-encodable)."""
+        from stepreward.values import NOT_LITERAL, to_literal
+
+        enc_args = to_literal(tuple(args))
+        enc_kwargs = to_literal(dict(kwargs or {}))
+        enc_expected = to_literal(expected)
+        if NOT_LITERAL in (enc_args, enc_kwargs, enc_expected):
+            raise ValueError("test arguments and expected values must be literal values")
+        return cls(kind="call", fn_name=fn_name, args=enc_args, kwargs=enc_kwargs,
+                   expected=enc_expected, atol=atol, compare=compare)
+
+    @classmethod
+    def io(cls, stdin: str, expected_stdout: str) -> TestCase:
+        """A stdin/stdout test."""
+        return cls(kind="io", stdin=stdin, expected_stdout=expected_stdout)
+
+
+class TestFailure(BaseModel):
+    """Why one test failed."""
+
+    __test__ = False
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    index: int
+    reason: str
+    got: Any = None
+
+
+class TestReport(BaseModel):
+    """Outcome of running code against tests (see :func:`stepreward.run_tests`).
+
+    ``status``: ``ok`` (the tests ran; see ``passed``), ``unparsed`` (no code found),
+    ``load_error`` (the code does not load: syntax error, exception at import), ``no_tests``.
+
+    Example:
+        >>> TestReport(passed=1, total=2, status="ok").pass_rate
+        0.5
+    """
+
+    __test__ = False
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    passed: int = 0
+    total: int = 0
+    failures: list[TestFailure] = Field(default_factory=list)
+    status: Literal["ok", "unparsed", "load_error", "no_tests"] = "ok"
+    reason: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.total if self.total else 0.0
+
+
+class CodeTask(BaseModel):
+    """A code-generation task: a prompt, the entry point, tests, a canonical solution."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task_id: str
+    prompt: str
+    entry_point: str | None = None
+    tests: list[TestCase] = Field(default_factory=list)
+    canonical_solution: str | None = None
+    source: str = ""
+    info: dict[str, Any] = Field(default_factory=dict)

@@ -45,7 +45,7 @@ DEFAULT_PRELOAD = (
     "numbers", "operator", "random", "re", "string", "struct", "textwrap", "time", "traceback",
     "types", "typing", "unicodedata", "warnings",
     # stepreward's own task-side modules (standard library only), named, not imported, here.
-    "stepreward.values", "stepreward.trace._child",
+    "stepreward.values", "stepreward.trace._child", "stepreward.codegen._child",
 )
 
 EXIT_SETUP_FAILED = 121  # the child could not confine itself; never reported as the task's fault
@@ -56,6 +56,19 @@ _FD_BASE = 100  # import-directory descriptors live from here up in every task
 # Read-only for tasks besides the import path: shared libraries that extension modules load.
 _SYSTEM_READ_ONLY = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib",
                      "/etc/ld.so.cache", "/usr/share/zoneinfo", "/etc/localtime")
+
+
+class _Quitter:
+    """``exit()`` and ``quit()``, which ``site`` would define (the template runs with -S)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Use {self.name}() to exit"
+
+    def __call__(self, code: object = None) -> None:
+        raise SystemExit(code)
 
 
 class _NotPreloaded:
@@ -643,6 +656,9 @@ def main() -> None:
     os.set_inheritable(resp_fd, False)
     if "" in sys.path:
         sys.path.remove("")
+    for name in ("exit", "quit"):
+        if not hasattr(builtins, name):
+            setattr(builtins, name, _Quitter(name))
     iso.set_pdeathsig(signal.SIGKILL)
     hello = read_json(req_fd)
     template = Template(_Config(hello), req_fd, resp_fd)

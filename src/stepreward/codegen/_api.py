@@ -1,0 +1,382 @@
+"""Unit-test rewards for generated code: run tests in the sandbox, decide in the trainer."""
+
+from __future__ import annotations
+
+import ast
+import re
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from stepreward.types import CodeTask, Limits, TestCase, TestFailure, TestReport
+from stepreward.values import NOT_LITERAL, from_literal, parse_value, to_literal, values_equal
+
+if TYPE_CHECKING:
+    from stepreward.sandbox._pool import Sandbox
+
+__all__ = ["CodeScore", "code_reward", "extract_code", "run_tests", "tests_from_assertions"]
+
+ExtractMode = Literal["answer_block", "last_block", "raw"]
+_BLOCK = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+MAX_FALLBACK_TESTS = 20
+
+
+# ---------------------------------------------------------------------------------- extraction
+
+
+def extract_code(completion: str, mode: ExtractMode = "answer_block") -> str | None:
+    """The code in a completion, or None.
+
+    ``answer_block``: the last fenced block inside the last ``<answer>...</answer>`` (or in
+    the whole text when there is no answer block); ``last_block``: the last fenced block
+    anywhere; ``raw``: the answer block's text, or the whole completion.
+
+    Example:
+        >>> extract_code("<answer>\\n```python\\ndef f():\\n    return 1\\n```\\n</answer>")
+        'def f():\\n    return 1\\n'
+    """
+    if not isinstance(completion, str):
+        return None
+    start = completion.rfind("<answer>")
+    end = completion.find("</answer>", start + 8) if start >= 0 else -1
+    answer = completion[start + 8:end] if start >= 0 and end >= 0 else None
+    if mode == "raw":
+        text = answer if answer is not None else completion
+        return text if text.strip() else None
+    scope = answer if (mode == "answer_block" and answer is not None) else completion
+    blocks = _BLOCK.findall(scope)
+    if not blocks:
+        return None
+    code = str(blocks[-1])
+    return code if code.strip() else None
+
+
+# ---------------------------------------------------------------------------------- assertions
+
+
+def _literal(node: ast.AST) -> tuple[bool, Any]:
+    try:
+        return True, parse_value(ast.unparse(node))
+    except (ValueError, RecursionError):
+        return False, None
+
+
+def _as_call_test(test: ast.expr, names: set[str], fn_name: str) -> TestCase | None:
+    """``assert f(args) == v``, ``abs(f(args) - v) < tol``, ``assert f(args)``, ``not f(args)``."""
+    def call_args(node: ast.AST) -> tuple[bool, tuple[Any, ...], dict[str, Any]]:
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in names):
+            return False, (), {}
+        args = []
+        for a in node.args:
+            ok, v = _literal(a)
+            if not ok or isinstance(a, ast.Starred):
+                return False, (), {}
+            args.append(v)
+        kwargs = {}
+        for k in node.keywords:
+            ok, v = _literal(k.value)
+            if not ok or k.arg is None:
+                return False, (), {}
+            kwargs[k.arg] = v
+        return True, tuple(args), kwargs
+
+    try:
+        if isinstance(test, ast.Compare) and len(test.ops) == 1:
+            left, right, op = test.left, test.comparators[0], test.ops[0]
+            if isinstance(op, ast.Eq):
+                for call_side, value_side in ((left, right), (right, left)):
+                    ok, args, kwargs = call_args(call_side)
+                    if ok:
+                        lit_ok, expected = _literal(value_side)
+                        if lit_ok:
+                            return TestCase.call(fn_name, args, expected, kwargs=kwargs)
+            if isinstance(op, (ast.Lt, ast.LtE)) and isinstance(left, ast.Call) and \
+                    isinstance(left.func, ast.Name) and left.func.id == "abs" and \
+                    len(left.args) == 1 and isinstance(left.args[0], ast.BinOp) and \
+                    isinstance(left.args[0].op, ast.Sub):
+                ok, args, kwargs = call_args(left.args[0].left)
+                lit_ok, expected = _literal(left.args[0].right)
+                tol_ok, tol = _literal(right)
+                if ok and lit_ok and tol_ok and isinstance(tol, (int, float)) and tol > 0:
+                    return TestCase.call(fn_name, args, expected, kwargs=kwargs,
+                                         atol=float(tol))
+        ok, args, kwargs = call_args(test)
+        if ok:
+            return TestCase.call(fn_name, args, None, kwargs=kwargs, compare="truthy")
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            ok, args, kwargs = call_args(test.operand)
+            if ok:
+                return TestCase.call(fn_name, args, None, kwargs=kwargs, compare="falsy")
+    except ValueError:  # not literal-encodable
+        return None
+    return None
+
+
+def tests_from_assertions(test_code: str, entry_point: str,
+                          candidate: str = "candidate") -> list[TestCase]:
+    """Turn assertion-style test code into call tests where possible.
+
+    Handles HumanEval's ``def check(candidate): assert candidate(...) == ...`` and MBPP's
+    top-level ``assert f(...) == ...``. Asserts of the forms ``CALL == VALUE``,
+    ``abs(CALL - VALUE) < TOL``, ``CALL`` and ``not CALL`` with literal arguments become call
+    tests; if anything else remains, the whole test code (with ``check(entry_point)``) is
+    added as one script test.
+
+    Example:
+        >>> [t.kind for t in tests_from_assertions("assert f(1) == 2\\nassert f(2) > 1", "f")]
+        ['call', 'script']
+    """
+    tree = ast.parse(test_code)
+    names = {candidate, entry_point}
+    tests: list[TestCase] = []
+    leftover = False
+    check = next((n for n in tree.body if isinstance(n, ast.FunctionDef)
+                  and n.name == "check"), None)
+    bodies: list[list[ast.stmt]] = [[n for n in tree.body if not isinstance(
+        n, (ast.FunctionDef, ast.Import, ast.ImportFrom))]]
+    if check is not None:
+        bodies.append(check.body)
+    for body in bodies:
+        for stmt in body:
+            if isinstance(stmt, ast.Assert):
+                case = _as_call_test(stmt.test, names, entry_point)
+                if case is not None:
+                    tests.append(case)
+                    continue
+                leftover = True
+            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+                continue  # a docstring
+            elif isinstance(stmt, ast.Assign) and check is not None and body is bodies[0]:
+                continue  # module constants such as METADATA (used by the script if any)
+            else:
+                leftover = True
+    if leftover:
+        script = test_code + (f"\n\ncheck({entry_point})\n" if check is not None else "")
+        tests.append(TestCase(kind="script", script=script))
+    return tests
+
+
+# ---------------------------------------------------------------------------------- running
+
+
+def _normalise_stdout(text: str) -> str:
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines)
+
+
+def _judge_call(case: TestCase, raw: list[Any]) -> tuple[bool, str, Any]:
+    status = raw[0]
+    if status == "timeout":
+        return False, "timed out", None
+    if status == "error":
+        return False, f"raised {raw[1]}: {raw[2]}", None
+    if status == "nonliteral":
+        return False, f"returned a {raw[1]}, not a plain value", None
+    got_lit = raw[1]
+    try:
+        got = from_literal(got_lit)
+    except ValueError:
+        return False, "returned a malformed value", None
+    if case.compare == "truthy":
+        return bool(got), "returned a falsy value", got_lit
+    if case.compare == "falsy":
+        return not got, "returned a truthy value", got_lit
+    expected = from_literal(case.expected)
+    ok = values_equal(got, expected, float_tol=case.atol) if case.atol else \
+        values_equal(got, expected)
+    return ok, "wrong value", got_lit
+
+
+def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | None = None,
+              sandbox: Sandbox | None = None, timeout_s: float = 1.0,
+              total_timeout_s: float = 30.0, memory_mb: int = 512,
+              max_fallback_tests: int = MAX_FALLBACK_TESTS) -> TestReport:
+    """Run ``code`` against ``tests`` in the sandbox and report what passed.
+
+    ``tests`` is a list of :class:`TestCase` or a string of assertion-style test code (then
+    ``entry_point`` names the function; see :func:`tests_from_assertions`). Call tests of one
+    function run in one task, each with its own ``timeout_s``; if that task dies (a crash, an
+    early ``os._exit``, the total deadline), the first ``max_fallback_tests`` run one per task
+    and the rest fail. Expected values stay in the trainer: the task only reports values.
+
+    Example:
+        >>> run_tests("def add(a, b):\\n    return a + b", [TestCase.call("add", (1, 2), 3)]).passed
+        1
+    """
+    from stepreward.trace._api import default_sandbox
+
+    t0 = time.monotonic()
+    if isinstance(tests, str):
+        if not entry_point:
+            raise ValueError("entry_point is required with assertion-style test code")
+        tests = tests_from_assertions(tests, entry_point)
+    cases = list(tests)
+    if not isinstance(code, str) or not code.strip():
+        return TestReport(total=len(cases), status="unparsed", reason="no code")
+    if not cases:
+        return TestReport(status="no_tests", reason="no tests")
+    sb = sandbox or default_sandbox()
+    outcome: list[tuple[bool, str, Any] | None] = [None] * len(cases)
+    load_problem: str | None = None
+
+    def limits(seconds: float) -> Limits:
+        return Limits(timeout_s=min(max(seconds, 0.5), total_timeout_s), memory_mb=memory_mb,
+                      max_result_bytes=256 << 20)
+
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(cases):
+        if c.kind == "call":
+            groups.setdefault(c.fn_name or "", []).append(i)
+    futures = []
+    for fn, idx in groups.items():
+        payload = {"code": code, "fn_name": fn, "timeout_s": timeout_s,
+                   "cases": [[cases[i].args, cases[i].kwargs] for i in idx]}
+        futures.append(("call", idx, sb.call_submit(
+            "stepreward.codegen._child:run_call_tests", payload,
+            limits=limits(timeout_s * len(idx) + 2))))
+    io_idx = [i for i, c in enumerate(cases) if c.kind == "io"]
+    if io_idx:
+        payload = {"code": code, "timeout_s": timeout_s,
+                   "stdins": [cases[i].stdin or "" for i in io_idx]}
+        futures.append(("io", io_idx, sb.call_submit(
+            "stepreward.codegen._child:run_io_tests", payload,
+            limits=limits(timeout_s * len(io_idx) + 2))))
+    for i, c in enumerate(cases):
+        if c.kind == "script":
+            futures.append(("script", [i], sb.call_submit(
+                "stepreward.codegen._child:run_script", {"code": code, "script": c.script},
+                limits=limits(max(timeout_s * 5, 5.0)))))
+    retry: list[int] = []
+    for kind, idx, fut in futures:
+        res = fut.result()
+        value = res.value if res.ok and isinstance(res.value, dict) else None
+        if value is None:
+            if kind == "script":
+                outcome[idx[0]] = (False, f"the test script {res.status}: {res.reason}", None)
+            else:
+                retry.extend(idx)
+            continue
+        if value.get("status") in ("load_error", "missing"):
+            load_problem = load_problem or str(value.get("reason"))
+            for i in idx:
+                outcome[i] = (False, str(value.get("reason")), None)
+            continue
+        if kind == "script":
+            outcome[idx[0]] = (bool(value.get("passed")), str(value.get("reason")), None)
+            continue
+        results = value.get("results")
+        if not isinstance(results, list) or len(results) != len(idx):
+            retry.extend(idx)
+            continue
+        for i, raw in zip(idx, results, strict=True):
+            try:
+                if kind == "call":
+                    outcome[i] = _judge_call(cases[i], raw)
+                else:
+                    printed = raw[-1] if isinstance(raw[-1], str) else ""
+                    ok = raw[0] == "ok" and _normalise_stdout(printed) == _normalise_stdout(
+                        cases[i].expected_stdout or "")
+                    reason = "wrong output" if raw[0] == "ok" else f"{raw[0]}: {raw[1:2]}"
+                    outcome[i] = (ok, reason, printed[:200])
+            except (IndexError, TypeError, ValueError):
+                outcome[i] = (False, "malformed result", None)
+    # A task that died took every result with it: rerun those tests one per task.
+    for n, i in enumerate(sorted(retry)):
+        if n >= max_fallback_tests or time.monotonic() - t0 > total_timeout_s:
+            outcome[i] = (False, "not run: an earlier test crashed the process", None)
+            continue
+        c = cases[i]
+        if c.kind == "call":
+            payload = {"code": code, "fn_name": c.fn_name, "timeout_s": timeout_s,
+                       "cases": [[c.args, c.kwargs]]}
+            res = sb.call("stepreward.codegen._child:run_call_tests", payload,
+                          limits=limits(timeout_s + 1))
+            value = res.value if res.ok and isinstance(res.value, dict) else None
+            if value and value.get("status") == "ok" and len(value.get("results", [])) == 1:
+                outcome[i] = _judge_call(c, value["results"][0])
+            else:
+                outcome[i] = (False, f"the process {res.status}: {res.reason}", None)
+        else:
+            payload = {"code": code, "timeout_s": timeout_s, "stdins": [c.stdin or ""]}
+            res = sb.call("stepreward.codegen._child:run_io_tests", payload,
+                          limits=limits(timeout_s + 1))
+            value = res.value if res.ok and isinstance(res.value, dict) else None
+            raw: Any = value.get("results", [None])[0] if value else None
+            ok = isinstance(raw, list) and bool(raw) and raw[0] == "ok" and \
+                _normalise_stdout(str(raw[-1])) == _normalise_stdout(c.expected_stdout or "")
+            outcome[i] = (ok, "wrong output" if raw else f"the process {res.status}", None)
+    failures = []
+    passed = 0
+    for i, o in enumerate(outcome):
+        ok, reason, got = o if o is not None else (False, "not run", None)
+        if ok:
+            passed += 1
+        else:
+            failures.append(TestFailure(index=i, reason=reason, got=got))
+    status: Literal["ok", "load_error"] = "load_error" if load_problem and passed == 0 else "ok"
+    return TestReport(passed=passed, total=len(cases), failures=failures, status=status,
+                      reason=load_problem, duration_s=time.monotonic() - t0)
+
+
+class CodeScore:
+    """A stage-2 reward with the test report behind it."""
+
+    __slots__ = ("code", "parse_error", "report", "reward")
+
+    def __init__(self, reward: float, report: TestReport | None, code: str | None,
+                 parse_error: str | None) -> None:
+        self.reward = reward
+        self.report = report
+        self.code = code
+        self.parse_error = parse_error
+
+    def __repr__(self) -> str:
+        passed = f"{self.report.passed}/{self.report.total}" if self.report else "-"
+        return f"CodeScore(reward={self.reward:.3f}, passed={passed}, error={self.parse_error!r})"
+
+
+def code_reward(completion: Any, task: CodeTask | Sequence[TestCase], *,
+                mode: Literal["pass_rate", "all_or_nothing"] = "pass_rate",
+                format_bonus: float = 0.0, bonus_on_fail: bool = False,
+                extract: ExtractMode = "answer_block", sandbox: Sandbox | None = None,
+                timeout_s: float = 1.0) -> CodeScore:
+    """Reward a completion that should contain code by the tests it passes.
+
+    ``mode``: the pass rate (default) or 1 only when every test passes. ``format_bonus`` is
+    added when the completion has an ``<answer>`` block with code in it — only if at least
+    one test passes, unless ``bonus_on_fail`` (the reference pays it only with a pass).
+    Never raises for any completion; a completion without code scores 0 with a reason.
+
+    Example:
+        >>> tests = [TestCase.call("sq", (3,), 9)]
+        >>> code_reward("<answer>\\n```python\\ndef sq(x):\\n    return x * x\\n```\\n</answer>",
+        ...             tests).reward
+        1.0
+    """
+    from stepreward.scoring._parse import completion_text
+
+    tests = task.tests if isinstance(task, CodeTask) else list(task)
+    text = completion_text(completion)
+    if text is None:
+        return CodeScore(0.0, None, None, "completion is not text")
+    code = extract_code(text, extract)
+    if code is None:
+        return CodeScore(0.0, None, None, "no code block found")
+    report = run_tests(code, tests, sandbox=sandbox, timeout_s=timeout_s)
+    if report.status not in ("ok", "load_error"):
+        return CodeScore(0.0, report, code, report.reason)
+    base = report.pass_rate if mode == "pass_rate" else float(
+        report.total > 0 and report.passed == report.total)
+    formatted = "<answer>" in text and "</answer>" in text
+    bonus = format_bonus if formatted and (report.passed > 0 or bonus_on_fail) else 0.0
+    return CodeScore(base + bonus, report, code, None)
+
+
+def literal_or_raise(value: Any) -> Any:
+    lit = to_literal(value)
+    if lit is NOT_LITERAL:
+        raise ValueError(f"not a literal value: {type(value).__name__}")
+    return lit
