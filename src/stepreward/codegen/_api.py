@@ -304,10 +304,10 @@ def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | 
             res = sb.call("stepreward.codegen._child:run_io_tests", payload,
                           limits=limits(timeout_s + 1))
             value = res.value if res.ok and isinstance(res.value, dict) else None
-            raw: Any = value.get("results", [None])[0] if value else None
-            ok = isinstance(raw, list) and bool(raw) and raw[0] == "ok" and \
-                _normalise_stdout(str(raw[-1])) == _normalise_stdout(c.expected_stdout or "")
-            outcome[i] = (ok, "wrong output" if raw else f"the process {res.status}", None)
+            first: Any = value.get("results", [None])[0] if value else None
+            ok = isinstance(first, list) and bool(first) and first[0] == "ok" and \
+                _normalise_stdout(str(first[-1])) == _normalise_stdout(c.expected_stdout or "")
+            outcome[i] = (ok, "wrong output" if first else f"the process {res.status}", None)
     failures = []
     passed = 0
     for i, o in enumerate(outcome):
