@@ -101,6 +101,20 @@ def _as_call_test(test: ast.expr, names: set[str], fn_name: str) -> TestCase | N
                 if ok and lit_ok and tol_ok and isinstance(tol, (int, float)) and tol > 0:
                     return TestCase.call(fn_name, args, expected, kwargs=kwargs,
                                          atol=float(tol))
+        if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and \
+                test.func.attr == "isclose" and isinstance(test.func.value, ast.Name) and \
+                test.func.value.id == "math" and len(test.args) == 2:
+            ok, args, kwargs = call_args(test.args[0])
+            lit_ok, expected = _literal(test.args[1])
+            tols = [1e-9]
+            for k in test.keywords:
+                tol_ok, tol = _literal(k.value)
+                if k.arg in ("rel_tol", "abs_tol") and tol_ok and isinstance(tol, (int, float)):
+                    tols.append(float(tol))
+                else:
+                    ok = False
+            if ok and lit_ok:
+                return TestCase.call(fn_name, args, expected, kwargs=kwargs, atol=max(tols))
         ok, args, kwargs = call_args(test)
         if ok:
             return TestCase.call(fn_name, args, None, kwargs=kwargs, compare="truthy")
@@ -152,7 +166,9 @@ def tests_from_assertions(test_code: str, entry_point: str,
             else:
                 leftover = True
     if leftover:
-        script = test_code + (f"\n\ncheck({entry_point})\n" if check is not None else "")
+        # Test files rely on math being imported by their harness (MBPP+ does).
+        script = "import math\n" + test_code + (
+            f"\n\ncheck({entry_point})\n" if check is not None else "")
         tests.append(TestCase(kind="script", script=script))
     return tests
 
@@ -174,6 +190,10 @@ def _judge_call(case: TestCase, raw: list[Any]) -> tuple[bool, str, Any]:
     if status == "error":
         return False, f"raised {raw[1]}: {raw[2]}", None
     if status == "nonliteral":
+        truth = raw[2] if len(raw) > 2 else None
+        if case.compare in ("truthy", "falsy") and isinstance(truth, bool):
+            ok = truth if case.compare == "truthy" else not truth
+            return ok, f"returned a {'falsy' if case.compare == 'truthy' else 'truthy'} value", None
         return False, f"returned a {raw[1]}, not a plain value", None
     got_lit = raw[1]
     try:

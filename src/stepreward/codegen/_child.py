@@ -6,7 +6,9 @@ returned (as canonical literals) or printed, and the trainer decides pass or fai
 
 from __future__ import annotations
 
+import collections
 import io
+import re
 import signal
 import sys
 import types
@@ -15,6 +17,29 @@ from typing import Any
 from stepreward import values as V
 
 MAX_STDOUT = 1 << 20
+
+
+_TRUSTED_TRUTH = (re.Match, type(None))
+# Standard-library containers that compare like the plain type (exact types only: a user
+# subclass could redefine __eq__).
+_AS_DICT = (collections.Counter, collections.OrderedDict, collections.defaultdict)
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    if depth > 50:
+        return value
+    t = type(value)
+    if t in _AS_DICT:
+        return {k: _plain(v, depth + 1) for k, v in value.items()}
+    if t is collections.deque:
+        return [_plain(v, depth + 1) for v in value]
+    if t is list:
+        return [_plain(v, depth + 1) for v in value]
+    if t is tuple:
+        return tuple(_plain(v, depth + 1) for v in value)
+    if t is dict:
+        return {k: _plain(v, depth + 1) for k, v in value.items()}
+    return value
 
 
 class _TestTimeout(BaseException):
@@ -89,9 +114,11 @@ def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
         except BaseException as exc:
             results.append(["error", type(exc).__name__, _short(exc)])
             continue
-        lit = V.to_literal(out, max_items=2_000_000, max_depth=200)
+        lit = V.to_literal(_plain(out), max_items=2_000_000, max_depth=200)
         if lit is V.NOT_LITERAL:
-            results.append(["nonliteral", V.type_name(out)])
+            # Truthiness is trusted only for types whose __bool__ user code cannot change.
+            truth = bool(out) if type(out) in _TRUSTED_TRUTH else None
+            results.append(["nonliteral", V.type_name(out), truth])
         else:
             results.append(["ok", lit])
     return {"status": "ok", "results": results}
