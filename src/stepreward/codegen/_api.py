@@ -19,6 +19,7 @@ __all__ = ["CodeScore", "code_reward", "extract_code", "run_tests", "tests_from_
 ExtractMode = Literal["answer_block", "last_block", "raw"]
 _BLOCK = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 MAX_FALLBACK_TESTS = 20
+CHUNK = 32  # call tests per sandbox task
 
 
 # ---------------------------------------------------------------------------------- extraction
@@ -196,6 +197,8 @@ def _judge_call(case: TestCase, raw: list[Any]) -> tuple[bool, str, Any]:
             return ok, f"returned a {'falsy' if case.compare == 'truthy' else 'truthy'} value", None
         return False, f"returned a {raw[1]}, not a plain value", None
     got_lit = raw[1]
+    if case.compare == "equal" and got_lit == case.expected:
+        return True, "", got_lit  # the same canonical encoding: the same value and type
     try:
         got = from_literal(got_lit)
     except ValueError:
@@ -205,8 +208,11 @@ def _judge_call(case: TestCase, raw: list[Any]) -> tuple[bool, str, Any]:
     if case.compare == "falsy":
         return not got, "returned a truthy value", got_lit
     expected = from_literal(case.expected)
-    ok = values_equal(got, expected, float_tol=case.atol) if case.atol else \
-        values_equal(got, expected)
+    try:
+        ok = values_equal(got, expected, float_tol=case.atol) if case.atol else \
+            values_equal(got, expected)
+    except (TypeError, ValueError):  # beyond the comparison's size bounds
+        ok = False
     return ok, "wrong value", got_lit
 
 
@@ -251,12 +257,16 @@ def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | 
         if c.kind == "call":
             groups.setdefault(c.fn_name or "", []).append(i)
     futures = []
-    for fn, idx in groups.items():
-        payload = {"code": code, "fn_name": fn, "timeout_s": timeout_s,
-                   "cases": [[cases[i].args, cases[i].kwargs] for i in idx]}
-        futures.append(("call", idx, sb.call_submit(
-            "stepreward.codegen._child:run_call_tests", payload,
-            limits=limits(timeout_s * len(idx) + 2))))
+    for fn, all_idx in groups.items():
+        # Chunks keep results bounded and let one runaway test cost only its chunk; they
+        # run concurrently on the pool.
+        for start in range(0, len(all_idx), CHUNK):
+            idx = all_idx[start:start + CHUNK]
+            payload = {"code": code, "fn_name": fn, "timeout_s": timeout_s,
+                       "cases": [[cases[i].args, cases[i].kwargs] for i in idx]}
+            futures.append(("call", idx, sb.call_submit(
+                "stepreward.codegen._child:run_call_tests", payload,
+                limits=limits(timeout_s * len(idx) + 2))))
     io_idx = [i for i, c in enumerate(cases) if c.kind == "io"]
     if io_idx:
         payload = {"code": code, "timeout_s": timeout_s,
@@ -346,7 +356,7 @@ class CodeScore:
 
     __slots__ = ("code", "parse_error", "report", "reward")
 
-    def __init__(self, reward: float, report: TestReport | None, code: str | None,
+    def __init__(self, reward: float | None, report: TestReport | None, code: str | None,
                  parse_error: str | None) -> None:
         self.reward = reward
         self.report = report
@@ -355,10 +365,10 @@ class CodeScore:
 
     def __repr__(self) -> str:
         passed = f"{self.report.passed}/{self.report.total}" if self.report else "-"
-        return f"CodeScore(reward={self.reward:.3f}, passed={passed}, error={self.parse_error!r})"
+        return f"CodeScore(reward={self.reward}, passed={passed}, error={self.parse_error!r})"
 
 
-def code_reward(completion: Any, task: CodeTask | Sequence[TestCase], *,
+def code_reward(completion: Any, task: CodeTask | Sequence[TestCase] | None, *,
                 mode: Literal["pass_rate", "all_or_nothing"] = "pass_rate",
                 format_bonus: float = 0.0, bonus_on_fail: bool = False,
                 extract: ExtractMode = "answer_block", sandbox: Sandbox | None = None,
@@ -368,7 +378,9 @@ def code_reward(completion: Any, task: CodeTask | Sequence[TestCase], *,
     ``mode``: the pass rate (default) or 1 only when every test passes. ``format_bonus`` is
     added when the completion has an ``<answer>`` block with code in it — only if at least
     one test passes, unless ``bonus_on_fail`` (the reference pays it only with a pass).
-    Never raises for any completion; a completion without code scores 0 with a reason.
+    Never raises for any completion; a completion without code scores 0 with a reason. A
+    task without tests (or None) is not a code-generation task: the reward is None, which
+    TRL reads as "not applicable".
 
     Example:
         >>> tests = [TestCase.call("sq", (3,), 9)]
@@ -378,7 +390,9 @@ def code_reward(completion: Any, task: CodeTask | Sequence[TestCase], *,
     """
     from stepreward.scoring._parse import completion_text
 
-    tests = task.tests if isinstance(task, CodeTask) else list(task)
+    tests = [] if task is None else (task.tests if isinstance(task, CodeTask) else list(task))
+    if not tests:
+        return CodeScore(None, None, None, "not a code-generation task (no tests)")
     text = completion_text(completion)
     if text is None:
         return CodeScore(0.0, None, None, "completion is not text")
@@ -400,3 +414,6 @@ def literal_or_raise(value: Any) -> Any:
     if lit is NOT_LITERAL:
         raise ValueError(f"not a literal value: {type(value).__name__}")
     return lit
+
+
+tests_from_assertions.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

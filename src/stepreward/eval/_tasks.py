@@ -55,26 +55,40 @@ def canonical_code(task: CodeTask) -> str:
 def _plus_tests(code: str, entry: str, inputs: list[Any], atol: float,
                 sandbox: Sandbox | None) -> tuple[list[TestCase], int]:
     """Call tests on EvalPlus inputs; expected values come from running the canonical
-    solution in the sandbox, as EvalPlus does."""
+    solution in the sandbox, as EvalPlus does. Inputs on which the canonical solution fails
+    or exceeds the limits are skipped (and counted)."""
     from stepreward.trace._api import default_sandbox
     from stepreward.types import Limits
 
-    cases = []
-    for args in inputs:
-        lit = to_literal(tuple(args))
-        if lit is not NOT_LITERAL:
-            cases.append(lit)
+    cases = [lit for lit in (to_literal(tuple(args)) for args in inputs) if lit is not NOT_LITERAL]
+    skipped = len(inputs) - len(cases)
     if not cases:
-        return [], 0
+        return [], skipped
     sb = sandbox or default_sandbox()
-    res = sb.call("stepreward.codegen._child:run_call_tests",
-                  {"code": code, "fn_name": entry, "timeout_s": 5.0,
-                   "cases": [[c, None] for c in cases]},
-                  limits=Limits(timeout_s=120, memory_mb=2048, max_result_bytes=512 << 20))
-    if not res.ok or not isinstance(res.value, dict) or res.value.get("status") != "ok":
-        raise RuntimeError(f"the canonical solution of {entry} did not run: {res.reason}")
-    tests, skipped = [], 0
-    for args_lit, out in zip(cases, res.value["results"], strict=True):
+    limits = Limits(timeout_s=60, memory_mb=2048, max_result_bytes=256 << 20)
+    target = "stepreward.codegen._child:run_call_tests"
+
+    def payload(chunk: list[Any]) -> dict[str, Any]:
+        return {"code": code, "fn_name": entry, "timeout_s": 5.0,
+                "cases": [[c, None] for c in chunk]}
+
+    chunks = [cases[i:i + 16] for i in range(0, len(cases), 16)]
+    futures = [sb.call_submit(target, payload(ch), limits=limits) for ch in chunks]
+    results: list[Any] = []
+    for chunk, fut in zip(chunks, futures, strict=True):
+        res = fut.result()
+        if res.ok and isinstance(res.value, dict) and res.value.get("status") == "ok":
+            results.extend(res.value["results"])
+            continue
+        if isinstance(res.value, dict) and res.value.get("status") in ("load_error", "missing"):
+            raise RuntimeError(f"the canonical solution of {entry} does not load: "
+                               f"{res.value.get('reason')}")
+        for case in chunk:  # the chunk died: find out input by input
+            one = sb.call(target, payload([case]), limits=limits)
+            ok = one.ok and isinstance(one.value, dict) and one.value.get("status") == "ok"
+            results.append(one.value["results"][0] if ok else ["failed"])
+    tests = []
+    for args_lit, out in zip(cases, results, strict=True):
         if out[0] != "ok":
             skipped += 1
             continue

@@ -1,0 +1,190 @@
+"""Stage 2: unit tests for generated code, anti-hacking, task loaders, canonical solutions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import stepreward as sr
+from stepreward.codegen import code_reward, extract_code, run_tests, tests_from_assertions
+from stepreward.eval import (
+    canonical_code,
+    load_humaneval_plus,
+    load_mbpp_plus,
+    load_prime_code,
+    tasks_from_synth,
+    verify_canonical,
+)
+
+ADD_TESTS = [sr.TestCase.call("add", (1, 2), 3), sr.TestCase.call("add", (-1, 1), 0),
+             sr.TestCase.call("add", (0.1, 0.2), 0.3, atol=1e-9)]
+GOOD = "def add(a, b):\n    return a + b\n"
+
+
+def fenced(code: str) -> str:
+    return f"<reasoning>...</reasoning>\n<answer>\n```python\n{code}\n```\n</answer>"
+
+
+def test_correct_code_passes(sandbox: sr.Sandbox) -> None:
+    report = run_tests(GOOD, ADD_TESTS, sandbox=sandbox)
+    assert report.status == "ok" and report.passed == 3 and report.pass_rate == 1.0
+    assert code_reward(fenced(GOOD), ADD_TESTS, sandbox=sandbox).reward == 1.0
+
+
+def test_partial_and_all_or_nothing(sandbox: sr.Sandbox) -> None:
+    half = "def add(a, b):\n    return a + b if a > 0 else 99\n"
+    rate = code_reward(fenced(half), ADD_TESTS, sandbox=sandbox)
+    assert rate.reward == pytest.approx(2 / 3)
+    assert rate.report is not None and rate.report.failures[0].reason == "wrong value"
+    aon = code_reward(fenced(half), ADD_TESTS, mode="all_or_nothing", sandbox=sandbox)
+    assert aon.reward == 0.0
+
+
+def test_format_bonus_is_explicit(sandbox: sr.Sandbox) -> None:
+    bad = "def add(a, b):\n    return None\n"
+    assert code_reward(fenced(GOOD), ADD_TESTS, format_bonus=0.05,
+                       sandbox=sandbox).reward == pytest.approx(1.05)
+    # As in the reference: no bonus when nothing passes (B-7 fixed: 0, not a crash)...
+    assert code_reward(fenced(bad), ADD_TESTS, format_bonus=0.05, sandbox=sandbox).reward == 0
+    # ...unless asked for.
+    assert code_reward(fenced(bad), ADD_TESTS, format_bonus=0.05, bonus_on_fail=True,
+                       sandbox=sandbox).reward == pytest.approx(0.05)
+    no_tags = f"```python\n{GOOD}\n```"
+    assert code_reward(no_tags, ADD_TESTS, format_bonus=0.05, extract="last_block",
+                       sandbox=sandbox).reward == 1.0
+
+
+HACKS = {
+    "returns None": "def add(a, b):\n    return None",
+    "infinite loop": "def add(a, b):\n    while True:\n        pass",
+    "os._exit(0)": "import os\ndef add(a, b):\n    os._exit(0)",
+    "exit at import": "exit(0)\ndef add(a, b):\n    return a + b",
+    "sys.exit in call": "import sys\ndef add(a, b):\n    sys.exit(0)",
+    "always-equal object": "class Eq:\n    def __eq__(self, o):\n        return True\n"
+                           "def add(a, b):\n    return Eq()",
+    "int subclass": "class I(int):\n    def __eq__(self, o):\n        return True\n"
+                    "def add(a, b):\n    return I(0)",
+    "fake verdicts": "print('3 passed, 0 failed')\ndef add(a, b):\n    print('PASSED')\n"
+                     "    return -7",
+    "forged record": "import os, struct, json\ndef add(a, b):\n"
+                     "    body = json.dumps({'status': 'ok', 'value': {'status': 'ok',"
+                     " 'results': [['ok', 3], ['ok', 0], ['ok', 0.3]]}}).encode()\n"
+                     "    os.write(3, b'SRR1' + struct.pack('>Q', len(body)) + body)\n"
+                     "    return -7",
+    "patch the encoder": "import stepreward.values as V\nV.to_literal = lambda *a, **k: 3\n"
+                         "def add(a, b):\n    return None",
+    "raises": "def add(a, b):\n    raise ValueError(a)",
+    "memory bomb": "def add(a, b):\n    return bytearray(1 << 40)",
+    "deep recursion": "def add(a, b):\n    return add(a, b)",
+    "syntax error": "def add(a, b)\n    return a + b",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HACKS))
+def test_hacks_score_zero(sandbox: sr.Sandbox, name: str) -> None:
+    score = code_reward(fenced(HACKS[name]), ADD_TESTS, sandbox=sandbox, timeout_s=0.3)
+    assert score.reward is not None and score.reward <= 1 / 3 + 1e-9, (name, score)
+    if name != "patch the encoder":  # that one gets the test whose answer is 3 right
+        assert score.reward == 0.0, (name, score.report)
+
+
+def test_stdin_stdout_tests(sandbox: sr.Sandbox) -> None:
+    tests = [sr.TestCase.io("3 4\n", "7\n"), sr.TestCase.io("1 1", "2"),
+             sr.TestCase.io("5 5\n", "10  \n\n")]
+    code = "a, b = map(int, input().split())\nprint(a + b)\n"
+    assert run_tests(code, tests, sandbox=sandbox).passed == 3
+    wrong = run_tests("print(0)", tests, sandbox=sandbox)
+    assert wrong.passed == 0 and wrong.failures[0].reason == "wrong output"
+    exits = run_tests("import sys\nprint(int(input().split()[0]) * 2)\nsys.exit(0)", tests,
+                      sandbox=sandbox)
+    assert exits.passed == 2  # exit(0) after printing is how scripts end
+
+
+def test_extract_code_modes() -> None:
+    text = ("```python\nx = 1\n```\n<answer>\n```python\ndef f():\n    return 1\n```\n"
+            "```python\ndef f():\n    return 2\n```\n</answer>")
+    assert extract_code(text) == "def f():\n    return 2\n"
+    assert extract_code("<answer>no code</answer>") is None
+    assert extract_code(text, "last_block") == "def f():\n    return 2\n"
+    assert extract_code("<answer>def f(): pass</answer>", "raw") == "def f(): pass"
+    assert extract_code("```py\nprint(1)\n```", "answer_block") == "print(1)\n"
+    score = code_reward("I think the answer is obvious.", ADD_TESTS)
+    assert score.reward == 0.0 and score.parse_error == "no code block found"
+    assert code_reward(fenced(GOOD), None).reward is None
+    assert code_reward(None, ADD_TESTS).parse_error == "completion is not text"
+
+
+def test_assertion_conversion() -> None:
+    code = ("METADATA = {}\n\ndef check(candidate):\n    assert candidate(1) == 2\n"
+            "    assert abs(candidate(1.5) - 2.5) < 1e-6\n    assert candidate(3)\n"
+            "    assert not candidate(-1)\n    assert candidate(x=2) == 3\n")
+    tests = tests_from_assertions(code, "inc")
+    assert [t.kind for t in tests] == ["call"] * 5
+    assert tests[1].atol == 1e-6 and tests[2].compare == "truthy" and tests[3].compare == "falsy"
+    mixed = tests_from_assertions("assert f([1]) == [2]\nassert sorted(f([2])) == [3]\n"
+                                  "assert math.isclose(f([1.0]), 2.0, rel_tol=0.01)", "f")
+    assert [t.kind for t in mixed] == ["call", "call", "script"]
+    assert mixed[1].atol == 0.01
+    with pytest.raises(ValueError, match="entry_point"):
+        run_tests(GOOD, "assert add(1, 2) == 3")
+    assert run_tests(GOOD, "assert add(1, 2) == 3\nassert add(2, 2) == 5",
+                     entry_point="add").passed == 1
+
+
+def test_humaneval_plus_canonical_solutions(shared_data: Path, sandbox: sr.Sandbox) -> None:
+    tasks = load_humaneval_plus(shared_data / "humanevalplus" / "HumanEvalPlus.jsonl.gz",
+                                max_plus=8, sandbox=sandbox)
+    assert len(tasks) == 164 and all(t.tests for t in tasks)
+    reports = verify_canonical(tasks, sandbox=sandbox)
+    failing = [(tid, r.failures[:2]) for tid, r in reports if r.pass_rate != 1.0]
+    assert failing == []
+    # A wrong solution for every task scores 0 (it returns None).
+    wrong = [run_tests(f"def {t.entry_point}(*args, **kwargs):\n    return None\n",
+                       t.tests, sandbox=sandbox).passed for t in tasks[:40]]
+    assert sum(wrong) <= 3  # a few tasks do expect None or falsy results
+
+
+def test_mbpp_plus_canonical_solutions(shared_data: Path, sandbox: sr.Sandbox) -> None:
+    tasks = load_mbpp_plus(shared_data / "mbppplus" / "MbppPlus.jsonl.gz", max_plus=4,
+                           sandbox=sandbox)
+    assert len(tasks) == 378
+    reports = verify_canonical(tasks, sandbox=sandbox)
+    assert [(tid, r.failures[:2]) for tid, r in reports if r.pass_rate != 1.0] == []
+
+
+@pytest.mark.slow
+def test_all_plus_inputs_canonical(shared_data: Path) -> None:
+    with sr.Sandbox(workers=2) as sb:
+        for loader, path in ((load_humaneval_plus, "humanevalplus/HumanEvalPlus.jsonl.gz"),
+                             (load_mbpp_plus, "mbppplus/MbppPlus.jsonl.gz")):
+            tasks = loader(shared_data / path, sandbox=sb)
+            reports = verify_canonical(tasks, sandbox=sb)
+            assert [tid for tid, r in reports if r.pass_rate != 1.0] == []
+
+
+def test_prime_code_format(sandbox: sr.Sandbox) -> None:
+    rows = [
+        {"id": "a", "prompt": [{"role": "user", "content": "Add two numbers."}],
+         "reward_model": {"ground_truth": json.dumps(
+             {"fn_name": "add", "inputs": [[1, 2], [5, 5]], "outputs": [[3], [10]]})}},
+        {"id": "b", "prompt": "Echo doubled.", "ground_truth": json.dumps(
+            {"inputs": ["2\n", "7\n"], "outputs": ["4\n", "14\n"]})},
+    ]
+    tasks = load_prime_code(rows)
+    assert [t.entry_point for t in tasks] == ["add", None]
+    assert run_tests(GOOD, tasks[0].tests, sandbox=sandbox).pass_rate == 1.0
+    assert run_tests("print(int(input()) * 2)", tasks[1].tests, sandbox=sandbox).passed == 2
+
+
+def test_synthesized_tasks(sandbox: sr.Sandbox) -> None:
+    from stepreward.synth import synthesize
+
+    items = list(synthesize(12, levels=(2, 3), seed=9, sandbox=sandbox))
+    tasks = tasks_from_synth(items)
+    assert tasks and all(t.source == "synth" and len(t.tests) >= 1 for t in tasks)
+    assert "returns" in tasks[0].prompt
+    for _, report in verify_canonical(tasks, sandbox=sandbox):
+        assert report.pass_rate == 1.0
+    assert canonical_code(tasks[0]) == tasks[0].canonical_solution
