@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["CodeScore", "CodeTask", "TestCase", "TestReport", "code_reward", "extract_code",
-           "run_tests", "tests_from_assertions"]
+__all__ = ["CodeScore", "CodeTask", "TestCase", "TestReport", "code_reward",
+           "code_reward_many", "extract_code", "run_tests", "tests_from_assertions"]
 
 if TYPE_CHECKING:
     from stepreward.codegen._api import (
         CodeScore,
         code_reward,
+        code_reward_many,
         extract_code,
         run_tests,
         tests_from_assertions,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from stepreward.types import CodeTask, Limits, TestCase, TestFailure, TestReport
@@ -14,12 +15,28 @@ from stepreward.values import NOT_LITERAL, from_literal, parse_value, to_literal
 if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
 
-__all__ = ["CodeScore", "code_reward", "extract_code", "run_tests", "tests_from_assertions"]
+__all__ = ["CodeScore", "code_reward", "code_reward_many", "extract_code", "run_tests",
+           "tests_from_assertions"]
 
 ExtractMode = Literal["answer_block", "last_block", "raw"]
 _BLOCK = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 MAX_FALLBACK_TESTS = 20
-CHUNK = 32  # call tests per sandbox task
+CHUNK = 128  # at most this many call tests per sandbox task...
+CHUNK_BYTES = 1 << 20  # ...and about this much argument data
+
+
+def _chunks(idx: list[int], cases: Sequence[TestCase]) -> Iterator[list[int]]:
+    current: list[int] = []
+    size = 0
+    for i in idx:
+        weight = len(json.dumps(cases[i].args, separators=(",", ":")))
+        if current and (len(current) >= CHUNK or size + weight > CHUNK_BYTES):
+            yield current
+            current, size = [], 0
+        current.append(i)
+        size += weight
+    if current:
+        yield current
 
 
 # ---------------------------------------------------------------------------------- extraction
@@ -258,10 +275,9 @@ def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | 
             groups.setdefault(c.fn_name or "", []).append(i)
     futures = []
     for fn, all_idx in groups.items():
-        # Chunks keep results bounded and let one runaway test cost only its chunk; they
-        # run concurrently on the pool.
-        for start in range(0, len(all_idx), CHUNK):
-            idx = all_idx[start:start + CHUNK]
+        # Chunks keep payloads and results bounded and let one runaway test cost only its
+        # chunk; they run concurrently on the pool.
+        for idx in _chunks(all_idx, cases):
             payload = {"code": code, "fn_name": fn, "timeout_s": timeout_s,
                        "cases": [[cases[i].args, cases[i].kwargs] for i in idx]}
             futures.append(("call", idx, sb.call_submit(
@@ -407,6 +423,26 @@ def code_reward(completion: Any, task: CodeTask | Sequence[TestCase] | None, *,
     formatted = "<answer>" in text and "</answer>" in text
     bonus = format_bonus if formatted and (report.passed > 0 or bonus_on_fail) else 0.0
     return CodeScore(base + bonus, report, code, None)
+
+
+def code_reward_many(completions: Sequence[Any],
+                     tasks: Sequence[CodeTask | Sequence[TestCase] | None], *,
+                     max_concurrency: int = 16, **options: Any) -> list[CodeScore]:
+    """:func:`code_reward` over a batch, concurrently (the sandbox pool does the work).
+
+    Example:
+        >>> code_reward_many([], [])
+        []
+    """
+    if len(completions) != len(tasks):
+        raise ValueError(f"got {len(completions)} completions for {len(tasks)} tasks")
+    if not completions:
+        return []
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(1, min(max_concurrency, len(completions)))) as pool:
+        return list(pool.map(lambda ct: code_reward(ct[0], ct[1], **options),
+                             zip(completions, tasks, strict=True)))
 
 
 def literal_or_raise(value: Any) -> Any:
