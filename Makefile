@@ -29,6 +29,8 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/trace.py
 	$(BIN)/python bench/score.py
+	$(BIN)/python bench/synth.py --quick
+	$(BIN)/python bench/codegen.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
