@@ -136,6 +136,6 @@ class TransformersGenerator:
                                           pad_token_id=self.tokenizer.pad_token_id
                                           or self.tokenizer.eos_token_id)
             start = enc["input_ids"].shape[1]
-            out.append([self.tokenizer.decode(row[start:], skip_special_tokens=True)
+            out.append([str(self.tokenizer.decode(row[start:], skip_special_tokens=True))
                         for row in ids])
         return out
