@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -e '.[trl]'
 	touch $@
 
 # torch is pinned to the CPU build that lies on local disk (see pyproject's trl extra).
@@ -18,8 +18,10 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev,trl]'
 	touch $(VENV)/.installed $@
 
+# The sandbox on built-in programs, then synthesis and the whole tiny-cpu TRL recipe.
 demo: $(VENV)/.installed
 	$(BIN)/stepreward demo
+	$(BIN)/python -m stepreward.integrations.recipe integrations/trl/tiny-cpu.yaml --out runs/demo
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench

@@ -62,7 +62,8 @@ def test_mixed_batch_none_handling_and_hostile_completions(
     tasks = [r["task"] for r in mixed_rows]
     gold = [sr.Sample.from_row(json.loads(s)).gold_completion() if s else None  # type: ignore[arg-type]
             for s in samples]
-    hostile = "<answer>\n```python\nimport os\ndef add(a, b):\n    while True:\n        pass\n```\n</answer>"
+    hostile = ("<answer>\n```python\nimport os\ndef add(a, b):\n    while True:\n"
+               "        pass\n```\n</answer>")
     completions = [[{"role": "assistant", "content": gold[0]}], "garbage \x00 \ud800",
                    hostile]
     logged: dict[str, object] = {}
