@@ -15,6 +15,7 @@ torch = pytest.importorskip("torch")
 
 from stepreward.integrations.tiny import build_tiny_model  # noqa: E402
 from stepreward.integrations.trl import (  # noqa: E402
+    AsyncReward,
     ExecutionReward,
     FormatReward,
     UnitTestReward,
@@ -104,3 +105,40 @@ def test_grpo_trainer_runs_with_stepreward_rewards(tiny_model: Path, tmp_path: P
     changed = [n for n, p in model.named_parameters() if not torch.equal(p, before[n])]
     assert changed, "training changed no weight"
     assert trainer.state.global_step == 3
+
+
+class Hostile:
+    """Replaces the model's completions with hostile ones before a real reward sees them."""
+
+    def __init__(self, inner: object, text: str) -> None:
+        self.inner, self.text = inner, text
+        self.__name__ = f"hostile_{inner.__name__}"  # type: ignore[attr-defined]
+        self.calls = 0
+
+    def __call__(self, prompts: list[object], completions: list[object],
+                 **kwargs: object) -> list[float | None]:
+        self.calls += 1
+        return self.inner(prompts=prompts, completions=[self.text] * len(completions),  # type: ignore[operator]
+                          **kwargs)
+
+
+def test_hostile_completions_and_timeouts_do_not_stop_training(
+        tiny_model: Path, tmp_path: Path, mixed_rows: list[dict[str, object]]) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    loop = ("<answer>\n```python\ndef add(a, b):\n    while True:\n        pass\n```\n"
+            "</answer>")
+    bomb = "<answer>\n```python\nimport os\nos._exit(0)\n```\n</answer>" + "\x00" * 1000
+    rewards = [Hostile(UnitTestReward(timeout_s=0.2), loop), Hostile(ExecutionReward(), bomb),
+               AsyncReward(UnitTestReward(timeout_s=0.2)), length_reward]
+    config = trl.GRPOConfig(
+        output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=4,
+        max_completion_length=8, max_steps=2, logging_steps=1, bf16=False, use_cpu=True,
+        report_to="none", beta=0.0, save_strategy="no", remove_unused_columns=False, seed=1)
+    trainer = trl.GRPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny_model),
+        processing_class=AutoTokenizer.from_pretrained(tiny_model), args=config,
+        train_dataset=to_trl_dataset(mixed_rows * 2), reward_funcs=rewards)
+    trainer.train()
+    assert trainer.state.global_step == 2
+    assert rewards[0].calls == 2 and rewards[1].calls == 2  # type: ignore[union-attr]

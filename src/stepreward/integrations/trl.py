@@ -17,7 +17,7 @@ from typing import Any
 from stepreward.scoring._parse import completion_text, extract_answer_block, split_answers
 from stepreward.types import CodeTask, GradingPolicy, RewardConfig, Sample
 
-__all__ = ["ExecutionReward", "FormatReward", "UnitTestReward", "code_task_rows",
+__all__ = ["AsyncReward", "ExecutionReward", "FormatReward", "UnitTestReward", "code_task_rows",
            "sample_rows", "to_trl_dataset"]
 
 log = logging.getLogger("stepreward.trl")
@@ -263,6 +263,28 @@ class FormatReward(_Reward):
         if len(lines) == len(sample.questions):
             return 1.0, "one answer per question", {}
         return 0.5, f"{len(lines)} answers for {len(sample.questions)} questions", {}
+
+
+class AsyncReward:
+    """An ``async`` version of a reward callable: TRL runs async rewards together on its event
+    loop, so a slow reward (unit tests) overlaps with the others instead of following them.
+
+    Example:
+        >>> AsyncReward(UnitTestReward()).__name__
+        'stepreward_unit_tests'
+    """
+
+    def __init__(self, reward: _Reward) -> None:
+        self.reward = reward
+        self.__name__ = reward.__name__
+
+    async def __call__(self, prompts: Sequence[Any] | None = None,
+                       completions: Sequence[Any] | None = None,
+                       **kwargs: Any) -> list[float | None]:
+        import asyncio
+
+        # log_metric/log_extra only append to lists: safe to call from the worker thread.
+        return await asyncio.to_thread(self.reward, prompts, completions, **kwargs)
 
 
 # ---------------------------------------------------------------------------------- datasets
