@@ -245,6 +245,22 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from stepreward.integrations.openrlhf.server import serve
+
+    serve(args.host, args.port, workers=args.workers, max_body_mb=args.max_body_mb,
+          timeout_s=args.timeout, max_concurrency=args.max_concurrency,
+          log_requests=args.log_requests)
+    return 0
+
+
+def cmd_openrlhf_path(args: argparse.Namespace) -> int:
+    from stepreward.integrations.openrlhf import reward_file_path
+
+    print(reward_file_path())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stepreward",
@@ -326,6 +342,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("serve", help="serve rewards over HTTP (OpenRLHF's remote protocol)",
+                       description="Answer OpenRLHF remote reward requests "
+                                   "({query, prompts, labels}) from the sandbox pool.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--workers", type=int, default=None, help="sandbox workers (default: cores)")
+    p.add_argument("--max-body-mb", type=float, default=16.0)
+    p.add_argument("--timeout", type=float, default=120.0, help="per-request deadline (s)")
+    p.add_argument("--max-concurrency", type=int, default=256)
+    p.add_argument("--log-requests", action="store_true", help="one JSON log line per request")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("openrlhf-path", help="print the reward file path for OpenRLHF",
+                       description="Print the path to pass as OpenRLHF's --reward.remote_url.")
+    p.set_defaults(func=cmd_openrlhf_path)
     return parser
 
 

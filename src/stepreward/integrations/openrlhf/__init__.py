@@ -1,0 +1,123 @@
+"""OpenRLHF adapters: the reward-function file, response extraction, the scoring core."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+__all__ = ["EXTRA_LOG_KEYS", "extract_response", "reward_file_path", "score_one"]
+
+log = logging.getLogger("stepreward.openrlhf")
+
+# The same keys on every call: OpenRLHF batches extra logs across samples by key.
+EXTRA_LOG_KEYS = ("stepreward/stage1", "stepreward/stage2", "stepreward/output_accuracy",
+                  "stepreward/step_accuracy", "stepreward/pass_rate", "stepreward/no_answer",
+                  "stepreward/unparsed", "stepreward/errors")
+_END_MARKERS = ("<|im_end|>", "<|endoftext|>", "</s>", "<|eot_id|>", "<|end_of_text|>",
+                "<｜end▁of▁sentence｜>", "<eos>", "<|end|>")
+_ASSISTANT_MARKERS = ("<|im_start|>assistant", "<|start_header_id|>assistant<|end_header_id|>",
+                      "<|assistant|>", "[/INST]")
+
+
+def reward_file_path() -> str:
+    """Path of the file to pass as OpenRLHF's ``--reward.remote_url``.
+
+    Example:
+        >>> reward_file_path().endswith("reward_func.py")
+        True
+    """
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "reward_func.py")
+
+
+def extract_response(query: str, prompt: str) -> str:
+    """The model's response inside OpenRLHF's ``query`` (prompt + response, special tokens kept).
+
+    The prompt is removed as a prefix; when OpenRLHF cut an over-long prompt from the left,
+    the response starts after the prompt's tail, or after the last assistant-turn marker.
+    Trailing end-of-turn tokens are stripped.
+
+    Example:
+        >>> extract_response("<|im_start|>user\\nQ<|im_end|>\\nA<|im_end|>",
+        ...                  "<|im_start|>user\\nQ<|im_end|>\\n")
+        'A'
+    """
+    start = _response_start(query, prompt)
+    if start is not None:
+        response = query[start:]
+    else:
+        response = query
+        for marker in _ASSISTANT_MARKERS:
+            at = query.rfind(marker)
+            if at >= 0:
+                response = query[at + len(marker):]
+                break
+    response = response.strip()
+    changed = True
+    while changed:
+        changed = False
+        for marker in _END_MARKERS:
+            if response.endswith(marker):
+                response = response[: -len(marker)].rstrip()
+                changed = True
+    return response
+
+
+def _response_start(query: str, prompt: str) -> int | None:
+    if not prompt:
+        return None
+    if query.startswith(prompt):
+        return len(prompt)
+    # Cut from the left: the query starts with a suffix of the prompt.
+    head = query[:16]
+    k = prompt.find(head) if head else -1
+    while k >= 0:
+        if query.startswith(prompt[k:]):
+            return len(prompt) - k
+        k = prompt.find(head, k + 1)
+    return None
+
+
+def score_one(response: str, label: Any) -> tuple[float, dict[str, float]]:
+    """Reward one response against its label (a stage-1 sample row or a stage-2 code task,
+    as a dict or JSON text); never raises. Returns the reward and the fixed extra logs."""
+    logs = dict.fromkeys(EXTRA_LOG_KEYS, 0.0)
+    try:
+        data = json.loads(label) if isinstance(label, str) else label
+        if isinstance(data, dict) and "questions" in data:
+            from stepreward.scoring._score import score
+
+            logs["stepreward/stage1"] = 1.0
+            sc = score(response, data)
+            logs["stepreward/output_accuracy"] = float(sc.components.get("output") or 0.0)
+            steps = [v for q, v in zip(_questions(data), sc.verdicts, strict=False)
+                     if q != "output"]
+            logs["stepreward/step_accuracy"] = (sum(v.correct for v in steps) / len(steps)
+                                                if steps else 0.0)
+            logs["stepreward/no_answer"] = float(sc.parse_error is not None)
+            logs["stepreward/unparsed"] = (sum(v.status == "unparseable" for v in sc.verdicts)
+                                           / max(1, len(sc.verdicts)))
+            return float(sc.reward), logs
+        if isinstance(data, dict) and "tests" in data:
+            from stepreward.codegen._api import code_reward
+            from stepreward.types import CodeTask
+
+            logs["stepreward/stage2"] = 1.0
+            cs = code_reward(response, CodeTask.model_validate(data))
+            logs["stepreward/pass_rate"] = cs.report.pass_rate if cs.report else 0.0
+            logs["stepreward/no_answer"] = float(cs.code is None)
+            return float(cs.reward or 0.0), logs
+        logs["stepreward/errors"] = 1.0
+        return 0.0, logs
+    except Exception as exc:  # OpenRLHF only logs reward errors, then crashes much later
+        log.warning("stepreward could not score a sample: %r", exc)
+        logs["stepreward/errors"] = 1.0
+        return 0.0, logs
+
+
+def _questions(row: dict[str, Any]) -> list[str]:
+    qs = row.get("questions")
+    if isinstance(qs, str):
+        qs = json.loads(qs)
+    return [q.get("kind", "") for q in qs or []]

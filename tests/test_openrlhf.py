@@ -1,0 +1,140 @@
+"""OpenRLHF adapters against OpenRLHF's own loader and HTTP client (openrlhf 0.11.2)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+import stepreward as sr
+
+agent = pytest.importorskip("openrlhf.utils.agent", reason="needs openrlhf (see docs)")
+
+from stepreward.integrations.openrlhf import (  # noqa: E402
+    EXTRA_LOG_KEYS,
+    extract_response,
+    reward_file_path,
+)
+from stepreward.integrations.openrlhf.server import RewardServer  # noqa: E402
+
+PROMPT = "<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n"
+
+
+@pytest.fixture(scope="module")
+def labels(sandbox: sr.Sandbox) -> dict[str, object]:
+    sample = sr.build_sample("def f(a):\n    b = a * 2\n    return b + 1\n", "f(3)",
+                             kinds=("output", "state"), sandbox=sandbox)
+    task = sr.CodeTask(task_id="add", prompt="add", entry_point="add",
+                       tests=[sr.TestCase.call("add", (1, 2), 3),
+                              sr.TestCase.call("add", (2, 2), 4)])
+    return {"sample": sample, "stage1": json.dumps(sample.to_row()),
+            "stage2": task.model_dump_json()}
+
+
+def cases(labels: dict[str, object]) -> list[tuple[str, str, object, float]]:
+    sample: sr.Sample = labels["sample"]  # type: ignore[assignment]
+    gold = sample.gold_completion()
+    wrong = sample.answer_text(["assert f(3) == 0", "0; int"])
+    code = "<answer>\n```python\ndef add(a, b):\n    return a + b\n```\n</answer>"
+    hostile = ("<answer>\n```python\nimport os\ndef add(a, b):\n    os._exit(0)\n```\n"
+               "</answer>\x00")
+    p1 = PROMPT.format(q=sample.prompt)
+    p2 = PROMPT.format(q="Write add.")
+    return [(p1, gold, labels["stage1"], 1.0), (p1, wrong, labels["stage1"], 0.0),
+            (p1, "garbage \ud800", labels["stage1"], 0.0), (p2, code, labels["stage2"], 1.0),
+            (p2, hostile, labels["stage2"], 0.0), (p2, code, "not json", 0.0)]
+
+
+def test_response_extraction() -> None:
+    assert extract_response("PROMPT answer<|im_end|>", "PROMPT ") == "answer"
+    # A left-truncated prompt: the query starts inside it.
+    assert extract_response("ZZZ the end of the prompt\nanswer</s>",
+                            "aaa ZZZ the end of the prompt\n") == "answer"
+    assert extract_response("junk<|im_start|>assistant\nhi<|im_end|>", "other") == "hi"
+
+
+def test_reward_file_through_openrlhf_loader(labels: dict[str, object]) -> None:
+    executor = agent.SingleTurnAgentExecutor(remote_rm_url=reward_file_path())
+    assert callable(executor.reward_func)
+    for prompt, completion, label, want in cases(labels):
+        query = prompt + completion + "<|im_end|>"
+        (out,) = asyncio.run(executor._fetch_rewards_via_func([query], [prompt], [label]))
+        assert out["rewards"].dtype.is_floating_point and out["rewards"].shape == (1,)
+        assert float(out["rewards"][0]) == pytest.approx(want), (completion[:40], out)
+        assert sorted(out["extra_logs"]) == sorted(EXTRA_LOG_KEYS)
+    (bad,) = asyncio.run(executor._fetch_rewards_via_func(["x"], ["y"], ["not json"]))
+    assert float(bad["extra_logs"]["stepreward/errors"][0]) == 1.0
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    srv = RewardServer("127.0.0.1", 0, workers=2, timeout_s=30)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
+                              daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+    assert srv.in_flight == 0
+
+
+def test_http_server_through_openrlhf_client(server: str, labels: dict[str, object]) -> None:
+    executor = agent.SingleTurnAgentExecutor(remote_rm_url=f"{server}/get_reward")
+    for prompt, completion, label, want in cases(labels):
+        query = prompt + completion + "<|im_end|>"
+        (out,) = asyncio.run(executor._fetch_rewards_via_http([query], [prompt], [label]))
+        assert out["rewards"] == [pytest.approx(want)] and out["scores"] == out["rewards"]
+        assert sorted(out["extra_logs"]) == sorted(EXTRA_LOG_KEYS)
+
+
+def test_http_edge_cases(server: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    def post(data: bytes) -> tuple[int, dict[str, object]]:
+        req = urllib.request.Request(server, data=data, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    assert post(json.dumps({"query": [], "prompts": [], "labels": []}).encode()) == (
+        200, {"rewards": [], "scores": [], "extra_logs": {}})
+    assert post(b"{not json")[0] == 400
+    assert post(b"[1, 2]")[0] == 400
+    with urllib.request.urlopen(f"{server}/health", timeout=10) as r:
+        health = json.loads(r.read())
+    assert health["status"] == "ok" and "rlimits" in health["isolation"]
+
+
+def test_burst_of_a_thousand_concurrent_requests(server: str,
+                                                  labels: dict[str, object]) -> None:
+    import aiohttp
+
+    sample: sr.Sample = labels["sample"]  # type: ignore[assignment]
+    prompt = PROMPT.format(q=sample.prompt)
+    gold = prompt + sample.gold_completion()
+    wrong = prompt + "nothing"
+
+    async def burst() -> list[dict[str, object]]:
+        connector = aiohttp.TCPConnector(limit=200)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            async def one(i: int) -> dict[str, object]:
+                body = {"query": [gold if i % 2 == 0 else wrong], "prompts": [prompt],
+                        "labels": [labels["stage1"]]}
+                async with session.post(server, json=body) as resp:
+                    assert resp.status == 200
+                    data: dict[str, object] = await resp.json()
+                    data["i"] = i
+                    return data
+            return await asyncio.gather(*(one(i) for i in range(1000)))
+
+    results = asyncio.run(burst())
+    assert len(results) == 1000
+    for r in results:
+        assert r["rewards"] == [1.0 if r["i"] % 2 == 0 else 0.0]  # type: ignore[operator]
