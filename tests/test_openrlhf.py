@@ -138,3 +138,43 @@ def test_burst_of_a_thousand_concurrent_requests(server: str,
     assert len(results) == 1000
     for r in results:
         assert r["rewards"] == [1.0 if r["i"] % 2 == 0 else 0.0]  # type: ignore[operator]
+
+
+def _openrlhf_parser() -> object:
+    """OpenRLHF's own train_ppo_ray argument parser, built without importing Ray."""
+    import argparse
+    import ast
+    import os
+    from datetime import datetime
+
+    import openrlhf
+
+    path = os.path.join(os.path.dirname(openrlhf.__file__), "cli", "train_ppo_ray.py")
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    main = next(n for n in tree.body if isinstance(n, ast.If) and "__main__" in ast.unparse(n.test))
+    body = []
+    for stmt in main.body:
+        if isinstance(stmt, ast.Assign) and "parse_args" in ast.unparse(stmt.value):
+            break
+        body.append(stmt)
+    namespace = {"argparse": argparse, "os": os, "datetime": datetime}
+    exec(compile(ast.Module(body=body, type_ignores=[]), path, "exec"), namespace)
+    return namespace["parser"]
+
+
+@pytest.mark.parametrize("script", ["stage1.sh", "stage2.sh"])
+def test_recipe_flags_parse_with_openrlhf(script: str) -> None:
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(["bash", str(root / "integrations" / "openrlhf" / script)],
+                         env={**os.environ, "PRINT_ARGS": "1", "REWARD_URL": reward_file_path()},
+                         capture_output=True, text=True, check=True).stdout
+    args = _openrlhf_parser().parse_args(out.splitlines())  # type: ignore[attr-defined]
+    values = vars(args)
+    assert values["reward.remote_url"] == reward_file_path()
+    assert values["algo.advantage.estimator"] == "group_norm"
+    assert values["rollout.n_samples_per_prompt"] == 8 and values["data.label_key"] == "label"

@@ -7,7 +7,8 @@ import logging
 import os
 from typing import Any
 
-__all__ = ["EXTRA_LOG_KEYS", "extract_response", "reward_file_path", "score_one"]
+__all__ = ["EXTRA_LOG_KEYS", "code_task_rows", "extract_response", "reward_file_path",
+           "score_one"]
 
 log = logging.getLogger("stepreward.openrlhf")
 
@@ -121,3 +122,24 @@ def _questions(row: dict[str, Any]) -> list[str]:
     if isinstance(qs, str):
         qs = json.loads(qs)
     return [q.get("kind", "") for q in qs or []]
+
+
+def code_task_rows(tasks: Any, instruction: str | None = None) -> list[dict[str, Any]]:
+    """Code tasks as OpenRLHF prompt rows: ``messages`` (the chat prompt) and ``label``.
+
+    Example:
+        >>> from stepreward.types import CodeTask, TestCase
+        >>> rows = code_task_rows([CodeTask(task_id="t", prompt="Add.", entry_point="add",
+        ...                                 tests=[TestCase.call("add", (1, 2), 3)])])
+        >>> sorted(rows[0])
+        ['label', 'messages', 'prompt']
+    """
+    text = instruction or ("Write the solution in Python. Reason first if you like, then give "
+                           "the complete code in one ```python block inside <answer> and "
+                           "</answer>.")
+    rows = []
+    for task in tasks:
+        prompt = f"{task.prompt.rstrip()}\n\n{text}"
+        rows.append({"prompt": prompt, "messages": [{"role": "user", "content": prompt}],
+                     "label": task.model_dump_json()})
+    return rows
