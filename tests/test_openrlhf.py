@@ -178,3 +178,46 @@ def test_recipe_flags_parse_with_openrlhf(script: str) -> None:
     assert values["reward.remote_url"] == reward_file_path()
     assert values["algo.advantage.estimator"] == "group_norm"
     assert values["rollout.n_samples_per_prompt"] == 8 and values["data.label_key"] == "label"
+
+
+def test_multi_turn_agent_through_openrlhf_executor(labels: dict[str, object],
+                                                    tmp_path: object) -> None:
+    import importlib.util
+    from types import SimpleNamespace
+
+    from stepreward.integrations.openrlhf import agent_file_path
+    from stepreward.integrations.tiny import build_tiny_model
+    from transformers import AutoTokenizer
+
+    sample: sr.Sample = labels["sample"]  # type: ignore[assignment]
+    spec = importlib.util.spec_from_file_location("agent_func", agent_file_path())
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    executor = module.AgentExecutor()
+    tokenizer = AutoTokenizer.from_pretrained(build_tiny_model(f"{tmp_path}/tok"))
+
+    class Engine:
+        """Scripted vLLM stand-in: answers each turn from a list."""
+
+        def __init__(self, answers: list[str]) -> None:
+            self.answers = list(answers)
+
+        async def generate(self, tokens: list[int], params: object,
+                           multi_modal_data: object = None) -> object:
+            text = f"<answer>{self.answers.pop(0)}</answer>"
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            return SimpleNamespace(outputs=[SimpleNamespace(token_ids=ids, text=text,
+                                                            finish_reason="stop")])
+
+    def run(answers: list[str]) -> dict[str, object]:
+        params = SimpleNamespace(max_tokens=64, logprobs=None)
+        return asyncio.run(executor.execute(PROMPT.format(q="Answer the questions."),
+                                            labels["stage1"], params, 4096, tokenizer,
+                                            Engine(answers)))
+
+    n = len(sample.questions)
+    gold = run(sample.gold_answers())
+    assert gold["reward"] == pytest.approx(1.0) and len(gold["action_ranges"]) == n  # type: ignore[arg-type]
+    half = run([sample.gold_answers()[0]] + ["wrong"] * (n - 1))
+    assert half["reward"] == pytest.approx(1 / n)
+    assert "Question 2 of" in tokenizer.decode(half["observation_tokens"])  # type: ignore[arg-type]

@@ -7,8 +7,8 @@ import logging
 import os
 from typing import Any
 
-__all__ = ["EXTRA_LOG_KEYS", "code_task_rows", "extract_response", "reward_file_path",
-           "score_one"]
+__all__ = ["EXTRA_LOG_KEYS", "agent_file_path", "code_task_rows", "extract_response",
+           "reward_file_path", "score_one"]
 
 log = logging.getLogger("stepreward.openrlhf")
 
@@ -30,6 +30,11 @@ def reward_file_path() -> str:
         True
     """
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "reward_func.py")
+
+
+def agent_file_path() -> str:
+    """Path of the multi-turn agent file for OpenRLHF's ``--train.agent_func_path``."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "agent_func.py")
 
 
 def extract_response(query: str, prompt: str) -> str:
