@@ -185,9 +185,10 @@ def test_multi_turn_agent_through_openrlhf_executor(labels: dict[str, object],
     import importlib.util
     from types import SimpleNamespace
 
+    from transformers import AutoTokenizer
+
     from stepreward.integrations.openrlhf import agent_file_path
     from stepreward.integrations.tiny import build_tiny_model
-    from transformers import AutoTokenizer
 
     sample: sr.Sample = labels["sample"]  # type: ignore[assignment]
     spec = importlib.util.spec_from_file_location("agent_func", agent_file_path())
