@@ -1,0 +1,2 @@
+def all_gather(*args, **kwargs):
+    raise NotImplementedError
