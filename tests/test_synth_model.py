@@ -124,11 +124,12 @@ def test_model_synthesis_through_http(server: str, sandbox: sr.Sandbox) -> None:
 
 
 def test_backend_errors_are_clear(server: str) -> None:
-    backend = OpenAICompatible(server, model="fake")
+    backend = OpenAICompatible(server, model="fake", retries=1)
     with pytest.raises(GenerationError, match="500"):
         backend.generate(["please explode"], 1)
     with pytest.raises(GenerationError, match="cannot reach"):
-        OpenAICompatible("http://127.0.0.1:9/v1", model="x", timeout_s=2).generate(["hi"])
+        OpenAICompatible("http://127.0.0.1:9/v1", model="x", timeout_s=2,
+                         retries=1).generate(["hi"])
     with pytest.raises(ValueError, match="http"):
         OpenAICompatible("ftp://x", model="x")
 

@@ -261,6 +261,38 @@ def cmd_openrlhf_path(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from stepreward.eval._harness import run_eval
+
+    backend: Any = None
+    if args.endpoint:
+        from stepreward.synth._backends import OpenAICompatible
+
+        backend = OpenAICompatible(args.endpoint, model=args.model or "default")
+    elif args.model and not args.completions:
+        from stepreward.synth._backends import TransformersGenerator
+
+        backend = TransformersGenerator(args.model)
+    if backend is None and not args.completions:
+        print("stepreward eval: give --model, --endpoint or --completions", file=sys.stderr)
+        return 2
+    try:
+        results = run_eval(args.bench, args.out, backend=backend, replay=args.completions,
+                           data=args.data, n=args.n, temperature=args.temperature,
+                           max_tokens=args.max_tokens, limit=args.limit, seed=args.seed,
+                           progress=not args.json)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"stepreward eval: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        from pathlib import Path
+
+        print(Path(args.out, "report.md").read_text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stepreward",
@@ -358,6 +390,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("openrlhf-path", help="print the reward file path for OpenRLHF",
                        description="Print the path to pass as OpenRLHF's --reward.remote_url.")
     p.set_defaults(func=cmd_openrlhf_path)
+
+    p = sub.add_parser("eval", help="evaluate a model on execution and code benchmarks",
+                       description="Generate (or replay) answers for a benchmark, grade them "
+                                   "with the reward code, and write results.json, report.md, "
+                                   "chart.png and every completion with its verdicts.")
+    p.add_argument("--bench", required=True,
+                   help="cruxeval-o, cruxeval-i, cruxeval-trace, humaneval, humaneval-plus, "
+                        "mbpp-plus, synth")
+    p.add_argument("--model", help="local model path (transformers), or the endpoint's model")
+    p.add_argument("--endpoint", help="OpenAI-compatible base URL, e.g. http://host:8000/v1")
+    p.add_argument("--completions", help="JSONL of precomputed completions to grade")
+    p.add_argument("--data", help="benchmark data file (CRUXEval JSONL, EvalPlus file, synth)")
+    p.add_argument("--n", type=int, default=1, help="samples per item (pass@k)")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--max-tokens", type=int, default=1024)
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
     return parser
 
 

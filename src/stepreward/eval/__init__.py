@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["canonical_code", "load_humaneval", "load_humaneval_plus", "load_mbpp_plus",
-           "load_prime_code", "tasks_from_synth", "verify_canonical"]
+__all__ = ["BENCHES", "EvalItem", "ReplayBackend", "bench_items", "canonical_code",
+           "load_humaneval", "load_humaneval_plus", "load_mbpp_plus", "load_prime_code",
+           "pass_at_k", "run_eval", "tasks_from_synth", "verify_canonical"]
 
 if TYPE_CHECKING:
+    from stepreward.eval._harness import (
+        BENCHES,
+        EvalItem,
+        ReplayBackend,
+        bench_items,
+        pass_at_k,
+        run_eval,
+    )
     from stepreward.eval._tasks import (
         canonical_code,
         load_humaneval,
@@ -20,6 +29,10 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("BENCHES", "EvalItem", "ReplayBackend", "bench_items", "pass_at_k", "run_eval"):
+        from stepreward.eval import _harness
+
+        return getattr(_harness, name)
     if name in __all__:
         from stepreward.eval import _tasks
 

@@ -98,7 +98,7 @@ def _plus_tests(code: str, entry: str, inputs: list[Any], atol: float,
 
 
 def load_humaneval_plus(path: str | os.PathLike[str] | None = None, *, plus: bool = True,
-                        max_plus: int | None = None,
+                        max_plus: int | None = None, limit: int | None = None,
                         sandbox: Sandbox | None = None) -> list[CodeTask]:
     """HumanEval+ (EvalPlus): the original ``check`` asserts plus the extra inputs.
 
@@ -111,6 +111,7 @@ def load_humaneval_plus(path: str | os.PathLike[str] | None = None, *, plus: boo
         ...                             plus=False)  # doctest: +SKIP
     """
     rows = list(_rows(path)) if path else _hub_rows("evalplus/humanevalplus", "test")
+    rows = rows[:limit]
     tasks = []
     for r in rows:
         entry = r["entry_point"]
@@ -131,7 +132,7 @@ def load_humaneval_plus(path: str | os.PathLike[str] | None = None, *, plus: boo
 
 
 def load_mbpp_plus(path: str | os.PathLike[str] | None = None, *, plus: bool = True,
-                   max_plus: int | None = None,
+                   max_plus: int | None = None, limit: int | None = None,
                    sandbox: Sandbox | None = None) -> list[CodeTask]:
     """MBPP+ (EvalPlus): the original assertions plus the extra inputs.
 
@@ -140,6 +141,7 @@ def load_mbpp_plus(path: str | os.PathLike[str] | None = None, *, plus: bool = T
         ...                        plus=False)  # doctest: +SKIP
     """
     rows = list(_rows(path)) if path else _hub_rows("evalplus/mbppplus", "test")
+    rows = rows[:limit]
     tasks = []
     for r in rows:
         entry = r["entry_point"]

@@ -15,6 +15,10 @@ __all__ = ["GenerationError", "Generator", "OpenAICompatible", "TransformersGene
 class GenerationError(RuntimeError):
     """A backend could not produce completions (with the server's or library's reason)."""
 
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
 
 @runtime_checkable
 class Generator(Protocol):
@@ -43,7 +47,8 @@ class OpenAICompatible:
 
     def __init__(self, base_url: str, model: str, *, api_key: str | None = None,
                  timeout_s: float = 120.0, max_concurrency: int = 8,
-                 system_prompt: str | None = None) -> None:
+                 system_prompt: str | None = None, retries: int = 3,
+                 backoff_s: float = 1.0) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
         self.url = base_url.rstrip("/") + "/chat/completions"
@@ -52,8 +57,27 @@ class OpenAICompatible:
         self.timeout_s = timeout_s
         self.max_concurrency = max(1, max_concurrency)
         self.system_prompt = system_prompt
+        self.retries = max(1, retries)
+        self.backoff_s = backoff_s
 
     def _one(self, prompt: str, n: int, temperature: float, max_tokens: int,
+             seed: int | None) -> list[str]:
+        """One request, retried on connection errors, timeouts and 5xx/429 answers."""
+        import time
+
+        last: GenerationError | None = None
+        for attempt in range(self.retries):
+            try:
+                return self._request(prompt, n, temperature, max_tokens, seed)
+            except GenerationError as exc:
+                last = exc
+                if not exc.retryable:
+                    raise
+                time.sleep(self.backoff_s * (2 ** attempt))
+        assert last is not None
+        raise last
+
+    def _request(self, prompt: str, n: int, temperature: float, max_tokens: int,
              seed: int | None) -> list[str]:
         messages = ([{"role": "system", "content": self.system_prompt}]
                     if self.system_prompt else []) + [{"role": "user", "content": prompt}]
@@ -71,9 +95,10 @@ class OpenAICompatible:
                 data = json.loads(response.read())
         except urllib.error.HTTPError as exc:
             detail = exc.read()[:500].decode("utf-8", "replace")
-            raise GenerationError(f"{self.url} answered {exc.code}: {detail}") from None
+            raise GenerationError(f"{self.url} answered {exc.code}: {detail}",
+                                  retryable=exc.code >= 500 or exc.code == 429) from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise GenerationError(f"cannot reach {self.url}: {exc}") from None
+            raise GenerationError(f"cannot reach {self.url}: {exc}", retryable=True) from None
         except ValueError as exc:
             raise GenerationError(f"{self.url} sent invalid JSON: {exc}") from None
         try:

@@ -1,0 +1,285 @@
+"""Evaluation runs: benchmark items, generation backends, grading with the reward code, reports."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stepreward.types import CodeTask, Sample
+
+if TYPE_CHECKING:
+    from stepreward.synth._backends import Generator
+
+__all__ = ["BENCHES", "EvalItem", "ReplayBackend", "bench_items", "pass_at_k", "run_eval"]
+
+BENCHES = ("cruxeval-o", "cruxeval-i", "cruxeval-trace", "humaneval", "humaneval-plus",
+           "mbpp-plus", "synth")
+TRACE_KINDS = ("next_statement", "state", "coverage", "branch")
+CODE_INSTRUCTION = ("Complete the function. Reason first if you like, then give the complete "
+                    "code in one ```python block inside <answer> and </answer>.")
+
+
+@dataclass
+class EvalItem:
+    """One benchmark item: a stage-1 sample or a code task, with its prompt."""
+
+    id: str
+    prompt: str
+    sample: Sample | None = None
+    task: CodeTask | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples of which c are correct (Chen et al., 2021).
+
+    Example:
+        >>> round(pass_at_k(10, 3, 1), 3), pass_at_k(10, 0, 5), pass_at_k(2, 2, 1)
+        (0.3, 0.0, 1.0)
+    """
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
+
+
+def _cruxeval_rows(path: str | os.PathLike[str] | None) -> list[dict[str, Any]]:
+    if path:
+        with open(path, encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+    from stepreward.eval._tasks import _hub_rows
+
+    return _hub_rows("cruxeval-org/cruxeval", "test")
+
+
+def bench_items(bench: str, *, path: str | os.PathLike[str] | None = None,
+                limit: int | None = None, seed: int = 0) -> list[EvalItem]:
+    """The items of a benchmark (see ``BENCHES``); ``path`` points at local data.
+
+    Example:
+        >>> bench_items("nope")  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        ValueError: unknown benchmark 'nope'
+    """
+    from stepreward.eval._tasks import load_humaneval, load_humaneval_plus, load_mbpp_plus
+    from stepreward.questions._sample import sample_from_trace
+    from stepreward.trace._api import trace_many
+
+    if bench in ("cruxeval-o", "cruxeval-i", "cruxeval-trace"):
+        rows = _cruxeval_rows(path)[:limit]
+        traces = trace_many([(r["code"], f"f({r['input']})") for r in rows])
+        kinds = {"cruxeval-o": ("output",), "cruxeval-i": ("input",),
+                 "cruxeval-trace": TRACE_KINDS}[bench]
+        items = []
+        for i, (r, t) in enumerate(zip(rows, traces, strict=True)):
+            try:
+                s = sample_from_trace(t, kinds, max_per_kind=3, seed=seed + i)
+            except ValueError:
+                continue
+            if s.questions:
+                items.append(EvalItem(id=str(r.get("id", i)), prompt=s.prompt, sample=s))
+        return items
+    if bench in ("humaneval", "humaneval-plus", "mbpp-plus"):
+        if bench == "humaneval":
+            tasks = load_humaneval()
+        elif bench == "humaneval-plus":
+            tasks = load_humaneval_plus(path, limit=limit)
+        else:
+            tasks = load_mbpp_plus(path, limit=limit)
+        return [EvalItem(id=t.task_id, prompt=f"{t.prompt.rstrip()}\n\n{CODE_INSTRUCTION}",
+                         task=t) for t in tasks[:limit]]
+    if bench == "synth":
+        if not path:
+            raise ValueError("the synth benchmark needs --data PATH (a stepreward synth file)")
+        with open(path, encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()][:limit]
+        out = []
+        for r in rows:
+            s = Sample.from_row(json.loads(r["label"]) if "label" in r else r)
+            out.append(EvalItem(id=s.id, prompt=s.prompt, sample=s,
+                                meta={"level": r.get("level")}))
+        return out
+    raise ValueError(f"unknown benchmark {bench!r}; known: {', '.join(BENCHES)}")
+
+
+class ReplayBackend:
+    """Completions read from a JSONL file (``{"id": ..., "completion": ...}`` per line).
+
+    Example:
+        >>> ReplayBackend.__name__
+        'ReplayBackend'
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.by_id: dict[str, list[str]] = defaultdict(list)
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    row = json.loads(line)
+                    self.by_id[str(row["id"])].append(str(row["completion"]))
+
+    def for_item(self, item_id: str, n: int) -> list[str]:
+        return self.by_id.get(item_id, [])[:n] if n else self.by_id.get(item_id, [])
+
+
+def _grade(item: EvalItem, completion: str, bench: str) -> dict[str, Any]:
+    from stepreward.codegen._api import code_reward
+    from stepreward.scoring._score import score
+
+    if item.sample is not None:
+        policy = "execute" if bench in ("cruxeval-o", "cruxeval-i") else "literal"
+        sc = score(completion, item.sample, policy=policy)  # type: ignore[arg-type]
+        verdicts = [{"kind": q.kind, "status": v.status, "correct": v.correct}
+                    for q, v in zip(item.sample.questions, sc.verdicts, strict=True)]
+        return {"correct": all(v["correct"] for v in verdicts), "verdicts": verdicts,
+                "parse_error": sc.parse_error}
+    assert item.task is not None
+    cs = code_reward(completion, item.task, mode="all_or_nothing")
+    return {"correct": cs.reward == 1.0, "passed": cs.report.passed if cs.report else 0,
+            "total": cs.report.total if cs.report else len(item.task.tests),
+            "parse_error": cs.parse_error}
+
+
+def _consistency(verdicts: list[dict[str, Any]]) -> float:
+    """Share of an item's questions answered right before its first wrong answer (REval's
+    incremental consistency, on the order the questions follow the run)."""
+    run = 0
+    for v in verdicts:
+        if not v["correct"]:
+            break
+        run += 1
+    return run / len(verdicts) if verdicts else 0.0
+
+
+def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator | None = None,
+             replay: str | os.PathLike[str] | None = None, data: str | None = None,
+             n: int = 1, temperature: float = 0.0, max_tokens: int = 1024,
+             limit: int | None = None, seed: int = 0, progress: bool = False) -> dict[str, Any]:
+    """Generate (or replay) completions for a benchmark, grade them, and write the report.
+
+    Writes ``completions.jsonl`` (every completion with its verdicts; a rerun continues where
+    an interrupted one stopped), ``results.json``, ``report.md`` and ``chart.png``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    items = bench_items(bench, path=data, limit=limit, seed=seed)
+    if backend is None and replay is None:
+        raise ValueError("give a generation backend or a completions file to replay")
+    replayer = ReplayBackend(replay) if replay else None
+    done: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    log_path = out / "completions.jsonl"
+    if log_path.exists():
+        with log_path.open() as f:
+            for line in f:
+                if line.strip():
+                    row = json.loads(line)
+                    done[row["id"]].append(row)
+    t0 = time.monotonic()
+    todo = [it for it in items if len(done[it.id]) < (n if not replayer else 1)]
+    with log_path.open("a") as log_file:
+        batch = 8
+        for start in range(0, len(todo), batch):
+            chunk = todo[start:start + batch]
+            if replayer is not None:
+                texts = [replayer.for_item(it.id, n) for it in chunk]
+            else:
+                assert backend is not None
+                texts = backend.generate([it.prompt for it in chunk], n,
+                                         temperature=temperature, max_tokens=max_tokens,
+                                         seed=seed)
+            for it, completions in zip(chunk, texts, strict=True):
+                for k, text in enumerate(completions):
+                    row = {"id": it.id, "sample": k, "completion": text,
+                           **_grade(it, text, bench), **({"meta": it.meta} if it.meta else {})}
+                    done[it.id].append(row)
+                    log_file.write(json.dumps(row) + "\n")
+                log_file.flush()
+            if progress:
+                n_done = start + len(chunk)
+                rate = n_done / max(1e-9, time.monotonic() - t0)
+                sys.stderr.write(f"\r{bench}: {n_done}/{len(todo)} items  {rate:.1f}/s")
+                sys.stderr.flush()
+    if progress and todo:
+        sys.stderr.write("\n")
+    results = _metrics(bench, items, done, n)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    (out / "report.md").write_text(_report(results))
+    _chart(results, out / "chart.png")
+    return results
+
+
+def _metrics(bench: str, items: Sequence[EvalItem], done: dict[str, list[dict[str, Any]]],
+             n: int) -> dict[str, Any]:
+    per_item = []
+    kind_hits: dict[str, list[int]] = defaultdict(list)
+    level_hits: dict[str, list[int]] = defaultdict(list)
+    unparsed = total_q = 0
+    consistency = []
+    for it in items:
+        rows = done.get(it.id, [])
+        correct = sum(bool(r.get("correct")) for r in rows)
+        per_item.append((len(rows), correct))
+        for r in rows[:1]:
+            for v in r.get("verdicts", []):
+                kind_hits[v["kind"]].append(int(v["correct"]))
+                unparsed += v["status"] in ("unparseable", "missing")
+                total_q += 1
+            if r.get("verdicts"):
+                consistency.append(_consistency(r["verdicts"]))
+            if it.meta.get("level") is not None:
+                level_hits[str(it.meta["level"])].append(int(bool(r.get("correct"))))
+    ks = sorted({1, n} if n > 1 else {1})
+    scored = [(m, c) for m, c in per_item if m > 0]
+    pass_k = {f"pass@{k}": 100.0 * sum(pass_at_k(m, c, min(k, m)) for m, c in scored)
+              / max(1, len(scored)) for k in ks}
+    return {
+        "bench": bench, "items": len(items), "graded_items": len(scored),
+        "samples_per_item": n, **pass_k,
+        "accuracy_per_kind": {k: 100.0 * sum(v) / len(v) for k, v in sorted(kind_hits.items())},
+        "accuracy_per_level": {k: 100.0 * sum(v) / len(v) for k, v in sorted(level_hits.items())},
+        "unparsed_rate": 100.0 * unparsed / total_q if total_q else 0.0,
+        "consistency": 100.0 * sum(consistency) / len(consistency) if consistency else None,
+    }
+
+
+def _report(r: dict[str, Any]) -> str:
+    lines = [f"# {r['bench']}", "",
+             f"{r['graded_items']} of {r['items']} items graded, {r['samples_per_item']} "
+             "sample(s) each.", "", "| metric | value |", "|---|---|"]
+    for key in sorted(k for k in r if k.startswith("pass@")):
+        lines.append(f"| {key} | {r[key]:.1f}% |")
+    lines.append(f"| unparsed answers | {r['unparsed_rate']:.1f}% |")
+    if r.get("consistency") is not None:
+        lines.append(f"| consistency (REval-style) | {r['consistency']:.1f}% |")
+    for title, key in (("question kind", "accuracy_per_kind"), ("level", "accuracy_per_level")):
+        if r[key]:
+            lines += ["", f"| {title} | accuracy |", "|---|---|"]
+            lines += [f"| {k} | {v:.1f}% |" for k, v in r[key].items()]
+    return "\n".join(lines) + "\n"
+
+
+def _chart(r: dict[str, Any], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    labels = [k for k in r if k.startswith("pass@")] + list(r["accuracy_per_kind"])
+    values = [r[k] for k in r if k.startswith("pass@")] + list(r["accuracy_per_kind"].values())
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.bar(labels, values)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("%")
+    ax.set_title(r["bench"])
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
