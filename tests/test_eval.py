@@ -67,6 +67,44 @@ def test_code_benchmarks_with_canonical_solutions(shared_data: Path, tmp_path: P
     assert "| pass@1 | 100.0% |" in report
 
 
+@pytest.mark.parametrize("bench,rel", [("humaneval", "humanevalplus/HumanEvalPlus.jsonl.gz"),
+                                       ("mbpp-plus", "mbppplus/MbppPlus.jsonl.gz")])
+def test_other_code_benchmarks_gold_and_broken(bench: str, rel: str, shared_data: Path,
+                                                tmp_path: Path) -> None:
+    data = shared_data / rel
+    items = bench_items(bench, path=data, limit=4)
+    assert len(items) == 4
+    rows = []
+    for it in items:
+        code = canonical_code(it.task)  # type: ignore[arg-type]
+        rows.append((it.id, f"<answer>\n```python\n{code}\n```\n</answer>"))
+        # A solution that always returns None fails every task's tests.
+        broken = f"def {it.task.entry_point}(*args, **kwargs):\n    return None"  # type: ignore[union-attr]
+        rows.append((it.id, f"<answer>\n```python\n{broken}\n```\n</answer>"))
+    replay = write_replay(tmp_path / "r.jsonl", rows)
+    r = run_eval(bench, tmp_path / "out", replay=replay, data=str(data), limit=4, n=2)
+    assert r["pass@1"] == 50.0 and r["pass@2"] == 100.0
+
+
+def test_synth_bench_gold_replay_per_level(tmp_path: Path) -> None:
+    from stepreward.synth import build_dataset
+
+    build_dataset(12, tmp_path / "ds", levels=(1, 4), seed=3, validation_fraction=0.0)
+    data = tmp_path / "ds" / "train.jsonl"
+    items = bench_items("synth", path=data)
+    assert {it.meta["level"] for it in items} == {1, 4}
+    rows = [(it.id, it.sample.gold_completion() if int(it.meta["level"]) == 1  # type: ignore[union-attr]
+             else "<answer>\nwrong\n</answer>") for it in items]
+    replay = write_replay(tmp_path / "r.jsonl", rows)
+    r = run_eval("synth", tmp_path / "out", replay=replay, data=str(data))
+    assert r["accuracy_per_level"]["1"] == 100.0
+    assert r["accuracy_per_level"]["4"] == 0.0
+    gold = write_replay(tmp_path / "g.jsonl",
+                        [(it.id, it.sample.gold_completion()) for it in items])  # type: ignore[union-attr]
+    r = run_eval("synth", tmp_path / "out2", replay=gold, data=str(data))
+    assert r["pass@1"] == 100.0 and r["unparsed_rate"] == 0.0
+
+
 def test_resume_after_interruption(shared_data: Path, tmp_path: Path) -> None:
     data = shared_data / "cruxeval" / "cruxeval.jsonl"
     items = bench_items("cruxeval-o", path=data, limit=10)
@@ -87,10 +125,39 @@ def test_transformers_backend_on_the_tiny_model(shared_data: Path, tmp_path: Pat
     from stepreward.synth import TransformersGenerator
 
     model = build_tiny_model(tmp_path / "tiny")
-    r = run_eval("cruxeval-o", tmp_path / "out", backend=TransformersGenerator(str(model)),
-                 data=str(shared_data / "cruxeval" / "cruxeval.jsonl"), limit=10,
+    data = str(shared_data / "cruxeval" / "cruxeval.jsonl")
+    gen = TransformersGenerator(str(model), batch_size=4)
+    r = run_eval("cruxeval-o", tmp_path / "out", backend=gen, data=data, limit=10, n=2,
                  max_tokens=8)
     assert r["graded_items"] == 10 and 0.0 <= r["pass@1"] <= 100.0
+    rows = [json.loads(x) for x in (tmp_path / "out" / "completions.jsonl").read_text()
+            .splitlines()]
+    assert len(rows) == 20 and all(isinstance(x["completion"], str) for x in rows)
+    # Left-padded batches give each prompt the completion it gets on its own (greedy).
+    prompts = [it.prompt for it in bench_items("cruxeval-o", path=data, limit=3)]
+    batched = gen.generate(prompts, 1, temperature=0.0, max_tokens=6)
+    alone = [gen.generate([p], 1, temperature=0.0, max_tokens=6)[0] for p in prompts]
+    assert batched == alone
+
+
+def test_eval_cli_with_a_local_model(shared_data: Path, tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    import subprocess
+    import sys
+
+    from stepreward.integrations.tiny import build_tiny_model
+
+    model = build_tiny_model(tmp_path / "tiny")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "stepreward.cli", "eval", "--bench", "cruxeval-i",
+           "--model", str(model), "--data", str(shared_data / "cruxeval" / "cruxeval.jsonl"),
+           "--limit", "3", "--max-tokens", "4", "--out", str(out), "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["graded_items"] == 3
+    bad = subprocess.run([*cmd[:-3], "--backend", "vllm", "--out", str(tmp_path / "o2")],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "vLLM" in bad.stderr
 
 
 class _Fake(BaseHTTPRequestHandler):
@@ -151,3 +218,26 @@ def test_openai_backend_with_errors_slowness_and_retries(fake_server: str, share
 
     with pytest.raises(GenerationError, match="503"):
         failing.generate([items[0].prompt])
+
+
+def test_generation_failure_keeps_finished_batches(shared_data: Path, tmp_path: Path) -> None:
+    from stepreward.synth import GenerationError
+
+    data = str(shared_data / "cruxeval" / "cruxeval.jsonl")
+    items = {it.prompt: it for it in bench_items("cruxeval-o", path=data, limit=6)}
+
+    class Flaky:
+        calls = 0
+
+        def generate(self, prompts, n=1, *, temperature=1.0, max_tokens=512, seed=None):  # type: ignore[no-untyped-def]
+            Flaky.calls += 1
+            if Flaky.calls == 2:
+                raise GenerationError("server went away", retryable=True)
+            return [[items[p].sample.gold_completion()] * n for p in prompts]  # type: ignore[union-attr]
+
+    out = tmp_path / "out"
+    with pytest.raises(GenerationError):
+        run_eval("cruxeval-o", out, backend=Flaky(), data=data, limit=6, batch_size=3)
+    assert len((out / "completions.jsonl").read_text().splitlines()) == 3
+    r = run_eval("cruxeval-o", out, backend=Flaky(), data=data, limit=6, batch_size=3)
+    assert r["graded_items"] == 6 and r["pass@1"] == 100.0 and Flaky.calls == 3

@@ -263,6 +263,7 @@ def cmd_openrlhf_path(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from stepreward.eval._harness import run_eval
+    from stepreward.synth._backends import GenerationError
 
     backend: Any = None
     if args.endpoint:
@@ -270,9 +271,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         backend = OpenAICompatible(args.endpoint, model=args.model or "default")
     elif args.model and not args.completions:
-        from stepreward.synth._backends import TransformersGenerator
+        try:
+            if args.backend == "vllm":
+                from stepreward.synth._backends import VLLMGenerator
 
-        backend = TransformersGenerator(args.model)
+                backend = VLLMGenerator(args.model)
+            else:
+                from stepreward.synth._backends import TransformersGenerator
+
+                backend = TransformersGenerator(args.model, batch_size=args.batch_size)
+        except (ImportError, OSError, ValueError) as exc:
+            print(f"stepreward eval: {exc}", file=sys.stderr)
+            return 2
     if backend is None and not args.completions:
         print("stepreward eval: give --model, --endpoint or --completions", file=sys.stderr)
         return 2
@@ -280,10 +290,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         results = run_eval(args.bench, args.out, backend=backend, replay=args.completions,
                            data=args.data, n=args.n, temperature=args.temperature,
                            max_tokens=args.max_tokens, limit=args.limit, seed=args.seed,
-                           progress=not args.json)
+                           progress=not args.json, batch_size=args.batch_size)
     except (ValueError, FileNotFoundError) as exc:
         print(f"stepreward eval: {exc}", file=sys.stderr)
         return 2
+    except GenerationError as exc:
+        print(f"stepreward eval: generation failed: {exc}\nCompletions graded so far are in "
+              f"{args.out}/completions.jsonl; run the same command again to continue.",
+              file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -401,6 +416,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="local model path (transformers), or the endpoint's model")
     p.add_argument("--endpoint", help="OpenAI-compatible base URL, e.g. http://host:8000/v1")
     p.add_argument("--completions", help="JSONL of precomputed completions to grade")
+    p.add_argument("--backend", choices=("transformers", "vllm"), default="transformers",
+                   help="how --model generates (default transformers)")
+    p.add_argument("--batch-size", type=int, default=8,
+                   help="items per generation batch (and per log flush)")
     p.add_argument("--data", help="benchmark data file (CRUXEval JSONL, EvalPlus file, synth)")
     p.add_argument("--n", type=int, default=1, help="samples per item (pass@k)")
     p.add_argument("--temperature", type=float, default=0.0)

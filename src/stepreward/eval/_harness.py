@@ -88,7 +88,10 @@ def bench_items(bench: str, *, path: str | os.PathLike[str] | None = None,
         return items
     if bench in ("humaneval", "humaneval-plus", "mbpp-plus"):
         if bench == "humaneval":
-            tasks = load_humaneval()
+            # The HumanEval+ file (and the original HumanEval JSONL) carry the original
+            # check function; without the plus inputs that is HumanEval itself.
+            tasks = (load_humaneval_plus(path, plus=False, limit=limit) if path
+                     else load_humaneval())
         elif bench == "humaneval-plus":
             tasks = load_humaneval_plus(path, limit=limit)
         else:
@@ -161,12 +164,23 @@ def _consistency(verdicts: list[dict[str, Any]]) -> float:
 def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator | None = None,
              replay: str | os.PathLike[str] | None = None, data: str | None = None,
              n: int = 1, temperature: float = 0.0, max_tokens: int = 1024,
-             limit: int | None = None, seed: int = 0, progress: bool = False) -> dict[str, Any]:
+             limit: int | None = None, seed: int = 0, progress: bool = False,
+             batch_size: int = 32) -> dict[str, Any]:
     """Generate (or replay) completions for a benchmark, grade them, and write the report.
 
     Writes ``completions.jsonl`` (every completion with its verdicts; a rerun continues where
-    an interrupted one stopped), ``results.json``, ``report.md`` and ``chart.png``.
+    an interrupted one stopped), ``results.json``, ``report.md`` and ``chart.png``. Items are
+    sent to the backend ``batch_size`` at a time and logged after each batch, so a failure
+    (a :class:`GenerationError` from an endpoint, say) loses at most one batch.
+
+    Example:
+        >>> r = run_eval("cruxeval-o", "runs/eval-o", replay="gold.jsonl",
+        ...              data="cruxeval.jsonl")  # doctest: +SKIP
+        >>> r["pass@1"]  # doctest: +SKIP
+        100.0
     """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     items = bench_items(bench, path=data, limit=limit, seed=seed)
@@ -184,13 +198,11 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
     t0 = time.monotonic()
     todo = [it for it in items if len(done[it.id]) < (n if not replayer else 1)]
     with log_path.open("a") as log_file:
-        batch = 8
-        for start in range(0, len(todo), batch):
-            chunk = todo[start:start + batch]
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
             if replayer is not None:
                 texts = [replayer.for_item(it.id, n) for it in chunk]
-            else:
-                assert backend is not None
+            elif backend is not None:
                 texts = backend.generate([it.prompt for it in chunk], n,
                                          temperature=temperature, max_tokens=max_tokens,
                                          seed=seed)

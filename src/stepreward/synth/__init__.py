@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 __all__ = [
     "LEVELS", "PAPER_FILTER", "VOCABULARY", "BuildReport", "Constraints", "DifficultyFilter",
     "GenerationError", "Generator", "Item", "OpenAICompatible", "SynthStats",
-    "TransformersGenerator", "build_dataset", "check_constraints", "estimate_difficulty",
+    "TransformersGenerator", "VLLMGenerator", "build_dataset", "check_constraints",
+    "estimate_difficulty",
     "features", "level_constraints", "model_synthesize", "narrate", "normalized_hash",
     "parse_program", "program_prompt", "sft_record", "synthesize",
 ]
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
         Generator,
         OpenAICompatible,
         TransformersGenerator,
+        VLLMGenerator,
     )
     from stepreward.synth._check import check_constraints
     from stepreward.synth._dataset import BuildReport, build_dataset, narrate, sft_record
@@ -48,6 +50,7 @@ _WHERE = {"LEVELS": "_pipeline", "Item": "_pipeline", "SynthStats": "_pipeline",
           "sft_record": "_dataset", "check_constraints": "_check",
           "GenerationError": "_backends", "Generator": "_backends",
           "OpenAICompatible": "_backends", "TransformersGenerator": "_backends",
+          "VLLMGenerator": "_backends",
           "PAPER_FILTER": "_model", "DifficultyFilter": "_model",
           "estimate_difficulty": "_model", "model_synthesize": "_model",
           "parse_program": "_model", "program_prompt": "_model"}

@@ -1,4 +1,4 @@
-"""Optional model backends: an OpenAI-compatible HTTP client and ``transformers`` generation."""
+"""Optional model backends: an OpenAI-compatible HTTP client, ``transformers`` and vLLM."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["GenerationError", "Generator", "OpenAICompatible", "TransformersGenerator"]
+__all__ = ["GenerationError", "Generator", "OpenAICompatible", "TransformersGenerator",
+           "VLLMGenerator"]
 
 
 class GenerationError(RuntimeError):
@@ -117,20 +118,26 @@ class OpenAICompatible:
 
 
 class TransformersGenerator:
-    """Sampling with a local ``transformers`` model (needs ``pip install stepreward[trl]``).
+    """Batched sampling with a local ``transformers`` model (``pip install stepreward[trl]``).
+
+    Prompts go through the tokenizer's chat template when it has one; ``batch_size`` prompts
+    are left-padded and sampled together.
 
     Example:
         >>> TransformersGenerator.__name__
         'TransformersGenerator'
     """
 
-    def __init__(self, model: Any, tokenizer: Any | None = None) -> None:
+    def __init__(self, model: Any, tokenizer: Any | None = None, *, batch_size: int = 8) -> None:
         try:
             import torch  # noqa: F401
             import transformers
         except ImportError:
             raise ImportError("TransformersGenerator needs torch and transformers: "
                               "pip install 'stepreward[trl]'") from None
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.batch_size = batch_size
         if isinstance(model, str):
             self.tokenizer = tokenizer or transformers.AutoTokenizer.from_pretrained(model)
             self.model = transformers.AutoModelForCausalLM.from_pretrained(model)
@@ -139,28 +146,68 @@ class TransformersGenerator:
                 raise ValueError("pass the tokenizer along with a model object")
             self.model, self.tokenizer = model, tokenizer
 
+    def _text(self, prompt: str) -> str:
+        if getattr(self.tokenizer, "chat_template", None):
+            return str(self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], tokenize=False,
+                add_generation_prompt=True))
+        return prompt
+
     def generate(self, prompts: Sequence[str], n: int = 1, *, temperature: float = 1.0,
                  max_tokens: int = 512, seed: int | None = None) -> list[list[str]]:
         import torch
 
         if seed is not None:
             torch.manual_seed(seed)
+        tok = self.tokenizer
+        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        side = tok.padding_side
         out: list[list[str]] = []
-        for prompt in prompts:
-            if getattr(self.tokenizer, "chat_template", None):
-                text = self.tokenizer.apply_chat_template(
-                    [{"role": "user", "content": prompt}], tokenize=False,
-                    add_generation_prompt=True)
-            else:
-                text = prompt
-            enc = self.tokenizer(text, return_tensors="pt").to(self.model.device)
-            with torch.no_grad():
-                ids = self.model.generate(**enc, do_sample=temperature > 0,
-                                          temperature=max(temperature, 1e-5),
-                                          max_new_tokens=max_tokens, num_return_sequences=n,
-                                          pad_token_id=self.tokenizer.pad_token_id
-                                          or self.tokenizer.eos_token_id)
-            start = enc["input_ids"].shape[1]
-            out.append([str(self.tokenizer.decode(row[start:], skip_special_tokens=True))
-                        for row in ids])
+        try:
+            # Decoder-only models continue from the last position: pad on the left.
+            tok.padding_side = "left"
+            if tok.pad_token_id is None:
+                tok.pad_token_id = pad
+            for i in range(0, len(prompts), self.batch_size):
+                chunk = [self._text(p) for p in prompts[i:i + self.batch_size]]
+                enc = tok(chunk, return_tensors="pt", padding=True).to(self.model.device)
+                # Greedy decoding gives the same text every time: decode once, repeat it.
+                sample = temperature > 0
+                per = n if sample else 1
+                with torch.no_grad():
+                    ids = self.model.generate(**enc, do_sample=sample,
+                                              **({"temperature": temperature} if sample else {}),
+                                              max_new_tokens=max_tokens,
+                                              num_return_sequences=per, pad_token_id=pad)
+                start = enc["input_ids"].shape[1]
+                texts = [str(tok.decode(row[start:], skip_special_tokens=True)) for row in ids]
+                out.extend((texts[j * per:(j + 1) * per] * n)[:n] for j in range(len(chunk)))
+        finally:
+            tok.padding_side = side
         return out
+
+
+class VLLMGenerator:
+    """Offline generation with vLLM (needs ``pip install vllm`` and a GPU).
+
+    Example:
+        >>> VLLMGenerator.__name__
+        'VLLMGenerator'
+    """
+
+    def __init__(self, model: str, **engine_args: Any) -> None:
+        try:
+            import vllm
+        except ImportError:
+            raise ImportError("VLLMGenerator needs vLLM: pip install vllm "
+                              "(or serve the model and use --endpoint)") from None
+        self._vllm = vllm
+        self.llm = vllm.LLM(model=model, **engine_args)
+
+    def generate(self, prompts: Sequence[str], n: int = 1, *, temperature: float = 1.0,
+                 max_tokens: int = 512, seed: int | None = None) -> list[list[str]]:
+        params = self._vllm.SamplingParams(n=n, temperature=temperature, max_tokens=max_tokens,
+                                           seed=seed)
+        results = self.llm.chat([[{"role": "user", "content": p}] for p in prompts], params,
+                                use_tqdm=False)
+        return [[c.text for c in r.outputs] for r in results]
