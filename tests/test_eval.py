@@ -84,6 +84,10 @@ def test_other_code_benchmarks_gold_and_broken(bench: str, rel: str, shared_data
     replay = write_replay(tmp_path / "r.jsonl", rows)
     r = run_eval(bench, tmp_path / "out", replay=replay, data=str(data), limit=4, n=2)
     assert r["pass@1"] == 50.0 and r["pass@2"] == 100.0
+    assert r["unparsed_rate"] == 0.0 and r["consistency"] is None
+    prose = write_replay(tmp_path / "p.jsonl", [(it.id, "I would loop over it.") for it in items])
+    r = run_eval(bench, tmp_path / "out2", replay=prose, data=str(data), limit=4)
+    assert r["pass@1"] == 0.0 and r["unparsed_rate"] == 100.0
 
 
 def test_synth_bench_gold_replay_per_level(tmp_path: Path) -> None:

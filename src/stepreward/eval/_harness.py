@@ -243,7 +243,11 @@ def _metrics(bench: str, items: Sequence[EvalItem], done: dict[str, list[dict[st
                 kind_hits[v["kind"]].append(int(v["correct"]))
                 unparsed += v["status"] in ("unparseable", "missing")
                 total_q += 1
-            if r.get("verdicts"):
+            if not r.get("verdicts") and "parse_error" in r:
+                # Code benches: an unparsed answer is one with no code to run.
+                unparsed += r["parse_error"] is not None
+                total_q += 1
+            if len(r.get("verdicts", [])) > 1:
                 consistency.append(_consistency(r["verdicts"]))
             if it.meta.get("level") is not None:
                 level_hits[str(it.meta["level"])].append(int(bool(r.get("correct"))))
