@@ -373,7 +373,8 @@ class Sandbox:
     host allows, an unprivileged uid, no network, Landlock and seccomp (see :attr:`isolation`).
     Safe to use from any thread and from asyncio.  ``python`` runs tasks on another
     interpreter (3.10 or newer; only its standard library is needed), e.g. to trace a program
-    under several CPython versions from one trainer.
+    under several CPython versions from one trainer. ``backend="ray"`` runs the jobs on Ray
+    actors across a cluster, each holding a local pool (see ``RaySandbox`` for its options).
 
     Example:
         >>> with Sandbox(workers=1) as sb:
@@ -381,11 +382,21 @@ class Sandbox:
         '42\\n'
     """
 
+    def __new__(cls, *args: Any, backend: str = "local", **kwargs: Any) -> Sandbox:
+        if backend == "ray" and cls is Sandbox:
+            from stepreward.sandbox._ray import RaySandbox
+
+            return object.__new__(RaySandbox)
+        if backend not in ("local", "ray"):
+            raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
+        return object.__new__(cls)
+
     def __init__(
         self,
         workers: int | None = None,
         limits: Limits | None = None,
         *,
+        backend: Literal["local"] = "local",
         preload: Sequence[str] = (),
         hash_seed: int = 0,
         isolation_mode: IsolationMode = "full",
