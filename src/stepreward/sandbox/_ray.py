@@ -1,4 +1,4 @@
-"""The Ray backend of :class:`Sandbox`: batches of jobs run by actors that each hold a local pool."""
+"""The Ray backend of :class:`Sandbox`: job batches run by actors that each hold a local pool."""
 
 from __future__ import annotations
 
@@ -188,7 +188,7 @@ class RaySandbox(Sandbox):
         # Replace the actor: a dead one cannot serve, a stuck one may hold workers forever.
         try:
             self._ray.kill(self._actors[batch.actor], no_restart=True)
-        except Exception:  # noqa: BLE001 - already gone is fine
+        except Exception:  # already gone is fine
             pass
         self._actors[batch.actor] = self._new_actor()
         if self._on_fault == "retry" and batch.attempt == 0:
@@ -240,7 +240,7 @@ class RaySandbox(Sandbox):
                     inflight.remove(b)
                     try:
                         rows = ray.get(b.ref)
-                    except Exception as exc:  # noqa: BLE001 - actor death, node loss, OOM kill
+                    except Exception as exc:  # actor death, node loss, OOM kill
                         self._fault(b, f"{type(exc).__name__}: {str(exc)[:200]}", inflight)
                         continue
                     for (_, fut), row in zip(b.jobs, rows, strict=True):
@@ -261,11 +261,11 @@ class RaySandbox(Sandbox):
         for a in self._actors:
             try:
                 self._ray.get(a.close.remote(), timeout=10)
-            except Exception:  # noqa: BLE001 - an actor that is gone has nothing to close
+            except Exception:  # an actor that is gone has nothing to close
                 pass
             try:
                 self._ray.kill(a, no_restart=True)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
         if self._owns_ray:
             self._ray.shutdown()
