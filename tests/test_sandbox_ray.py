@@ -103,6 +103,8 @@ def test_killed_actor_loses_no_job(cluster: None) -> None:
         assert [r.stdout for r in results] == [f"{i}\n" for i in range(300)]
         assert all(r.status == "ok" for r in results)
         assert sb.run("print('after')").stdout == "after\n"  # the slot was refilled
+        assert sb.stats["faults"] >= 1 and sb.stats["retried_jobs"] >= 1  # type: ignore[attr-defined]
+        assert sb.stats["crashed_jobs"] == 0  # type: ignore[attr-defined]
 
 
 def test_killed_actor_reports_crashed_when_asked(cluster: None) -> None:
@@ -145,3 +147,39 @@ def test_bad_options_are_clear_errors(cluster: None) -> None:
         sr.Sandbox(backend="ray", batch_size=0)
     with pytest.raises(ValueError, match="backend"):
         sr.Sandbox(backend="dask")
+
+
+def test_serve_with_the_ray_backend(cluster: None) -> None:
+    import json
+    import urllib.request
+
+    from stepreward.integrations.openrlhf.server import RewardServer
+    from stepreward.trace._api import default_sandbox
+
+    local_default = default_sandbox()
+    sample = sr.build_sample("def f(a):\n    b = a * 2\n    return b + 1\n", "f(3)",
+                             kinds=("output", "state"))
+    task = sr.CodeTask(task_id="add", prompt="add", entry_point="add",
+                       tests=[sr.TestCase.call("add", (1, 2), 3)])
+    code = "<answer>\n```python\ndef add(a, b):\n    return a + b\n```\n</answer>"
+    srv = RewardServer("127.0.0.1", 0, workers=1, backend="ray")
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
+                              daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{srv.server_address[1]}"
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=10) as r:
+            assert json.load(r)["backend"] == "ray"
+        body = {"query": [sample.gold_completion(), sample.answer_text(["0", "0; int"]), code],
+                "prompts": ["", "", ""],
+                "labels": [json.dumps(sample.to_row()), json.dumps(sample.to_row()),
+                           task.model_dump_json()]}
+        req = urllib.request.Request(f"{url}/get_reward", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            assert json.load(r)["rewards"] == [1.0, 0.0, 1.0]
+        assert srv.sandbox.stats["jobs"] >= 1  # type: ignore[attr-defined]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert default_sandbox() is local_default  # the process default is given back

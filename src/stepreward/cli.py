@@ -250,7 +250,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     serve(args.host, args.port, workers=args.workers, max_body_mb=args.max_body_mb,
           timeout_s=args.timeout, max_concurrency=args.max_concurrency,
-          log_requests=args.log_requests)
+          log_requests=args.log_requests, backend=args.backend, ray_address=args.ray_address)
     return 0
 
 
@@ -395,7 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "({query, prompts, labels}) from the sandbox pool.")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
-    p.add_argument("--workers", type=int, default=None, help="sandbox workers (default: cores)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="sandbox workers (default: cores; with --backend ray: per node)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="run the programs here or on Ray actors across the cluster")
+    p.add_argument("--ray-address", default=None,
+                   help="Ray cluster to join (default: RAY_ADDRESS, else a local instance)")
     p.add_argument("--max-body-mb", type=float, default=16.0)
     p.add_argument("--timeout", type=float, default=120.0, help="per-request deadline (s)")
     p.add_argument("--max-concurrency", type=int, default=256)

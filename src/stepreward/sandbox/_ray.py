@@ -112,6 +112,8 @@ class RaySandbox(Sandbox):
         hellos = ray.get([a.hello.remote() for a in self._actors])
         self._hello = hellos[0]
         self._ids = itertools.count()
+        self._stats = {"batches": 0, "jobs": 0, "faults": 0, "retried_jobs": 0,
+                       "crashed_jobs": 0}
         self._owner = os.getpid()
         self._closed = False
         self._queue: queue.Queue[tuple[dict[str, Any], Future[ExecResult]] | None] = \
@@ -144,6 +146,11 @@ class RaySandbox(Sandbox):
     @property
     def info(self) -> dict[str, Any]:
         return {**self._hello["info"], "backend": "ray", "actors": len(self._actors)}
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters: batches and jobs completed by actors, faults, retried and crashed jobs."""
+        return dict(self._stats)
 
     # ------------------------------------------------------------------ submission
 
@@ -191,12 +198,15 @@ class RaySandbox(Sandbox):
         except Exception:  # already gone is fine
             pass
         self._actors[batch.actor] = self._new_actor()
+        self._stats["faults"] += 1
         if self._on_fault == "retry" and batch.attempt == 0:
+            self._stats["retried_jobs"] += len(batch.jobs)
             target = (batch.actor + 1) % len(self._actors)
             inflight.append(self._send(batch.jobs, target, 1))
             return
         for _, fut in batch.jobs:
             if not fut.done():
+                self._stats["crashed_jobs"] += 1
                 fut.set_result(ExecResult(status="crashed", reason=f"ray: {why}"))
 
     def _dispatch(self) -> None:
@@ -245,6 +255,8 @@ class RaySandbox(Sandbox):
                         continue
                     for (_, fut), row in zip(b.jobs, rows, strict=True):
                         fut.set_result(ExecResult.model_validate(row))
+                    self._stats["batches"] += 1
+                    self._stats["jobs"] += len(rows)
                 elif now > b.deadline:
                     inflight.remove(b)
                     self._fault(b, "the batch ran past its deadline; its actor was replaced",

@@ -36,6 +36,27 @@ def default_sandbox() -> Sandbox:
         return _default
 
 
+def set_default_sandbox(sandbox: Sandbox | None) -> Sandbox | None:
+    """Make ``sandbox`` the process-wide default (``None``: create one on next use again).
+
+    Returns the previous default. Used to route every reward in a process through one pool,
+    e.g. a Ray-backed one in ``stepreward serve --backend ray``.
+
+    Example:
+        >>> with Sandbox(workers=1) as sb:
+        ...     old = set_default_sandbox(sb)
+        ...     default_sandbox() is sb
+        True
+        >>> _ = set_default_sandbox(old)
+    """
+    global _default
+    if sandbox is not None and not isinstance(sandbox, Sandbox):
+        raise TypeError(f"sandbox must be a stepreward.Sandbox, got {type(sandbox).__name__}")
+    with _default_lock:
+        previous, _default = _default, sandbox
+    return previous
+
+
 def _payload(source: str, call: str, max_steps: int, repr_limit: int) -> dict[str, Any]:
     if not isinstance(source, str):
         raise TypeError(f"source must be a str, got {type(source).__name__}")

@@ -44,15 +44,30 @@ class RewardServer(ThreadingHTTPServer):
 
     def __init__(self, host: str, port: int, *, workers: int | None = None,
                  max_body_bytes: int = 16 << 20, timeout_s: float = 120.0,
-                 max_concurrency: int = 256, log_requests: bool = False) -> None:
-        super().__init__((host, port), _Handler)
-        from stepreward.trace._api import default_sandbox
+                 max_concurrency: int = 256, log_requests: bool = False,
+                 backend: str = "local", ray_address: str | None = None) -> None:
+        from stepreward.sandbox._pool import Sandbox
+        from stepreward.trace._api import DEFAULT_LIMITS, default_sandbox, set_default_sandbox
 
-        self.sandbox = default_sandbox() if workers is None else None
-        if workers is not None:
-            from stepreward.sandbox._pool import Sandbox
+        if backend not in ("local", "ray"):
+            raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
+        self._own_sandbox: Sandbox | None = None
+        if backend == "ray":
+            from stepreward.sandbox._ray import RaySandbox
 
-            self.sandbox = Sandbox(workers=workers)
+            self._own_sandbox = RaySandbox(address=ray_address, workers_per_node=workers,
+                                           limits=DEFAULT_LIMITS)
+        elif workers is not None:
+            self._own_sandbox = Sandbox(workers=workers, limits=DEFAULT_LIMITS)
+        # Rewards find their sandbox through the process default: route them all to ours.
+        self._previous = (set_default_sandbox(self._own_sandbox)
+                          if self._own_sandbox is not None else None)
+        self.sandbox = self._own_sandbox or default_sandbox()
+        try:
+            super().__init__((host, port), _Handler)
+        except BaseException:
+            self._release_sandbox()
+            raise
         self.max_body_bytes = max_body_bytes
         self.timeout_s = timeout_s
         self.slots = threading.BoundedSemaphore(max_concurrency)
@@ -86,11 +101,21 @@ class RewardServer(ThreadingHTTPServer):
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "in_flight": self.in_flight, "served": self.served,
                 "errors": self.errors, "uptime_s": round(time.time() - self.started, 1),
-                "isolation": list(self.sandbox.isolation) if self.sandbox else []}
+                "isolation": list(self.sandbox.isolation) if self.sandbox else [],
+                "backend": self.sandbox.info.get("backend", "local") if self.sandbox else None}
+
+    def _release_sandbox(self) -> None:
+        if self._own_sandbox is not None:
+            from stepreward.trace._api import set_default_sandbox
+
+            set_default_sandbox(self._previous)
+            self._own_sandbox.close()
+            self._own_sandbox = None
 
     def server_close(self) -> None:
         super().server_close()
         self.pool.shutdown(wait=True)
+        self._release_sandbox()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -172,7 +197,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 def serve(host: str = "127.0.0.1", port: int = 5000, *, workers: int | None = None,
           max_body_mb: float = 16.0, timeout_s: float = 120.0, max_concurrency: int = 256,
-          log_requests: bool = False, ready: threading.Event | None = None) -> None:
+          log_requests: bool = False, ready: threading.Event | None = None,
+          backend: str = "local", ray_address: str | None = None) -> None:
     """Run the reward server until SIGTERM/SIGINT (then finish requests in flight and exit).
 
     Example:
@@ -184,7 +210,8 @@ def serve(host: str = "127.0.0.1", port: int = 5000, *, workers: int | None = No
     log.setLevel(logging.INFO)
     server = RewardServer(host, port, workers=workers, max_body_bytes=int(max_body_mb * 2**20),
                           timeout_s=timeout_s, max_concurrency=max_concurrency,
-                          log_requests=log_requests)
+                          log_requests=log_requests, backend=backend,
+                          ray_address=ray_address)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
