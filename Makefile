@@ -38,6 +38,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/score.py
 	$(BIN)/python bench/synth.py --quick
 	$(BIN)/python bench/codegen.py
+	$(BIN)/python bench/ray_scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -183,3 +183,30 @@ def test_serve_with_the_ray_backend(cluster: None) -> None:
         srv.shutdown()
         srv.server_close()
     assert default_sandbox() is local_default  # the process default is given back
+
+
+def test_environment_routes_the_default_sandbox_to_ray(cluster: None,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from stepreward.sandbox._ray import RaySandbox
+
+    monkeypatch.setenv("STEPREWARD_SANDBOX", "ray")
+    previous = sr.set_default_sandbox(None)
+    try:
+        sb = sr.default_sandbox()
+        assert isinstance(sb, RaySandbox)
+        report = sr.run_tests("def add(a, b):\n    return a + b",
+                              [sr.TestCase.call("add", (1, 2), 3),
+                               sr.TestCase.call("add", (2, 2), 5)])
+        assert (report.passed, report.total) == (1, 2)
+        assert sb.stats["jobs"] >= 1
+        sb.close()
+    finally:
+        sr.set_default_sandbox(previous)
+
+
+def test_actors_only_on_nodes_with_the_resource(cluster: None) -> None:
+    # No node of the test cluster has this resource: the count falls back to one actor,
+    # which Ray cannot place, so the constructor must fail clearly rather than hang.
+    with pytest.raises(RuntimeError, match="could not start 1 sandbox actor"):
+        sr.Sandbox(backend="ray", workers_per_node=1,
+                   actor_options={"resources": {"reward_node": 0.001}}, start_timeout_s=3)

@@ -18,6 +18,8 @@ _EXPORTS = {
     "Trace": "stepreward.types",
     "trace": "stepreward.trace",  # the package, which is callable as the function
     "trace_many": "stepreward.trace._api",
+    "default_sandbox": "stepreward.trace._api",
+    "set_default_sandbox": "stepreward.trace._api",
     "Question": "stepreward.types",
     "Sample": "stepreward.types",
     "Verdict": "stepreward.types",
@@ -53,9 +55,11 @@ __all__ = [
     "build_sample",
     "build_samples",
     "code_reward",
+    "default_sandbox",
     "run_tests",
     "score",
     "score_many",
+    "set_default_sandbox",
     "trace",
     "trace_many",
 ]
@@ -65,7 +69,7 @@ if TYPE_CHECKING:
     from stepreward.questions._sample import build_sample, build_samples
     from stepreward.sandbox._pool import Sandbox
     from stepreward.scoring._score import score, score_many
-    from stepreward.trace._api import trace, trace_many
+    from stepreward.trace._api import default_sandbox, set_default_sandbox, trace, trace_many
     from stepreward.types import (
         CodeTask,
         ExecResult,

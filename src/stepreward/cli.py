@@ -250,7 +250,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     serve(args.host, args.port, workers=args.workers, max_body_mb=args.max_body_mb,
           timeout_s=args.timeout, max_concurrency=args.max_concurrency,
-          log_requests=args.log_requests, backend=args.backend, ray_address=args.ray_address)
+          log_requests=args.log_requests, backend=args.backend, ray_address=args.ray_address,
+          ray_resource=args.ray_resource)
     return 0
 
 
@@ -401,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the programs here or on Ray actors across the cluster")
     p.add_argument("--ray-address", default=None,
                    help="Ray cluster to join (default: RAY_ADDRESS, else a local instance)")
+    p.add_argument("--ray-resource", default=None,
+                   help="place the actors only on nodes that have this custom resource")
     p.add_argument("--max-body-mb", type=float, default=16.0)
     p.add_argument("--timeout", type=float, default=120.0, help="per-request deadline (s)")
     p.add_argument("--max-concurrency", type=int, default=256)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["ExecResult", "Limits", "Sandbox"]
+__all__ = ["ExecResult", "Limits", "RaySandbox", "Sandbox"]
 
 if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
+    from stepreward.sandbox._ray import RaySandbox
     from stepreward.types import ExecResult, Limits
 
 
@@ -17,6 +18,10 @@ def __getattr__(name: str) -> Any:
         from stepreward.sandbox._pool import Sandbox
 
         return Sandbox
+    if name == "RaySandbox":
+        from stepreward.sandbox._ray import RaySandbox
+
+        return RaySandbox
     if name in ("ExecResult", "Limits"):
         from stepreward import types
 

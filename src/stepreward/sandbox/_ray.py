@@ -77,7 +77,8 @@ class RaySandbox(Sandbox):
                  workers_per_node: int | None = None, actors: int | None = None,
                  batch_size: int = 32, max_inflight_batches: int = 2,
                  on_fault: OnFault = "retry", grace_s: float = 30.0,
-                 actor_options: dict[str, Any] | None = None, **local: Any) -> None:
+                 actor_options: dict[str, Any] | None = None, start_timeout_s: float = 120.0,
+                 **local: Any) -> None:
         ray = _import_ray()
         if limits is None:
             limits = Limits()
@@ -97,7 +98,9 @@ class RaySandbox(Sandbox):
         else:
             self._owns_ray = False
         if actors is None:
-            actors = max(1, sum(1 for n in ray.nodes() if n.get("Alive")))
+            wanted = (actor_options or {}).get("resources") or {}
+            actors = max(1, sum(1 for n in ray.nodes() if n.get("Alive") and all(
+                n.get("Resources", {}).get(k, 0) >= v for k, v in wanted.items())))
         self._ray = ray
         self._limits_default = limits
         self._per_node = per_node
@@ -109,7 +112,17 @@ class RaySandbox(Sandbox):
         options = {"num_cpus": 0, "scheduling_strategy": "SPREAD", **(actor_options or {})}
         self._actor_cls = ray.remote(**options)(_PoolActorImpl)
         self._actors: list[Any] = [self._new_actor() for _ in range(actors)]
-        hellos = ray.get([a.hello.remote() for a in self._actors])
+        try:
+            hellos = ray.get([a.hello.remote() for a in self._actors], timeout=start_timeout_s)
+        except Exception as exc:
+            for a in self._actors:
+                ray.kill(a, no_restart=True)
+            if self._owns_ray:
+                ray.shutdown()
+            raise RuntimeError(
+                f"could not start {actors} sandbox actor(s) within {start_timeout_s:g} s "
+                f"({type(exc).__name__}: {str(exc)[:300]}); check that the cluster has nodes "
+                f"matching actor_options={actor_options!r}") from None
         self._hello = hellos[0]
         self._ids = itertools.count()
         self._stats = {"batches": 0, "jobs": 0, "faults": 0, "retried_jobs": 0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -24,6 +25,11 @@ _default_lock = threading.Lock()
 def default_sandbox() -> Sandbox:
     """The process-wide sandbox used when no ``sandbox=`` is given (created on first use).
 
+    With ``STEPREWARD_SANDBOX=ray`` in the environment it is a Ray-backed pool on the cluster
+    at ``STEPREWARD_RAY_ADDRESS`` (default ``auto``), its actors on nodes that have the custom
+    resource named by ``STEPREWARD_RAY_RESOURCE`` when that is set; this routes reward files
+    run inside other frameworks' workers (OpenRLHF's) to the cluster without code changes.
+
     Example:
         >>> default_sandbox().workers >= 1
         True
@@ -31,9 +37,24 @@ def default_sandbox() -> Sandbox:
     global _default
     with _default_lock:
         if _default is None or _default.closed:
-            _default = Sandbox(limits=DEFAULT_LIMITS)
+            _default = _from_environment()
             atexit.register(_default.close)
         return _default
+
+
+def _from_environment() -> Sandbox:
+    kind = os.environ.get("STEPREWARD_SANDBOX", "local").strip().lower() or "local"
+    if kind == "local":
+        return Sandbox(limits=DEFAULT_LIMITS)
+    if kind != "ray":
+        raise ValueError(f"STEPREWARD_SANDBOX must be 'local' or 'ray', got {kind!r}")
+    from stepreward.sandbox._ray import RaySandbox
+
+    resource = os.environ.get("STEPREWARD_RAY_RESOURCE")
+    # A sliver of the resource marks the node without using it up for other drivers.
+    options = {"resources": {resource: 0.001}} if resource else None
+    return RaySandbox(limits=DEFAULT_LIMITS, actor_options=options,
+                      address=os.environ.get("STEPREWARD_RAY_ADDRESS") or "auto")
 
 
 def set_default_sandbox(sandbox: Sandbox | None) -> Sandbox | None:

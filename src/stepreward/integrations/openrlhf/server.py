@@ -45,7 +45,8 @@ class RewardServer(ThreadingHTTPServer):
     def __init__(self, host: str, port: int, *, workers: int | None = None,
                  max_body_bytes: int = 16 << 20, timeout_s: float = 120.0,
                  max_concurrency: int = 256, log_requests: bool = False,
-                 backend: str = "local", ray_address: str | None = None) -> None:
+                 backend: str = "local", ray_address: str | None = None,
+                 ray_resource: str | None = None) -> None:
         from stepreward.sandbox._pool import Sandbox
         from stepreward.trace._api import DEFAULT_LIMITS, default_sandbox, set_default_sandbox
 
@@ -55,8 +56,9 @@ class RewardServer(ThreadingHTTPServer):
         if backend == "ray":
             from stepreward.sandbox._ray import RaySandbox
 
+            options = {"resources": {ray_resource: 0.001}} if ray_resource else None
             self._own_sandbox = RaySandbox(address=ray_address, workers_per_node=workers,
-                                           limits=DEFAULT_LIMITS)
+                                           limits=DEFAULT_LIMITS, actor_options=options)
         elif workers is not None:
             self._own_sandbox = Sandbox(workers=workers, limits=DEFAULT_LIMITS)
         # Rewards find their sandbox through the process default: route them all to ours.
@@ -198,7 +200,8 @@ class _Handler(BaseHTTPRequestHandler):
 def serve(host: str = "127.0.0.1", port: int = 5000, *, workers: int | None = None,
           max_body_mb: float = 16.0, timeout_s: float = 120.0, max_concurrency: int = 256,
           log_requests: bool = False, ready: threading.Event | None = None,
-          backend: str = "local", ray_address: str | None = None) -> None:
+          backend: str = "local", ray_address: str | None = None,
+          ray_resource: str | None = None) -> None:
     """Run the reward server until SIGTERM/SIGINT (then finish requests in flight and exit).
 
     Example:
@@ -211,7 +214,7 @@ def serve(host: str = "127.0.0.1", port: int = 5000, *, workers: int | None = No
     server = RewardServer(host, port, workers=workers, max_body_bytes=int(max_body_mb * 2**20),
                           timeout_s=timeout_s, max_concurrency=max_concurrency,
                           log_requests=log_requests, backend=backend,
-                          ray_address=ray_address)
+                          ray_address=ray_address, ray_resource=ray_resource)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
