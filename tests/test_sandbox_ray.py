@@ -64,6 +64,8 @@ def test_two_thousand_mixed_jobs_match_the_local_backend(rsb: sr.Sandbox) -> Non
     assert [_key(r) for r in remote] == [_key(r) for r in local]
     assert remote[0].stdout == "1\n" and remote[-2].stdout == f"{999 * 999 + 1}\n"
     assert sum(r.status == "timeout" for r in remote) == 10
+    # Back-pressure: never more than batch_size x max_inflight_batches x actors out at once.
+    assert 16 < rsb.stats["peak_inflight_jobs"] <= 16 * 2 * 2  # type: ignore[attr-defined]
 
 
 def test_same_api_calls_async_rejections_and_isolation(rsb: sr.Sandbox) -> None:

@@ -126,7 +126,7 @@ class RaySandbox(Sandbox):
         self._hello = hellos[0]
         self._ids = itertools.count()
         self._stats = {"batches": 0, "jobs": 0, "faults": 0, "retried_jobs": 0,
-                       "crashed_jobs": 0}
+                       "crashed_jobs": 0, "peak_inflight_jobs": 0}
         self._owner = os.getpid()
         self._closed = False
         self._queue: queue.Queue[tuple[dict[str, Any], Future[ExecResult]] | None] = \
@@ -162,7 +162,8 @@ class RaySandbox(Sandbox):
 
     @property
     def stats(self) -> dict[str, int]:
-        """Counters: batches and jobs completed by actors, faults, retried and crashed jobs."""
+        """Counters: batches and jobs completed by actors, faults, retried and crashed jobs,
+        and the most jobs ever out with the actors at once (the back-pressure bound)."""
         return dict(self._stats)
 
     # ------------------------------------------------------------------ submission
@@ -203,6 +204,10 @@ class RaySandbox(Sandbox):
               attempt: int) -> _Batch:
         ref = self._actors[actor].run_batch.remote([r for r, _ in jobs])
         return _Batch(jobs, actor, attempt, self._deadline(jobs), ref)
+
+    def _note_peak(self, inflight: list[_Batch]) -> None:
+        out = sum(len(b.jobs) for b in inflight)
+        self._stats["peak_inflight_jobs"] = max(self._stats["peak_inflight_jobs"], out)
 
     def _fault(self, batch: _Batch, why: str, inflight: list[_Batch]) -> None:
         # Replace the actor: a dead one cannot serve, a stuck one may hold workers forever.
@@ -252,6 +257,7 @@ class RaySandbox(Sandbox):
                     order = sorted(range(len(load)),
                                    key=lambda i: (load[i], (i - start) % len(load)))
                     inflight.append(self._send(jobs, order[0], 0))
+                    self._note_peak(inflight)
                     continue
             if not inflight:
                 continue
