@@ -212,3 +212,26 @@ def test_actors_only_on_nodes_with_the_resource(cluster: None) -> None:
     with pytest.raises(RuntimeError, match="could not start 1 sandbox actor"):
         sr.Sandbox(backend="ray", workers_per_node=1,
                    actor_options={"resources": {"reward_node": 0.001}}, start_timeout_s=3)
+
+
+def test_ray_going_away_answers_every_job(cluster: None) -> None:
+    sb = sr.Sandbox(backend="ray", actors=1, workers_per_node=1, batch_size=4)
+    try:
+        boom = RuntimeError("head node lost")
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise boom
+
+        sb._ray = type("BrokenRay", (), {"wait": staticmethod(broken),  # type: ignore[attr-defined]
+                                          "get": staticmethod(broken),
+                                          "kill": staticmethod(broken)})()
+        results = sb.run_many([f"import time\ntime.sleep(0.05)\nprint({i})" for i in range(12)])
+        assert len(results) == 12
+        assert all(r.status == "crashed" and "head node lost" in (r.reason or "")
+                   for r in results)
+        with pytest.raises(RuntimeError, match="closed"):
+            sb.run("print(1)")
+    finally:
+        sb._ray = ray  # type: ignore[attr-defined]
+        sb._closed = False  # type: ignore[attr-defined]
+        sb.close()

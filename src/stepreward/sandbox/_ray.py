@@ -228,8 +228,28 @@ class RaySandbox(Sandbox):
                 fut.set_result(ExecResult(status="crashed", reason=f"ray: {why}"))
 
     def _dispatch(self) -> None:
-        ray = self._ray
         inflight: list[_Batch] = []
+        try:
+            self._dispatch_loop(inflight)
+        except BaseException as exc:
+            # Ray itself failed (shut down under us, lost the head node): answer every job
+            # rather than leave callers waiting on futures nobody will complete.
+            why = f"ray: the dispatcher stopped ({type(exc).__name__}: {str(exc)[:200]})"
+            self._closed = True
+            pending = [fut for b in inflight for _, fut in b.jobs]
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    pending.append(item[1])
+            for fut in pending:
+                if not fut.done():
+                    self._stats["crashed_jobs"] += 1
+                    fut.set_result(ExecResult(status="crashed", reason=why))
+
+    def _dispatch_loop(self, inflight: list[_Batch]) -> None:
         rr = itertools.count()
         stopping = False
         while not (stopping and not inflight):
@@ -261,14 +281,14 @@ class RaySandbox(Sandbox):
                     continue
             if not inflight:
                 continue
-            ready, _ = ray.wait([b.ref for b in inflight], num_returns=1, timeout=0.01)
+            ready, _ = self._ray.wait([b.ref for b in inflight], num_returns=1, timeout=0.01)
             ready_set = set(ready)
             now = time.monotonic()
             for b in list(inflight):
                 if b.ref in ready_set:
                     inflight.remove(b)
                     try:
-                        rows = ray.get(b.ref)
+                        rows = self._ray.get(b.ref)
                     except Exception as exc:  # actor death, node loss, OOM kill
                         self._fault(b, f"{type(exc).__name__}: {str(exc)[:200]}", inflight)
                         continue
