@@ -235,3 +235,48 @@ def test_ray_going_away_answers_every_job(cluster: None) -> None:
         sb._ray = ray  # type: ignore[attr-defined]
         sb._closed = False  # type: ignore[attr-defined]
         sb.close()
+
+
+def test_serve_command_with_ray_backend_starts_and_stops(tmp_path: Any) -> None:
+    import json
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "stepreward.cli", "serve", "--port",
+                             str(port), "--backend", "ray", "--workers", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        health = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    health = json.load(r)
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert health is not None and health["backend"] == "ray", proc.stderr
+        task = sr.CodeTask(task_id="add", prompt="add", entry_point="add",
+                           tests=[sr.TestCase.call("add", (1, 2), 3)])
+        code = "<answer>\n```python\ndef add(a, b):\n    return a + b\n```\n</answer>"
+        body = {"query": [code], "prompts": [""], "labels": [task.model_dump_json()]}
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/get_reward",
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            assert json.load(r)["rewards"] == [1.0]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0
