@@ -8,18 +8,9 @@ from pathlib import Path
 import pytest
 
 import stepreward as sr
+from programs import PAPER
 from stepreward.questions import KINDS, build_samples, get_kind, sample_from_trace
 
-PAPER = """def f(nums, k):
-    out = []
-    for x in nums:
-        if x % k == 0:
-            out.append(x)
-        else:
-            k = k + 1
-    s = set()
-    return out
-"""
 ALL_BUT_INPUT = ("output", "next_statement", "state", "coverage", "branch")
 
 

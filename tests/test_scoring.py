@@ -9,18 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import stepreward as sr
+from programs import PAPER
 from stepreward.scoring import extract_answer_block, split_answers
 
-PAPER = """def f(nums, k):
-    out = []
-    for x in nums:
-        if x % k == 0:
-            out.append(x)
-        else:
-            k = k + 1
-    s = set()
-    return out
-"""
 CALL = "f([3, 4, 6, 9], 3)"
 
 

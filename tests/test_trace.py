@@ -9,17 +9,7 @@ from pathlib import Path
 import pytest
 
 import stepreward as sr
-
-PAPER = """def f(nums, k):
-    out = []
-    for x in nums:
-        if x % k == 0:
-            out.append(x)
-        else:
-            k = k + 1
-    s = set()
-    return out
-"""
+from programs import PAPER
 
 HELPER = """def g(v):
     return v * 2

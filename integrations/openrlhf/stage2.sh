@@ -1,31 +1,8 @@
 #!/usr/bin/env bash
-# Stage 2 (unit-test GRPO) with OpenRLHF 0.11.x on a Ray cluster, the paper's settings mapped to
-# current flag names: group-normalised advantages (GRPO), 8 samples per prompt, 128 prompts per
-# rollout, updates on 64 prompts (512 samples), lr 1e-6, no KL, 2048/4096 lengths.
-# Data: `stepreward synth --out data/` rows have `messages` (chat prompt) and `label` (the sample).
-# The reward runs in the rollout actors (the reward file), or set REWARD_URL to a
-# `stepreward serve` host: REWARD_URL=http://reward-host:5000/get_reward ./stage1.sh
+# Stage 2 (unit-test GRPO) with OpenRLHF 0.11.x: the same settings as stage 1 (see stage1.sh),
+# started from the stage-1 checkpoint on code tasks
+# (`stepreward.integrations.openrlhf.code_task_rows`, whose labels carry the unit tests).
 set -euo pipefail
-MODEL=${MODEL:-runs/stage1/final}
-DATA=${DATA:-data/code_tasks_openrlhf.jsonl}
-REWARD=${REWARD_URL:-$(stepreward openrlhf-path)}
-ARGS=(
-  --actor.model_name_or_path "$MODEL"
-  --actor.num_nodes "${NODES:-1}" --actor.num_gpus_per_node "${GPUS:-8}"
-  --ref.num_nodes "${NODES:-1}" --ref.num_gpus_per_node "${GPUS:-8}"
-  --vllm.num_engines "${VLLM_ENGINES:-8}" --vllm.tensor_parallel_size 1
-  --vllm.gpu_memory_utilization 0.6 --vllm.enable_sleep
-  --train.colocate_all
-  --data.prompt_dataset "$DATA" --data.input_key messages --data.apply_chat_template
-  --data.label_key label --data.max_len 6144
-  --reward.remote_url "$REWARD"
-  --algo.advantage.estimator group_norm --algo.kl.init_coef 0
-  --rollout.n_samples_per_prompt 8 --rollout.batch_size 128 --rollout.max_new_tokens 4096
-  --rollout.temperature 1.0 --rollout.micro_batch_size 16
-  --train.batch_size 512 --train.micro_batch_size 4 --train.max_epochs 1
-  --actor.adam.lr 1e-6 --actor.gradient_checkpointing_enable
-  --ds.zero_stage 3 --ds.packing_samples
-  --logger.logging_steps 1 --train.seed 42
-)
-if [[ "${PRINT_ARGS:-0}" == 1 ]]; then printf '%s\n' "${ARGS[@]}"; exit 0; fi
-exec python -m openrlhf.cli.train_ppo_ray "${ARGS[@]}" "$@"
+export MODEL=${MODEL:-runs/stage1/final}
+export DATA=${DATA:-data/code_tasks_openrlhf.jsonl}
+exec "$(dirname "${BASH_SOURCE[0]}")/stage1.sh" "$@"
