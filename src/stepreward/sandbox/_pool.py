@@ -478,7 +478,7 @@ class Sandbox:
 
     def _limits(self, limits: Limits | None) -> Limits:
         if limits is None:
-            return self._state.limits
+            return self.limits
         if not isinstance(limits, Limits):
             raise ValueError(f"limits must be a stepreward.Limits, got {type(limits).__name__}")
         return limits

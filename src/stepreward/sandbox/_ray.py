@@ -174,13 +174,6 @@ class RaySandbox(Sandbox):
         if os.getpid() != self._owner:
             raise RuntimeError("a Sandbox cannot be used in a forked child; create one there")
 
-    def _limits(self, limits: Limits | None) -> Limits:
-        if limits is None:
-            return self._limits_default
-        if not isinstance(limits, Limits):
-            raise ValueError(f"limits must be a stepreward.Limits, got {type(limits).__name__}")
-        return limits
-
     def _submit(self, request: dict[str, Any], limits: Limits) -> Future[ExecResult]:
         self._check_open()
         request["id"] = next(self._ids)
