@@ -258,7 +258,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
         report = build_dataset(args.n, args.out, levels=levels, seed=args.seed, kinds=kinds,
                                max_per_kind=args.max_per_kind, fmt=args.format, sft=args.sft,
                                validation_fraction=args.validation, progress=not args.json,
-                               input_share=args.input_share, **filters)
+                               input_share=args.input_share,
+                               reward_options=({"preset": args.reward_preset}
+                                               if args.reward_preset else None), **filters)
     except (ValueError, RuntimeError) as exc:
         print(f"stepreward synth: {exc}", file=sys.stderr)
         return 2
@@ -422,6 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-share", type=float, default=0.0, metavar="FRACTION",
                    help="share of RL rows that are input-prediction (O/I) samples; the "
                         "method's mix is 0.375 (default 0)")
+    p.add_argument("--reward-preset", choices=("normalized", "execverify"),
+                   help="reward preset written into each label for OpenRLHF's reward file "
+                        "and server (the method: execverify); default: theirs (normalized)")
     g = p.add_argument_group("difficulty control (the method's two bounds)")
     g.add_argument("--difficulty-endpoint", metavar="URL",
                    help="OpenAI-compatible server of the policy model: keep an item only when "

@@ -122,16 +122,19 @@ class BuildReport:
         return "\n".join(rows)
 
 
-def _row(item: Item, sample: Sample, system_prompt: str | None = SYSTEM_PROMPT
-         ) -> dict[str, Any]:
+def _row(item: Item, sample: Sample, system_prompt: str | None = SYSTEM_PROMPT,
+         reward_options: dict[str, Any] | None = None) -> dict[str, Any]:
     row = sample.to_row()
+    label = sample.to_row()
+    if reward_options:
+        label["reward_options"] = dict(reward_options)
     c = item.constraints
     row.update({
         "messages": _messages(sample.prompt, system_prompt),
         "level": item.level, "type": c.type, "method": c.method,
         "constraints": json.dumps(c.model_dump(mode="json")),
         "features": json.dumps(item.features), "program_id": item.program_id,
-        "label": json.dumps(sample.to_row(), ensure_ascii=False),
+        "label": json.dumps(label, ensure_ascii=False),
     })
     return row
 
@@ -253,7 +256,7 @@ class _Filters:
                 if score(record["completion"], sample).reward != 1.0:
                     verdicts[k].keep = False
                     verdicts[k].reason = "trace-grounded narration not verified"
-        elif self.solver is not None and todo:
+        elif self.solver is not None and not isinstance(self.solver, str) and todo:
             counts = estimate_difficulty([samples[k] for k in todo],  # type: ignore[misc]
                                          self.solver, flt=self.solver_filter,
                                          max_tokens=self.max_tokens,
@@ -278,6 +281,7 @@ def build_dataset(n: int, out_dir: str | os.PathLike[str], *,
                   solver_filter: DifficultyFilter | None = None,
                   filter_max_tokens: int = 4096,
                   system_prompt: str | None = SYSTEM_PROMPT,
+                  reward_options: dict[str, Any] | None = None,
                   max_candidates_per_row: int = 40) -> BuildReport:
     """Synthesize ``n`` RL samples and write train/validation splits (and SFT data).
 
@@ -302,7 +306,9 @@ def build_dataset(n: int, out_dir: str | os.PathLike[str], *,
       scores full marks.
 
     Each row records ``pass_count``/``pass_n`` and ``solver_pass_count``/``upper_bound``
-    (None when a bound is off).
+    (None when a bound is off). ``reward_options`` (e.g. ``{"preset": "execverify"}``) are
+    written into each RL row's ``label``, where OpenRLHF's reward file and server read them.
+    ``system_prompt`` opens the chat ``messages`` of every row, RL and SFT alike.
 
     Example:
         >>> import tempfile
@@ -423,7 +429,7 @@ def build_dataset(n: int, out_dir: str | os.PathLike[str], *,
                 stats.rejects["no question"] += 1
                 continue
             split_of.setdefault(item.program_id, split)
-            row = _row(item, sample, system_prompt)
+            row = _row(item, sample, system_prompt, reward_options)
             row.update(marks)
             row["rl_kind"] = "oi" if oi else "io_mixed"
             rows[split].append(row)
@@ -436,8 +442,7 @@ def build_dataset(n: int, out_dir: str | os.PathLike[str], *,
             _progress(sum(len(r) for r in rows.values()), total, start, progress)
     _progress(total, total, start, progress)
     # Rows in a stable order that interleaves levels (streams are per level).
-    for name in rows:
-        rows[name] = _interleave(rows[name])
+    rows = {name: _interleave(rs) for name, rs in rows.items()}
     report = BuildReport(out_dir=str(out), rejects=dict(stats.rejects),
                          per_level=dict(sorted(per_level.items())))
     report.feature_means = {lv: {k: v / per_level[lv] for k, v in f.items()}
