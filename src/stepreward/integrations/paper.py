@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
 
 __all__ = ["PRIME_DATASET", "STAGE2_INSTRUCTION", "ContaminationError", "benchmark_tasks_ids",
-           "check_contamination", "load_code_tasks", "load_prime_rows", "method_code_reward"]
+           "check_contamination", "code_spec", "dataset_options", "effective_settings",
+           "eval_benchmarks", "format_settings", "load_code_tasks", "load_prime_rows",
+           "method_code_reward", "stage_rewards"]
 
 PRIME_DATASET = "PRIME-RL/Eurus-2-RL-Data"
 # Our wording of the method's stage-2 instruction (reason, check against the examples, then
@@ -337,6 +339,40 @@ def dataset_options(d: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def stage_rewards(cfg: Mapping[str, Any], stage: str) -> list[Any]:
+    """The TRL reward functions a recipe config gives a GRPO stage.
+
+    ``stage1``: :class:`ExecutionReward` with the config's ``reward`` preset; ``stage2``:
+    :class:`UnitTestReward` (``partial_tests`` and ``format_bonus`` give the method's
+    reward). Both add :class:`FormatReward` — shaping beyond the method — unless
+    ``format_reward: false`` (the paper configs).
+
+    Example:
+        >>> [r.__name__ for r in stage_rewards({"stage1": {"format_reward": False}}, "stage1")]
+        ['stepreward_execution']
+    """
+    from stepreward.integrations.trl import (
+        ExecutionReward,
+        FormatReward,
+        UnitTestReward,
+    )
+
+    st = dict(cfg.get(stage) or {})
+    rewards: list[Any]
+    if stage == "stage1":
+        rewards = [ExecutionReward(reward=st.get("reward", "normalized"),
+                                   policy=st.get("policy", "literal"))]
+    elif stage == "stage2":
+        rewards = [UnitTestReward(format_bonus=st.get("format_bonus", 0.0),
+                                  timeout_s=st.get("test_timeout_s", 1.0),
+                                  partial_tests=st.get("partial_tests"))]
+    else:
+        raise ValueError(f"stage must be stage1 or stage2, got {stage!r}")
+    if st.get("format_reward", True):
+        rewards.append(FormatReward())
+    return rewards
+
+
 # What the TRL recipe sets itself around each stage's `config` (see recipe.py).
 _RECIPE_FIXED = {"report_to": "none", "save_strategy": "no"}
 
@@ -360,6 +396,8 @@ def effective_settings(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     out["data"]["code"] = code_spec(d.get("code", {}))
     out["data"]["system_prompt"] = cfg.get("system_prompt", SYSTEM_PROMPT)
     out["data"]["eval_benchmarks"] = eval_benchmarks(cfg)
+    out["model"] = dict(cfg.get("model") or {})
+    out["eval"] = {k: v for k, v in (cfg.get("eval") or {}).items() if k != "benchmarks"}
     try:
         import trl
     except ImportError:  # pragma: no cover - the trl extra is missing
@@ -402,6 +440,7 @@ _PRINTED = ("num_train_epochs", "max_steps", "learning_rate", "lr_scheduler_type
             "generation_batch_size", "steps_per_generation", "temperature", "top_p", "beta",
             "epsilon", "loss_type", "scale_rewards", "bf16", "gradient_checkpointing",
             "assistant_only_loss", "use_vllm", "seed", "reward", "policy", "format_reward",
+            "weight_decay", "max_grad_norm", "num_iterations",
             "format_bonus", "partial_tests", "test_timeout_s", "instruction")
 
 
@@ -415,7 +454,7 @@ def format_settings(settings: Mapping[str, Mapping[str, Any]], *, full: bool = F
     lines = []
     for stage, values in settings.items():
         for key, value in values.items():
-            if full or stage == "data" or key in _PRINTED:
+            if full or stage in ("data", "model", "eval") or key in _PRINTED:
                 lines.append(f"{stage}.{key} = {json.dumps(value, default=str)}"
                              if not isinstance(value, float) else f"{stage}.{key} = {value!r}")
     return "\n".join(lines)

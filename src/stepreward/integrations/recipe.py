@@ -180,31 +180,25 @@ def _grpo(cfg: dict[str, Any], out: Path, source: str, name: str, rows: list[dic
 
 
 def _stage1(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
-    from stepreward.integrations.trl import ExecutionReward, FormatReward, sample_rows
+    from stepreward.integrations.paper import stage_rewards
+    from stepreward.integrations.trl import sample_rows
 
     rows = sample_rows(_read_jsonl(out / "data" / "train.jsonl"),
                        system_prompt=_system_prompt(cfg))
     st = cfg["stage1"]
-    rewards: list[Any] = [ExecutionReward(reward=st.get("reward", "normalized"),
-                                          policy=st.get("policy", "literal"))]
-    if st.get("format_reward", True):  # shaping beyond the method (off in the paper configs)
-        rewards.append(FormatReward())
+    rewards = stage_rewards(cfg, "stage1")
     return _grpo(cfg, out, source, "stage1", rows[: st.get("max_rows", len(rows))], rewards)
 
 
 def _stage2(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
-    from stepreward.integrations.trl import FormatReward, UnitTestReward, code_task_rows
+    from stepreward.integrations.trl import code_task_rows
     from stepreward.types import CodeTask
 
     tasks = [CodeTask.model_validate(r) for r in _read_jsonl(out / "data" / "code_tasks.jsonl")]
-    from stepreward.integrations.paper import STAGE2_INSTRUCTION
+    from stepreward.integrations.paper import STAGE2_INSTRUCTION, stage_rewards
 
     st = cfg["stage2"]
-    rewards: list[Any] = [UnitTestReward(format_bonus=st.get("format_bonus", 0.0),
-                                         timeout_s=st.get("test_timeout_s", 1.0),
-                                         partial_tests=st.get("partial_tests"))]
-    if st.get("format_reward", True):  # shaping beyond the method (off in the paper configs)
-        rewards.append(FormatReward())
+    rewards = stage_rewards(cfg, "stage2")
     rows = code_task_rows(tasks, system_prompt=_system_prompt(cfg), instruction=(
         STAGE2_INSTRUCTION if st.get("instruction") == "method" else st.get("instruction")))
     return _grpo(cfg, out, source, "stage2", rows, rewards)
