@@ -22,6 +22,7 @@ from stepreward.integrations.paper import (
     ContaminationError,
     check_contamination,
     code_spec,
+    drop_long_prompts,
     effective_settings,
     load_code_tasks,
     load_prime_rows,
@@ -356,3 +357,18 @@ def test_code_rows_command(tmp_path: Path, sandbox: sr.Sandbox) -> None:
                             f"mbpp-plus={MBPP}"], capture_output=True, text=True,
                            timeout=120, check=False)
         assert r.returncode == 2 and "overlaps the evaluation benchmarks" in r.stderr
+
+
+def test_over_long_prompts_are_dropped(tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from stepreward.integrations.tiny import build_tiny_model
+
+    tokenizer = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "tok"))
+    short = {"prompt": [{"role": "user", "content": "def f(x): return x"}]}
+    long = {"prompt": [{"role": "user", "content": "def f(x): return x\n" * 400}]}
+    text = {"prompt": "x = 1"}
+    assert drop_long_prompts([short, long, text], tokenizer, 64) == [short, text]
+    assert drop_long_prompts([short, long], tokenizer, 100_000) == [short, long]
+    with pytest.raises(ValueError, match="max_tokens"):
+        drop_long_prompts([short], tokenizer, 0)

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
 
 __all__ = ["PRIME_DATASET", "STAGE2_INSTRUCTION", "ContaminationError", "benchmark_tasks_ids",
-           "check_contamination", "code_spec", "dataset_options", "effective_settings",
+           "check_contamination", "code_spec", "dataset_options", "drop_long_prompts",
+           "effective_settings",
            "eval_benchmarks", "format_settings", "load_code_tasks", "load_prime_rows",
            "method_code_reward", "stage_rewards"]
 
@@ -371,6 +372,27 @@ def stage_rewards(cfg: Mapping[str, Any], stage: str) -> list[Any]:
     if st.get("format_reward", True):
         rewards.append(FormatReward())
     return rewards
+
+
+def drop_long_prompts(rows: Sequence[Mapping[str, Any]], tokenizer: Any,
+                      max_tokens: int) -> list[Any]:
+    """Rows whose ``prompt`` (chat messages, rendered with the tokenizer's template, or
+    text) has at most ``max_tokens`` tokens: the method drops longer prompts, and TRL 1.x no
+    longer cuts them.
+
+    Example:
+        >>> drop_long_prompts([], None, 2048)
+        []
+    """
+    if max_tokens < 1:
+        raise ValueError("max_tokens must be >= 1")
+
+    def n_tokens(prompt: Any) -> int:
+        text = prompt if isinstance(prompt, str) else tokenizer.apply_chat_template(
+            prompt, tokenize=False, add_generation_prompt=True)
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    return [r for r in rows if n_tokens(r["prompt"]) <= max_tokens]
 
 
 # What the TRL recipe sets itself around each stage's `config` (see recipe.py).

@@ -154,12 +154,9 @@ def _grpo(cfg: dict[str, Any], out: Path, source: str, name: str, rows: list[dic
     torch.manual_seed(cfg.get("seed", 0))
     tokenizer = AutoTokenizer.from_pretrained(source)
     if st.get("max_prompt_tokens"):  # the method drops over-long prompts (TRL no longer cuts)
-        def n_tokens(prompt: Any) -> int:
-            text = prompt if isinstance(prompt, str) else tokenizer.apply_chat_template(
-                prompt, tokenize=False, add_generation_prompt=True)
-            return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        from stepreward.integrations.paper import drop_long_prompts
 
-        rows = [r for r in rows if n_tokens(r["prompt"]) <= st["max_prompt_tokens"]]
+        rows = drop_long_prompts(rows, tokenizer, st["max_prompt_tokens"])
     model = AutoModelForCausalLM.from_pretrained(source)
     args = trl.GRPOConfig(output_dir=str(folder), report_to="none", save_strategy="no",
                           remove_unused_columns=False, seed=cfg.get("seed", 0),
@@ -191,12 +188,11 @@ def _stage1(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
 
 
 def _stage2(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
+    from stepreward.integrations.paper import STAGE2_INSTRUCTION, stage_rewards
     from stepreward.integrations.trl import code_task_rows
     from stepreward.types import CodeTask
 
     tasks = [CodeTask.model_validate(r) for r in _read_jsonl(out / "data" / "code_tasks.jsonl")]
-    from stepreward.integrations.paper import STAGE2_INSTRUCTION, stage_rewards
-
     st = cfg["stage2"]
     rewards = stage_rewards(cfg, "stage2")
     rows = code_task_rows(tasks, system_prompt=_system_prompt(cfg), instruction=(
