@@ -204,3 +204,41 @@ def test_synth_command_with_difficulty_control(models: str, tmp_path: Path) -> N
                         "--out", str(tmp_path)], capture_output=True, text=True, timeout=60,
                        check=False)
     assert r.returncode == 2 and "not both" in r.stderr
+
+
+def test_recipe_data_stage_applies_the_configured_bounds(models: str, tmp_path: Path) -> None:
+    import yaml
+
+    from stepreward.integrations.paper import dataset_options
+    from stepreward.integrations.recipe import run_recipe
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = yaml.safe_load((root / "integrations" / "trl" / "tiny-cpu.yaml").read_text())
+    cfg["data"].update(n=12, sft=2, levels=[1, 2], validation_fraction=0.0, input_share=0.25,
+                       difficulty={"endpoint": models, "model": "policy", "n": 10,
+                                   "max_pass": 3, "temperature": 1.0},
+                       solver={"endpoint": models, "model": "solver", "n": 1,
+                               "temperature": 0.6})
+    cfg["data"]["code"]["n"] = 4
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    summary = run_recipe(config, stages=("data",), out_dir=tmp_path / "run")
+    assert summary["data"]["samples"] == 12 and summary["data"]["code_tasks"] == 4
+    rows = _read(tmp_path / "run" / "data" / "train.jsonl")
+    assert all(r["pass_count"] <= 3 and r["solver_pass_count"] == 1 for r in rows)
+    assert Counter(r["rl_kind"] for r in rows) == {"oi": 2, "io_mixed": 10}
+    assert {c["model"] for c in _Models.calls} == {"policy", "solver"}
+    tasks = _read(tmp_path / "run" / "data" / "code_tasks.jsonl")
+    assert {t["source"] for t in tasks} == {"synth"}
+    # The paper config turns both bounds on, with the method's settings.
+    paper = yaml.safe_load((root / "integrations" / "trl" / "paper-7b.yaml").read_text())
+    opts = dataset_options(paper["data"])
+    assert (opts["difficulty"].model, opts["difficulty_filter"].n,
+            opts["difficulty_filter"].max_pass) == ("Qwen2.5-Coder-7B-Instruct", 10, 3)
+    assert (opts["solver"].model, opts["solver_filter"].n,
+            opts["solver_filter"].temperature) == ("QwQ-32B", 1, 0.6)
+    assert opts["input_share"] == 0.375
+    with pytest.raises(ValueError, match="endpoint"):
+        dataset_options({"difficulty": {"model": "x"}})
+    with pytest.raises(ValueError, match="narration"):
+        dataset_options({"solver": "teacher"})
