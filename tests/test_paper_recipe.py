@@ -35,7 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 TRL_DIR = ROOT / "integrations" / "trl"
 OPENRLHF_DIR = ROOT / "integrations" / "openrlhf"
 SCRIPTS = ("data.sh", "sft.sh", "stage1.sh", "stage2.sh")
-MBPP = ROOT.parent.parent / "shared" / "data" / "mbppplus" / "MbppPlus.jsonl.gz"
+# The shared benchmark data beside the checkout (../shared), or beside a worktree's parent.
+MBPP = next((p for p in (base / "shared" / "data" / "mbppplus" / "MbppPlus.jsonl.gz"
+                         for base in (ROOT.parent, ROOT.parent.parent)) if p.exists()),
+            ROOT.parent / "shared" / "data" / "mbppplus" / "MbppPlus.jsonl.gz")
 
 
 def _load(name: str) -> dict[str, Any]:
