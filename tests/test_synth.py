@@ -138,7 +138,8 @@ def test_dataset_rows_splits_and_scoring(sandbox: sr.Sandbox, tmp_path: Path) ->
     assert not {r["program_id"] for r in train} & {r["program_id"] for r in valid}
     assert not {r["program_id"] for r in sft} & {r["program_id"] for r in train + valid}
     for row in train[:20] + valid:
-        assert row["messages"][0]["content"] == row["prompt"]
+        assert row["messages"][-1]["content"] == row["prompt"]
+        assert row["messages"][0]["role"] == "system"
         sample = sr.Sample.from_row(row["label"])
         assert sr.score(sample.gold_completion(), row).reward == 1.0
         assert row["level"] in LEVELS and row["type"] in VOCABULARY

@@ -217,6 +217,32 @@ def _levels(text: str) -> list[int]:
     return out
 
 
+def _synth_filters(args: argparse.Namespace) -> dict[str, Any]:
+    """build_dataset's difficulty options from the synth command's flags."""
+    from stepreward.synth._backends import OpenAICompatible
+    from stepreward.synth._model import DifficultyFilter
+
+    out: dict[str, Any] = {"filter_max_tokens": args.filter_max_tokens}
+    if args.difficulty_endpoint:
+        out["difficulty"] = OpenAICompatible(args.difficulty_endpoint,
+                                             model=args.difficulty_model or "default")
+        out["difficulty_filter"] = DifficultyFilter(n=args.difficulty_samples,
+                                                    max_pass=args.max_pass, temperature=1.0)
+    elif args.difficulty_model:
+        raise ValueError("--difficulty-model needs --difficulty-endpoint")
+    if args.solver_endpoint and args.verify_narration:
+        raise ValueError("use --solver-endpoint or --verify-narration, not both")
+    if args.solver_endpoint:
+        out["solver"] = OpenAICompatible(args.solver_endpoint,
+                                         model=args.solver_model or "default")
+        out["solver_filter"] = DifficultyFilter(n=args.solver_samples,
+                                                max_pass=args.solver_samples,
+                                                temperature=args.solver_temperature)
+    elif args.verify_narration:
+        out["solver"] = "narration"
+    return out
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from stepreward.synth._dataset import build_dataset
 
@@ -228,15 +254,21 @@ def cmd_synth(args: argparse.Namespace) -> int:
         return 2
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     try:
+        filters = _synth_filters(args)
         report = build_dataset(args.n, args.out, levels=levels, seed=args.seed, kinds=kinds,
                                max_per_kind=args.max_per_kind, fmt=args.format, sft=args.sft,
-                               validation_fraction=args.validation, progress=not args.json)
+                               validation_fraction=args.validation, progress=not args.json,
+                               input_share=args.input_share,
+                               reward_options=({"preset": args.reward_preset}
+                                               if args.reward_preset else None), **filters)
     except (ValueError, RuntimeError) as exc:
         print(f"stepreward synth: {exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps({"out_dir": report.out_dir, "files": report.files,
                           "per_level": report.per_level, "rejects": report.rejects,
+                          "per_split": report.per_split, "shortfall": report.shortfall,
+                          "pass_counts": report.pass_counts,
                           "feature_means": report.feature_means,
                           "seconds": report.seconds}, indent=2))
     else:
@@ -389,6 +421,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="jsonl", choices=("jsonl", "parquet"))
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--input-share", type=float, default=0.0, metavar="FRACTION",
+                   help="share of RL rows that are input-prediction (O/I) samples; the "
+                        "method's mix is 0.375 (default 0)")
+    p.add_argument("--reward-preset", choices=("normalized", "execverify"),
+                   help="reward preset written into each label for OpenRLHF's reward file "
+                        "and server (the method: execverify); default: theirs (normalized)")
+    g = p.add_argument_group("difficulty control (the method's two bounds)")
+    g.add_argument("--difficulty-endpoint", metavar="URL",
+                   help="OpenAI-compatible server of the policy model: keep an item only when "
+                        "it solves at most --max-pass of --difficulty-samples tries")
+    g.add_argument("--difficulty-model", metavar="NAME", help="the policy model's name there")
+    g.add_argument("--difficulty-samples", type=int, default=10, metavar="N",
+                   help="samples per item at temperature 1.0 (default 10)")
+    g.add_argument("--max-pass", type=int, default=3, metavar="K",
+                   help="keep items passed at most K times (default 3)")
+    g.add_argument("--solver-endpoint", metavar="URL",
+                   help="OpenAI-compatible server of a stronger model: keep an item only when "
+                        "it passes at least once in --solver-samples tries")
+    g.add_argument("--solver-model", metavar="NAME", help="the solver model's name there")
+    g.add_argument("--solver-samples", type=int, default=1, metavar="N",
+                   help="solver tries per item (default 1)")
+    g.add_argument("--solver-temperature", type=float, default=0.6, metavar="T")
+    g.add_argument("--verify-narration", action="store_true",
+                   help="upper bound without a solver: keep an item when its trace-grounded "
+                        "narration is verified by the grader")
+    g.add_argument("--filter-max-tokens", type=int, default=4096, metavar="N",
+                   help="max tokens per sampled answer (default 4096)")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("serve", help="serve rewards over HTTP (OpenRLHF's remote protocol)",

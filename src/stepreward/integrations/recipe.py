@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -72,27 +73,37 @@ def _model_source(cfg: dict[str, Any], out: Path, previous: str | None) -> str:
     return str(model["name_or_path"])
 
 
+def _system_prompt(cfg: dict[str, Any]) -> str | None:
+    from stepreward.synth._dataset import SYSTEM_PROMPT
+
+    # One system prompt for SFT rows, RL prompts and eval prompts (no train/test mismatch).
+    value = cfg.get("system_prompt", SYSTEM_PROMPT)
+    return str(value) if value else None
+
+
 def _stage_data(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
-    from stepreward.eval._tasks import load_mbpp_plus, tasks_from_synth
+    from stepreward.integrations.paper import (
+        check_contamination,
+        code_spec,
+        dataset_options,
+        eval_benchmarks,
+        load_code_tasks,
+    )
     from stepreward.synth._dataset import build_dataset
-    from stepreward.synth._pipeline import synthesize
 
     d = cfg["data"]
     folder = out / "data"
+    # Stage-2 tasks first: a contaminated training set stops the run before any work.
+    spec = code_spec(d.get("code", {}))
+    tasks = load_code_tasks(spec, seed=d.get("seed", 0))
+    check_contamination(tasks, eval_benchmarks(cfg), force=bool(spec.get("force_contaminated")))
     report = build_dataset(d["n"], folder, levels=d.get("levels", [1, 2, 3, 4, 5, 6]),
                            seed=d.get("seed", 0), kinds=d.get("kinds", ["output",
                                                                         "next_statement",
                                                                         "state"]),
                            max_per_kind=d.get("max_per_kind", 5), sft=d.get("sft", 0),
-                           progress=True)
-    code = d.get("code", {})
-    tasks = []
-    if code.get("mbpp_plus_path") and Path(code["mbpp_plus_path"]).exists():
-        tasks = load_mbpp_plus(code["mbpp_plus_path"], plus=False)[: code.get("n", 64)]
-    if not tasks:  # no real set reachable: synthesized tasks as the fallback
-        items = list(synthesize(2 * code.get("n", 64), levels=code.get("levels", [2, 3]),
-                                seed=d.get("seed", 0) + 1))
-        tasks = tasks_from_synth(items)[: code.get("n", 64)]
+                           progress=True, system_prompt=_system_prompt(cfg),
+                           **dataset_options(d))
     with (folder / "code_tasks.jsonl").open("w") as f:
         for t in tasks:
             f.write(t.model_dump_json() + "\n")
@@ -142,6 +153,10 @@ def _grpo(cfg: dict[str, Any], out: Path, source: str, name: str, rows: list[dic
     folder = out / name
     torch.manual_seed(cfg.get("seed", 0))
     tokenizer = AutoTokenizer.from_pretrained(source)
+    if st.get("max_prompt_tokens"):  # the method drops over-long prompts (TRL no longer cuts)
+        from stepreward.integrations.paper import drop_long_prompts
+
+        rows = drop_long_prompts(rows, tokenizer, st["max_prompt_tokens"])
     model = AutoModelForCausalLM.from_pretrained(source)
     args = trl.GRPOConfig(output_dir=str(folder), report_to="none", save_strategy="no",
                           remove_unused_columns=False, seed=cfg.get("seed", 0),
@@ -162,24 +177,27 @@ def _grpo(cfg: dict[str, Any], out: Path, source: str, name: str, rows: list[dic
 
 
 def _stage1(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
-    from stepreward.integrations.trl import ExecutionReward, FormatReward, sample_rows
+    from stepreward.integrations.paper import stage_rewards
+    from stepreward.integrations.trl import sample_rows
 
-    rows = sample_rows(_read_jsonl(out / "data" / "train.jsonl"))
+    rows = sample_rows(_read_jsonl(out / "data" / "train.jsonl"),
+                       system_prompt=_system_prompt(cfg))
     st = cfg["stage1"]
-    rewards = [ExecutionReward(reward=st.get("reward", "normalized"),
-                               policy=st.get("policy", "literal")), FormatReward()]
+    rewards = stage_rewards(cfg, "stage1")
     return _grpo(cfg, out, source, "stage1", rows[: st.get("max_rows", len(rows))], rewards)
 
 
 def _stage2(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
-    from stepreward.integrations.trl import FormatReward, UnitTestReward, code_task_rows
+    from stepreward.integrations.paper import STAGE2_INSTRUCTION, stage_rewards
+    from stepreward.integrations.trl import code_task_rows
     from stepreward.types import CodeTask
 
     tasks = [CodeTask.model_validate(r) for r in _read_jsonl(out / "data" / "code_tasks.jsonl")]
     st = cfg["stage2"]
-    rewards = [UnitTestReward(format_bonus=st.get("format_bonus", 0.0),
-                              timeout_s=st.get("test_timeout_s", 1.0)), FormatReward()]
-    return _grpo(cfg, out, source, "stage2", code_task_rows(tasks), rewards)
+    rewards = stage_rewards(cfg, "stage2")
+    rows = code_task_rows(tasks, system_prompt=_system_prompt(cfg), instruction=(
+        STAGE2_INSTRUCTION if st.get("instruction") == "method" else st.get("instruction")))
+    return _grpo(cfg, out, source, "stage2", rows, rewards)
 
 
 def _stage_eval(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
@@ -199,8 +217,11 @@ def _stage_eval(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
     rewards = []
     for row in rows:
         sample = Sample.from_row(json.loads(row["label"]))
-        text = tokenizer.apply_chat_template([{"role": "user", "content": sample.prompt}],
-                                             tokenize=False, add_generation_prompt=True)
+        system = _system_prompt(cfg)
+        text = tokenizer.apply_chat_template(
+            [*([{"role": "system", "content": system}] if system else []),
+             {"role": "user", "content": sample.prompt}],
+            tokenize=False, add_generation_prompt=True)
         enc = tokenizer(text, return_tensors="pt")
         with torch.no_grad():
             ids = model.generate(**enc, max_new_tokens=e.get("max_new_tokens", 32),
@@ -270,6 +291,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown stages: {unknown}", file=sys.stderr)
         return 2
+    if os.environ.get("PRINT_ARGS", "0") == "1":  # as the OpenRLHF scripts: print, run nothing
+        from stepreward.integrations.paper import effective_settings, format_settings
+
+        print(format_settings(effective_settings(_load_config(args.config))))
+        return 0
     summary = run_recipe(args.config, stages, args.out)
     print(_table(summary))
     return 0

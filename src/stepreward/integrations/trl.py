@@ -179,6 +179,8 @@ class UnitTestReward(_Reward):
 
     Reads the task (a :class:`stepreward.CodeTask` dict or JSON) from the ``column`` column;
     rows without one get ``None``. Tests run concurrently on the sandbox pool.
+    ``partial_tests=10, format_bonus=0.05`` is the method's reward: 1 when all tests pass,
+    else the pass rate over the first 10 tests, and the bonus only when that is above 0.
 
     Example:
         >>> UnitTestReward().__name__
@@ -190,13 +192,22 @@ class UnitTestReward(_Reward):
     def __init__(self, mode: str = "pass_rate", format_bonus: float = 0.0,
                  bonus_on_fail: bool = False, extract: str = "answer_block", *,
                  timeout_s: float = 1.0, column: str = "task",
-                 name: str = "stepreward_unit_tests", max_concurrency: int = 16) -> None:
+                 name: str = "stepreward_unit_tests", max_concurrency: int = 16,
+                 partial_tests: int | None = None) -> None:
         super().__init__(name, column, max_concurrency)
+        if partial_tests is not None and (mode != "pass_rate" or bonus_on_fail
+                                          or extract != "answer_block"):
+            raise ValueError("partial_tests is the method's reward (pass rate over the first "
+                             "tests, bonus only on a pass, code from the answer block); it "
+                             "takes no mode, bonus_on_fail or extract")
+        if partial_tests is not None and partial_tests < 1:
+            raise ValueError("partial_tests must be >= 1")
         self.mode = mode
         self.format_bonus = format_bonus
         self.bonus_on_fail = bonus_on_fail
         self.extract = extract
         self.timeout_s = timeout_s
+        self.partial_tests = partial_tests
 
     def _one(self, text: str | None, item: Any) -> tuple[float | None, str, dict[str, float]]:
         from stepreward.codegen._api import code_reward
@@ -204,9 +215,17 @@ class UnitTestReward(_Reward):
         task = _as_task(item)
         if task is None or not task.tests:
             return None, "not a code-generation task", {}
-        sc = code_reward(text, task, mode=self.mode,  # type: ignore[arg-type]
-                         format_bonus=self.format_bonus, bonus_on_fail=self.bonus_on_fail,
-                         extract=self.extract, timeout_s=self.timeout_s)  # type: ignore[arg-type]
+        if self.partial_tests is not None:
+            # The method's semantics (see stepreward.integrations.paper.method_code_reward).
+            from stepreward.integrations.paper import method_code_reward
+
+            sc = method_code_reward(text, task, format_bonus=self.format_bonus,
+                                    partial_tests=self.partial_tests, timeout_s=self.timeout_s)
+        else:
+            sc = code_reward(text, task, mode=self.mode,  # type: ignore[arg-type]
+                             format_bonus=self.format_bonus, bonus_on_fail=self.bonus_on_fail,
+                             extract=self.extract,  # type: ignore[arg-type]
+                             timeout_s=self.timeout_s)
         report = sc.report
         metrics = {"no_code": float(sc.code is None)}
         if report is not None:
@@ -316,15 +335,26 @@ def sample_rows(rows: Sequence[dict[str, Any]], *, chat: bool = True,
 
 
 def code_task_rows(tasks: Sequence[CodeTask], *, chat: bool = True,
-                   instruction: str | None = None) -> list[dict[str, Any]]:
-    """Code tasks in TRL's GRPO format (``prompt`` and a ``task`` column as JSON)."""
+                   instruction: str | None = None,
+                   system_prompt: str | None = None) -> list[dict[str, Any]]:
+    """Code tasks in TRL's GRPO format (``prompt`` and a ``task`` column as JSON).
+
+    Example:
+        >>> from stepreward.types import TestCase
+        >>> rows = code_task_rows([CodeTask(task_id="t", prompt="Add.", entry_point="add",
+        ...                                 tests=[TestCase.call("add", (1, 2), 3)])],
+        ...                       system_prompt="Be careful.")
+        >>> [m["role"] for m in rows[0]["prompt"]]
+        ['system', 'user']
+    """
     text = instruction or ("Write the solution in Python. Reason first if you like, then give "
                            "the complete code in one ```python block inside <answer> and "
                            "</answer>.")
     out = []
     for task in tasks:
         prompt = f"{task.prompt.rstrip()}\n\n{text}"
-        out.append({"prompt": [{"role": "user", "content": prompt}] if chat else prompt,
+        system = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        out.append({"prompt": [*system, {"role": "user", "content": prompt}] if chat else prompt,
                     "sample": None, "task": task.model_dump_json(), "level": None})
     return out
 

@@ -91,11 +91,17 @@ def score_one(response: str, label: Any) -> tuple[float, dict[str, float]]:
     logs = dict.fromkeys(EXTRA_LOG_KEYS, 0.0)
     try:
         data = json.loads(label) if isinstance(label, str) else label
+        # Reward settings travel in the label (Ray actors do not see the driver's
+        # environment): {"preset": ...} for stage 1, {"format_bonus", "partial_tests"} for 2.
+        opts: dict[str, Any] = {}
+        if isinstance(data, dict) and isinstance(data.get("reward_options"), dict):
+            opts = data["reward_options"]
+            data = {k: v for k, v in data.items() if k != "reward_options"}
         if isinstance(data, dict) and "questions" in data:
             from stepreward.scoring._score import score
 
             logs["stepreward/stage1"] = 1.0
-            sc = score(response, data)
+            sc = score(response, data, reward=str(opts.get("preset", "normalized")))
             logs["stepreward/output_accuracy"] = float(sc.components.get("output") or 0.0)
             steps = [v for q, v in zip(_questions(data), sc.verdicts, strict=False)
                      if q != "output"]
@@ -110,7 +116,15 @@ def score_one(response: str, label: Any) -> tuple[float, dict[str, float]]:
             from stepreward.types import CodeTask
 
             logs["stepreward/stage2"] = 1.0
-            cs = code_reward(response, CodeTask.model_validate(data))
+            task = CodeTask.model_validate(data)
+            if opts.get("partial_tests"):
+                from stepreward.integrations.paper import method_code_reward
+
+                cs = method_code_reward(response, task, partial_tests=int(opts["partial_tests"]),
+                                        format_bonus=float(opts.get("format_bonus", 0.05)))
+            else:
+                cs = code_reward(response, task,
+                                 format_bonus=float(opts.get("format_bonus", 0.0)))
             logs["stepreward/pass_rate"] = cs.report.pass_rate if cs.report else 0.0
             logs["stepreward/no_answer"] = float(cs.code is None)
             return float(cs.reward or 0.0), logs
@@ -129,8 +143,13 @@ def _questions(row: dict[str, Any]) -> list[str]:
     return [q.get("kind", "") for q in qs or []]
 
 
-def code_task_rows(tasks: Any, instruction: str | None = None) -> list[dict[str, Any]]:
+def code_task_rows(tasks: Any, instruction: str | None = None, *,
+                   system_prompt: str | None = None,
+                   reward_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Code tasks as OpenRLHF prompt rows: ``messages`` (the chat prompt) and ``label``.
+
+    ``reward_options`` go into each label and select the reward in the reward file and
+    server: ``{"partial_tests": 10, "format_bonus": 0.05}`` is the method's stage-2 reward.
 
     Example:
         >>> from stepreward.types import CodeTask, TestCase
@@ -145,6 +164,11 @@ def code_task_rows(tasks: Any, instruction: str | None = None) -> list[dict[str,
     rows = []
     for task in tasks:
         prompt = f"{task.prompt.rstrip()}\n\n{text}"
-        rows.append({"prompt": prompt, "messages": [{"role": "user", "content": prompt}],
-                     "label": task.model_dump_json()})
+        system = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        label = task.model_dump_json()
+        if reward_options:
+            label = json.dumps({**json.loads(label), "reward_options": dict(reward_options)})
+        rows.append({"prompt": prompt,
+                     "messages": [*system, {"role": "user", "content": prompt}],
+                     "label": label})
     return rows
