@@ -203,7 +203,8 @@ def test_same_text_everywhere_gets_no_free_credit(sample: sr.Sample) -> None:
 def test_input_questions_policies(input_sample: sr.Sample, sandbox: sr.Sandbox) -> None:
     s = input_sample
     other = s.answer_text(["assert f(1, 12) == 13"])
-    assert sr.score(other, s).verdicts[0].status == "unverified"
+    # No sandbox given: the default sandbox checks it, so a correct answer is never paid 0.
+    assert sr.score(other, s).reward == 1.0
     assert sr.score(other, s, sandbox=sandbox).reward == 1.0  # literal policy + sandbox check
     assert sr.score(other, s, policy="execute", sandbox=sandbox).reward == 1.0
     assert sr.score(s.answer_text(["assert f(2, 2) == 13"]), s, sandbox=sandbox).reward == 0.0
@@ -268,3 +269,92 @@ def test_garbage_megabytes_nul_and_surrogates(sample: sr.Sample) -> None:
         sc = sr.score(text, sample)
         assert time.perf_counter() - t0 < 3.0
         assert sc.reward in (0.0, 1.0) or 0 <= sc.reward <= 1
+
+
+# ------------------------------------------------------------------ the execute policy's gate
+
+# Output programs of different shapes; the same rebinding answers are tried on each.
+GATE_PROGRAMS = [
+    ("def f(a, b):\n    return a * b + 1\n", "f(3, 4)"),
+    ("def f(s):\n    return s[::-1].upper()\n", "f('abc')"),
+    ("def f(xs):\n    return sorted(set(xs))\n", "f([3, 1, 3])"),
+    ("def f(d):\n    return {v: k for k, v in d.items()}\n", "f({'a': 1})"),
+]
+# {a} is the call's argument text. Before the RestrictedPython gate the first one scored 1.0 on
+# every output question (a comprehension rebinding f hid the real f from the name check).
+REBINDING = [
+    "[g({a}) for g in [f] for f in [0]][0]",
+    "[g for g in [0] for f in [0]] or f({a})",
+    "(lambda f: f({a}))(f)",
+    "(lambda g=f: g({a}))()",
+    "[(f := g) for g in [0]] and f({a})",
+    "[i('os').getpid() for i in [__import__] for __import__ in [0]][0]",
+    "[len for len in [f]][0]({a})",
+    "{a!r}.__class__",
+]
+
+
+@pytest.mark.parametrize("template", REBINDING)
+def test_rebinding_answers_never_pass_the_execute_gate(sandbox: sr.Sandbox,
+                                                       template: str) -> None:
+    for source, call in GATE_PROGRAMS:
+        s = sr.build_sample(source, call, kinds=("output",), sandbox=sandbox)
+        args = call[2:-1]
+        answer = f"assert {call} == " + template.replace("{a!r}", repr(args)).replace(
+            "{a}", args)
+        sc = sr.score(s.answer_text([answer]), s, policy="execute", sandbox=sandbox)
+        assert sc.reward == 0.0, (answer, sc.verdicts[0])
+        assert sc.verdicts[0].status == "unparseable", (answer, sc.verdicts[0])
+
+
+def test_the_gate_resolves_names_like_python() -> None:
+    import ast
+
+    from stepreward.scoring._gate import check_expression
+
+    def gate(text: str, *, call: bool = False) -> str | None:
+        return check_expression(ast.parse(text, mode="eval").body, "f", call_of_entry=call)
+
+    # Legitimate: comprehension and lambda variables, builtins, methods, nested scopes.
+    for ok in ("[x * 2 for x in range(3)]", "sorted([3, 1], key=lambda v: -v)",
+               "{k: v for k, v in zip('ab', [1, 2])}", "[[y for y in x] for x in [[1]]]",
+               "'a b'.split()", "(lambda x, *r, k=2, **kw: x)(1)"):
+        assert gate(ok) is None, ok
+    assert gate("f([1, 2], lambda x: x.sort())", call=True) is None
+    # A comprehension variable is not visible in the first iterable (enclosing scope).
+    assert gate("[x for x in x]") == "the name 'x' is not allowed in an answer"
+    # Lambda defaults are evaluated outside the lambda.
+    assert "not allowed" in (gate("(lambda y=y: y)()") or "")
+    # RestrictedPython's restricted expression policy is a second, independent layer.
+    from stepreward.scoring._gate import _restricted_errors
+
+    for bad in ("__import__('os')", "(1).__class__", "[1 for _x in []]", "x = 1"):
+        assert "RestrictedPython refused" in (_restricted_errors(bad) or ""), bad
+    assert _restricted_errors("sorted([2, 1], key=lambda v: v)") is None
+    assert gate("f(1)") == "the answer uses the function under test 'f'"
+    assert gate("g(1)", call=True) == "expected a call of f(...)"
+    assert gate("f(f(1))", call=True) == "the answer uses the function under test 'f'"
+    assert gate("f(*[1], **{'k': 2})", call=True) is None
+
+
+LAMBDA_PROGRAM = ("def f(xs, op):\n    if callable(op):\n        op(xs)\n    else:\n"
+                  "        xs.append(op)\n    return xs\n")
+
+
+@pytest.mark.parametrize("policy", ["literal", "execute"])
+@pytest.mark.parametrize(("args", "status"), [
+    ("[2, 1], 3", "correct"),                          # the original arguments
+    ("[3, 1, 2], lambda x: x.reverse()", "correct"),   # CRUXEval-I accepts callables
+    ("[2, 1, 3], lambda x: None", "correct"),
+    ("[1, 2], lambda x: x.sort()", "wrong"),
+    ("[1], lambda x: __import__('os')", "unparseable"),
+    ("[1], lambda x: x.__class__", "unparseable"),
+    ("[1], lambda f: f", "unparseable"),
+    ("[1], lambda x: open('/etc/passwd')", "unparseable"),
+])
+def test_lambda_arguments_in_input_answers(sandbox: sr.Sandbox, policy: str, args: str,
+                                           status: str) -> None:
+    s = sr.build_sample(LAMBDA_PROGRAM, "f([2, 1], 3)", kinds=("input",), sandbox=sandbox)
+    sc = sr.score(s.answer_text([f"assert f({args}) == [2, 1, 3]"]), s,
+                  policy=policy, sandbox=sandbox)  # type: ignore[arg-type]
+    assert sc.verdicts[0].status == status, sc.verdicts[0]

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from stepreward.questions._kinds import get_kind
+from stepreward.scoring._gate import check_expression
 from stepreward.scoring._parse import (
     AnswerBlock,
     completion_text,
@@ -123,41 +124,6 @@ def _grade_literal(line: str, q: Question, sample: Sample, float_tol: float,
     return verdict
 
 
-# Names an answer expression may use under the execute policy: pure builtins only, so a model
-# cannot reach the file system, the result channel or the function's code from an answer.
-_SAFE_NAMES = frozenset({
-    "True", "False", "None", "abs", "all", "any", "bool", "bytes", "chr", "complex", "dict",
-    "divmod", "enumerate", "filter", "float", "frozenset", "int", "len", "list", "map", "max",
-    "min", "ord", "pow", "range", "reversed", "round", "set", "sorted", "str", "sum", "tuple",
-    "zip", "inf", "nan",
-})
-
-
-def _unsafe(node: ast.AST, entry: str | None, allow_entry: bool) -> str | None:
-    bound: set[str] = set()
-    for n in ast.walk(node):
-        if isinstance(n, (ast.comprehension,)):
-            for t in ast.walk(n.target):
-                if isinstance(t, ast.Name):
-                    bound.add(t.id)
-        if isinstance(n, ast.Lambda):
-            for a in n.args.args:
-                bound.add(a.arg)
-    for n in ast.walk(node):
-        if isinstance(n, ast.Attribute) and n.attr.startswith("_"):
-            return "attributes starting with '_' are not allowed"
-        if isinstance(n, ast.Name) and n.id not in _SAFE_NAMES and n.id not in bound:
-            if allow_entry and n.id == entry:
-                continue
-            return f"the name {n.id!r} is not allowed in an answer"
-        if isinstance(n, (ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)):
-            return "assignments and generators are not allowed in an answer"
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == entry \
-                and not allow_entry:
-            return "the answer calls the function under test"
-    return None
-
-
 def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | None,
                    limits: Limits | None) -> Verdict:
     """CRUXEval-compatible: evaluate the answer with the reference program loaded.
@@ -188,7 +154,7 @@ def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | No
                 node = expr.comparators[0]
             elif ast.dump(expr.comparators[0]) == ref:
                 node = expr.left
-        why = _unsafe(node, entry, allow_entry=False)
+        why = check_expression(node, entry, call_of_entry=False)
         if why:
             return Verdict(correct=False, status="unparseable", reason=why)
         expression = ast.unparse(node)
@@ -199,8 +165,7 @@ def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | No
                 and node.func.id == entry):
             return Verdict(correct=False, status="unparseable",
                            reason=f"expected a call of {entry}(...)")
-        why = _unsafe(ast.Tuple(elts=[*node.args, *[k.value for k in node.keywords]]), entry,
-                      allow_entry=False)
+        why = check_expression(node, entry, call_of_entry=True)
         if why:
             return Verdict(correct=False, status="unparseable", reason=why)
         expression = ast.unparse(node)
