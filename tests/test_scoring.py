@@ -358,3 +358,63 @@ def test_lambda_arguments_in_input_answers(sandbox: sr.Sandbox, policy: str, arg
     sc = sr.score(s.answer_text([f"assert f({args}) == [2, 1, 3]"]), s,
                   policy=policy, sandbox=sandbox)  # type: ignore[arg-type]
     assert sc.verdicts[0].status == status, sc.verdicts[0]
+
+
+# ------------------------------------------------------------------ adversarial lines (linear)
+
+# Lines crafted against backtracking regular expressions (see bench/adversarial.py for the
+# table at 20 KB - 4 MB). Before the fix the type-name normaliser took 132 s on an 8 KB line
+# (cubic), the numbering pattern 2 s on a 20 KB line and code-fence extraction 2.6 s on 80 KB
+# (quadratic).
+ADVERSARIAL = {
+    "type name": lambda n: "1; <class" + " " * n + "x",
+    "numbering": lambda n: "a" + " " * n + "x",
+    "numbering with #": lambda n: "answer" + " " * (n // 2) + "#" + " " * (n // 2) + "x",
+    "fence": lambda n: "```" + " " * n + "x",
+    "fences never closed": lambda n: "```python\nx" * (n // 11),
+    "brackets never closed": lambda n: "assert f(1) == " + "[" * n,
+    "string never closed": lambda n: "assert f(1) == '''" + "x'" * (n // 2),
+    "line number prefix": lambda n: "1" + " " * n + "|",
+}
+
+
+def _best_time(fn: object, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()  # type: ignore[operator]
+        best = min(best, time.perf_counter() - t0)
+    return max(best, 2e-4)  # below that, timer noise dominates the ratio
+
+
+@pytest.mark.parametrize("case", sorted(ADVERSARIAL))
+def test_parsers_are_linear_on_adversarial_lines(sample: sr.Sample, case: str) -> None:
+    from stepreward.codegen import extract_code
+    from stepreward.scoring._reference import _first_python_block
+    from stepreward.values import normalize_type_name
+
+    make = ADVERSARIAL[case]
+    k = len(sample.questions)
+
+    def completion(n: int) -> str:
+        return "<answer>\n" + "\n".join([make(n // k)] * k) + "\n</answer>"
+
+    small, big = completion(40_000), completion(640_000)  # 16x the input
+    for fn in (lambda t: sr.score(t, sample), extract_code, _first_python_block,
+               normalize_type_name):
+        ratio = _best_time(lambda: fn(big)) / _best_time(lambda: fn(small))  # noqa: B023
+        # Linear is ~16x; quadratic would be ~256x and cubic ~4096x.
+        assert ratio < 64, (case, fn, ratio)
+
+
+def test_worst_case_time_per_completion(sample: sr.Sample) -> None:
+    tests = [sr.TestCase.call("f", ([1],), [1])]
+    for make in ADVERSARIAL.values():
+        # One 4 MB line, and 200 lines of 19 KB (each under the 20 KB line cap, where the
+        # quadratic numbering pattern took 2 s a line).
+        for text in ("<answer>\n" + make(3_990_000) + "\n</answer>",
+                     "<answer>\n" + "\n".join([make(19_000)] * 200) + "\n</answer>"):
+            t0 = time.perf_counter()
+            sr.score(text, sample)
+            sr.code_reward(text, tests)  # no code block: never reaches the sandbox
+            assert time.perf_counter() - t0 < 5.0  # documented: well under 1 s

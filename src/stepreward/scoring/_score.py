@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import itertools
 import json
 import math
 import threading
@@ -186,18 +185,74 @@ def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | No
                    reason=None if ok else "the answer's value differs from the expected one")
 
 
-def _align(block: AnswerBlock, n: int) -> list[str | None]:
-    numbers = block.numbers
-    if numbers and all(x is not None for x in numbers):
-        nums = [x for x in numbers if x is not None]
-        if all(1 <= x <= n for x in nums) and all(
-                a < b for a, b in itertools.pairwise(nums)):
-            out: list[str | None] = [None] * n
-            for x, line in zip(nums, block.lines, strict=True):
-                out[x - 1] = line
-            return out
-    lines: list[str | None] = list(block.lines[:n])
-    return lines + [None] * (n - len(lines))
+# Kinds whose answers are values or assertions, which a model may spread over several lines.
+# A next-statement answer is one source line, and may leave a bracket open (the first line
+# of a multi-line statement), so it is never continued.
+_MULTILINE_KINDS = frozenset({"output", "input", "state"})
+
+
+def _group_parses(text: str, kind: str) -> bool:
+    """Whether a multi-line group is a well-formed answer of its kind (else lines stay apart)."""
+    try:
+        if kind == "state":
+            ast.parse(text.rpartition(";")[0].strip(), mode="eval")
+            return True
+        tree = ast.parse(text.strip())
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return len(tree.body) == 1 and isinstance(tree.body[0], (ast.Assert, ast.Expr))
+
+
+def _answer_at(block: AnswerBlock, i: int, kind: str) -> tuple[str, int]:
+    if kind in _MULTILINE_KINDS:
+        text, nxt = block.answer(i, multiline=True)
+        if nxt == i + 1 or _group_parses(text, kind):
+            return text, nxt
+    return block.lines[i], i + 1
+
+
+def _align(block: AnswerBlock, questions: Sequence[Question]) -> tuple[list[str | None], bool]:
+    """One answer (or None) per question, and whether the block had exactly one per question.
+
+    Answers are aligned by their numbers when every answer carries one and they increase,
+    otherwise by position. Multi-line answers are joined per question kind.
+    """
+    n, count = len(questions), len(block.lines)
+    entries: list[tuple[int, str]] = []
+    i = last = 0
+    while i < count:
+        number = block.numbers[i]
+        if number is None or not last < number <= n:
+            entries = []
+            break
+        text, i = _answer_at(block, i, questions[number - 1].kind)
+        entries.append((number, text))
+        last = number
+    if entries:
+        out: list[str | None] = [None] * n
+        for number, text in entries:
+            out[number - 1] = text
+        return out, len(entries) == n
+    out = []
+    i = 0
+    for q in questions:
+        if i >= count:
+            out.append(None)
+            continue
+        text, i = _answer_at(block, i, q.kind)
+        out.append(text)
+    return out, i == count and all(a is not None for a in out)
+
+
+def _grade(answer: str, q: Question, sample: Sample, policy: GradingPolicy, float_tol: float,
+           sandbox: Sandbox | None, limits: Limits | None) -> Verdict:
+    try:
+        if policy == "execute" and q.kind in IO_KINDS:
+            return _grade_execute(answer, q, sample, sandbox, limits)
+        return _grade_literal(answer, q, sample, float_tol, sandbox)
+    except Exception as exc:  # a grader bug must not crash the trainer
+        return Verdict(correct=False, status="unparseable",
+                       reason=f"could not grade: {type(exc).__name__}: {exc}")
 
 
 # ---------------------------------------------------------------------------------- rewards
@@ -295,23 +350,26 @@ def score(completion: Any, sample: Sample | dict[str, Any] | str, *,
                else "the last <answer> block is not closed")
         return _empty(s, why, preset, policy)
     parts = split_answers(block)
-    n = len(s.questions)
-    aligned = _align(parts, n)
+    aligned, exact = _align(parts, s.questions)
+    # A one-question sample: the whole block is the answer (a value spread over lines in any
+    # way that parses); when it does not parse, the first answer as aligned above.
+    whole = parts.whole() if len(s.questions) == 1 and len(parts.lines) > 1 else None
     verdicts: list[Verdict] = []
     for q, line in zip(s.questions, aligned, strict=True):
         if line is None:
             verdicts.append(_MISSING)
             continue
-        try:
-            if policy == "execute" and q.kind in IO_KINDS:
-                v = _grade_execute(line, q, s, sandbox, limits)
+        v = None
+        if whole is not None and whole != line:
+            v = _grade(whole, q, s, policy, float_tol, sandbox, limits)
+            if v.status == "unparseable":
+                v = None
             else:
-                v = _grade_literal(line, q, s, float_tol, sandbox)
-        except Exception as exc:  # a grader bug must not crash the trainer
-            v = Verdict(correct=False, status="unparseable",
-                        reason=f"could not grade: {type(exc).__name__}: {exc}")
+                exact = True
+        if v is None:
+            v = _grade(line, q, s, policy, float_tol, sandbox, limits)
         verdicts.append(v)
-    fmt = 1.0 if len(parts.lines) == n else 0.5
+    fmt = 1.0 if exact else 0.5
     value, components = _compose(s, verdicts, fmt, config)
     return Score.model_construct(reward=value, components=components, verdicts=verdicts,
                                  parse_error=None, preset=preset, policy=policy)
