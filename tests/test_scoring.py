@@ -418,3 +418,149 @@ def test_worst_case_time_per_completion(sample: sr.Sample) -> None:
             sr.score(text, sample)
             sr.code_reward(text, tests)  # no code block: never reaches the sandbox
             assert time.perf_counter() - t0 < 5.0  # documented: well under 1 s
+
+
+def test_score_accepts_a_trace(sandbox: sr.Sandbox) -> None:
+    from stepreward.questions import sample_from_trace
+
+    t = sr.trace(PAPER, CALL, sandbox=sandbox)
+    s = sample_from_trace(t)  # the prompt a custom loop shows for this trace
+    gold = s.gold_completion()
+    assert sr.score(gold, t).reward == 1.0
+    assert sr.score(gold, t).verdicts == sr.score(gold, s).verdicts
+    wrong = s.answer_text(["nope"] * len(s.questions))
+    assert sr.score(wrong, t).reward == 0.0
+    assert [sc.reward for sc in sr.score_many([gold, wrong], [t, t])] == [1.0, 0.0]
+    # A trace that never ran cannot be graded: a clear ValueError, not an AttributeError.
+    broken = sr.Trace(source="def f(:", call="f()", status="error", reason="SyntaxError")
+    with pytest.raises(ValueError, match="status 'error'"):
+        sr.score(gold, broken)
+
+
+# ------------------------------------------------------------------ real-world answer shapes
+
+SHAPE_PROGRAMS = {
+    "pairs": ("def f(xs):\n    return [[x, x % 2 == 1] for x in sorted(xs, reverse=True)]\n",
+              "f([2, 3])", ("output",)),  # [[3, True], [2, False]]
+    "dict": ("def f(s):\n    return {i + 1: c for i, c in enumerate(s)}\n", "f('ab')",
+             ("output",)),  # {1: 'a', 2: 'b'}
+    "text": ("def f(a, b):\n    return a + '\\n' + b\n", "f('a', 'b')", ("output",)),
+    "lambda": (LAMBDA_PROGRAM, "f([2, 1], 3)", ("input",)),  # [2, 1, 3]
+    "mul": ("def f(a, b):\n    return a * b + 1\n", "f(3, 4)", ("input",)),  # 13
+}
+# (name, program, answer block, expected status, policy)
+SHAPES = [
+    ("pretty-printed value", "pairs", "[\n    [3, True],\n    [2, False]\n]", "correct",
+     "literal"),
+    ("assert continued over lines", "pairs",
+     "assert f([2, 3]) == [\n    [3, True],\n    [2, False],\n]", "correct", "literal"),
+    ("call spread over lines", "pairs", "assert f(\n    [2, 3]\n) == [[3, True], [2, False]]",
+     "correct", "literal"),
+    ("fenced and numbered", "pairs",
+     "```python\n1. assert f([2, 3]) == [\n  [3, True],\n  [2, False]]\n```", "correct",
+     "literal"),
+    ("backslash continuation", "pairs", "assert f([2, 3]) == \\\n    [[3, True], [2, False]]",
+     "correct", "literal"),
+    ("trailing comment line", "pairs",
+     "assert f([2, 3]) == [[3, True],\n                     [2, False]]\n# sorted descending",
+     "correct", "literal"),
+    ("pretty-printed and wrong", "pairs", "[\n    [3, True],\n    [2, True]\n]", "wrong",
+     "literal"),
+    ("never closed", "pairs", "[\n    [3, True],\n    [2, False]", "unparseable", "literal"),
+    ("dict with number keys", "dict", "{\n    1: 'a',\n    2: 'b',\n}", "correct", "literal"),
+    ("dict with number keys, execute", "dict", "assert f('ab') == {\n    1: 'a',\n    2: 'b'\n}",
+     "correct", "execute"),
+    ("triple-quoted string", "text", "assert f('a', 'b') == '''a\nb'''", "correct", "literal"),
+    ("pretty-printed, execute", "pairs", "[\n    [3, True],\n    [2, False]\n]", "correct",
+     "execute"),
+    ("lambda input", "lambda", "assert f([3, 1, 2], lambda x: x.reverse()) == [2, 1, 3]",
+     "correct", "execute"),
+    ("lambda input, literal policy", "lambda",
+     "assert f([3, 1, 2], lambda x: x.reverse()) == [2, 1, 3]", "correct", "literal"),
+    ("lambda input over lines", "lambda",
+     "assert f(\n    [3, 1, 2],\n    lambda x: x.reverse(),\n) == [2, 1, 3]", "correct",
+     "execute"),
+    ("lambda input, wrong", "lambda", "assert f([1, 2], lambda x: x.sort()) == [2, 1, 3]",
+     "wrong", "execute"),
+    ("alternative input, no sandbox given", "mul", "assert f(1, 12) == 13", "correct",
+     "literal"),
+    ("alternative input over lines", "mul", "assert f(\n    1,\n    12,\n) == 13", "correct",
+     "literal"),
+    ("alternative input, wrong", "mul", "assert f(2, 2) == 13", "wrong", "literal"),
+]
+
+
+@pytest.fixture(scope="module")
+def shape_samples(sandbox: sr.Sandbox) -> dict[str, sr.Sample]:
+    return {k: sr.build_sample(src, call, kinds=kinds, sandbox=sandbox)
+            for k, (src, call, kinds) in SHAPE_PROGRAMS.items()}
+
+
+@pytest.mark.parametrize(("name", "program", "block", "status", "policy"), SHAPES,
+                         ids=[s[0] for s in SHAPES])
+def test_real_world_answer_shapes(shape_samples: dict[str, sr.Sample], sandbox: sr.Sandbox,
+                                  name: str, program: str, block: str, status: str,
+                                  policy: str) -> None:
+    s = shape_samples[program]
+    sb = sandbox if policy == "execute" else None  # literal: the default sandbox if needed
+    sc = sr.score(f"Reasoning...\n<answer>\n{block}\n</answer>", s,
+                  policy=policy, sandbox=sb)  # type: ignore[arg-type]
+    assert sc.verdicts[0].status == status, (name, sc.verdicts[0])
+    if status == "correct":
+        assert sc.reward == 1.0 and sc.components["format"] == 1.0
+
+
+LOOP = "def f(xs):\n    out = {}\n    for x in xs:\n        out[x] = [x, x * 2]\n    return out\n"
+
+
+def _pretty(answer: str, q: sr.Question) -> str:
+    """The answer as a model that pretty-prints values writes it (over several lines)."""
+    import pprint
+
+    from stepreward.values import from_literal
+
+    if q.kind == "output":
+        head = answer[:answer.index(" == ") + 4]
+        return head + pprint.pformat(from_literal(q.gold), width=8)
+    if q.kind == "state":
+        return pprint.pformat(from_literal(q.gold["value"]), width=8) + "; " + q.gold["type"]
+    return answer
+
+
+def test_multi_line_answers_with_several_questions(sandbox: sr.Sandbox) -> None:
+    s = sr.build_sample(LOOP, "f([1, 2])", kinds=("output", "next_statement", "state"),
+                        max_per_kind=4, seed=0, sandbox=sandbox)
+    pretty = [_pretty(a, q) for a, q in zip(s.gold_answers(), s.questions, strict=True)]
+    assert any("\n" in p for p in pretty)  # the sample does exercise multi-line answers
+    block = "<answer>\n" + "\n".join(pretty) + "\n</answer>"
+    sc = sr.score(block, s)
+    assert sc.reward == 1.0 and sc.components["format"] == 1.0, sc.verdicts
+    # Numbered, each answer spread over lines: aligned by number.
+    numbered = "<answer>\n" + "\n".join(f"{i}. {p}" for i, p in enumerate(pretty, 1)) + \
+        "\n</answer>"
+    assert sr.score(numbered, s).reward == 1.0
+
+
+def test_a_continuation_never_swallows_the_next_answer(sandbox: sr.Sandbox) -> None:
+    s = sr.build_sample(LOOP, "f([1, 2])", kinds=("output", "next_statement", "state"),
+                        max_per_kind=4, seed=0, sandbox=sandbox)
+    gold = s.gold_answers()
+    # An unclosed output answer: the rest of the block still answers the other questions.
+    for broken in ("assert f([1, 2]) == {1: [1, 2],", "assert f([1, 2]) == '''{1: [1, 2]}",
+                   "assert f([1, 2]) == \\"):
+        sc = sr.score(s.answer_text([broken, *gold[1:]]), s)
+        assert not sc.verdicts[0].correct
+        assert all(v.correct for v in sc.verdicts[1:]), (broken, sc.verdicts)
+    # Gold answers that open a bracket themselves: the first line of a multi-line statement
+    # (next_statement), and unquoted one-character strings (state).
+    q = [sr.Question(kind="next_statement", text="?", line=1, occurrence=1, gold="xs = [",
+                     gold_text="xs = [", info={"next_line": 2}),
+         sr.Question(kind="state", text="?", line=1, occurrence=1, var="a",
+                     gold={"value": "(", "type": "str"}, gold_text="'('; str"),
+         sr.Question(kind="state", text="?", line=1, occurrence=1, var="b",
+                     gold={"value": ")", "type": "str"}, gold_text="')'; str")]
+    hand = sr.Sample(id="x", source="", call="f()", prompt="", questions=q)
+    # "(; str" + "); str" closes the parenthesis, but the joined text is not a value: kept apart.
+    for block in ("xs = [\n(; str\n); str", "xs = [\n'('; str\n')'; str"):
+        sc = sr.score(f"<answer>\n{block}\n</answer>", hand)
+        assert [v.status for v in sc.verdicts] == ["correct"] * 3, (block, sc.verdicts)

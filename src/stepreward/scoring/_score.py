@@ -6,9 +6,10 @@ import ast
 import json
 import math
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from stepreward.questions._kinds import get_kind
 from stepreward.scoring._gate import check_expression
@@ -25,6 +26,7 @@ from stepreward.types import (
     RewardConfig,
     Sample,
     Score,
+    Trace,
     Verdict,
 )
 from stepreward.values import from_literal
@@ -42,6 +44,10 @@ PRESETS: dict[str, RewardConfig] = {
 }
 REFERENCE = "execverify_reference"
 _MAX_TEXT = 4_000_000  # characters of a completion looked at (its end, where answers are)
+
+# What score() grades against: a Sample, its row (dict or JSON text), or a Trace, meaning the
+# sample sample_from_trace(trace) builds (default question selection and seed).
+SampleLike: TypeAlias = Sample | Trace | dict[str, Any] | str
 
 _MISSING = Verdict.model_construct(correct=False, status="missing", parsed=None,
                                    reason="no answer for this question", partial=0.0)
@@ -70,16 +76,40 @@ _cache_lock = threading.Lock()
 _CACHE_SIZE = 4096
 
 
-def _as_sample(sample: Sample | dict[str, Any] | str) -> Sample:
+# Samples built from Trace objects, by object identity; the weak reference tells a live trace
+# from a new one that reuses a dead one's id.
+_trace_cache: OrderedDict[int, tuple[weakref.ref[Trace], Sample]] = OrderedDict()
+
+
+def _from_trace(trace: Trace) -> Sample:
+    from stepreward.questions._sample import sample_from_trace
+
+    key = id(trace)
+    with _cache_lock:
+        hit = _trace_cache.get(key)
+        if hit is not None and hit[0]() is trace:
+            _trace_cache.move_to_end(key)
+            return hit[1]
+    built = sample_from_trace(trace)  # ValueError for a trace that ran into an error
+    with _cache_lock:
+        _trace_cache[key] = (weakref.ref(trace), built)
+        if len(_trace_cache) > _CACHE_SIZE:
+            _trace_cache.popitem(last=False)
+    return built
+
+
+def _as_sample(sample: SampleLike) -> Sample:
     if isinstance(sample, Sample):
         return sample
+    if isinstance(sample, Trace):
+        return _from_trace(sample)
     if isinstance(sample, dict):
         key: Any = (sample.get("id"), sample.get("questions") if isinstance(
             sample.get("questions"), str) else json.dumps(sample.get("questions"), default=str))
     elif isinstance(sample, str):
         key = sample
     else:
-        raise TypeError(f"sample must be a Sample, a row dict or its JSON text, "
+        raise TypeError(f"sample must be a Sample, a Trace, a row dict or its JSON text, "
                         f"got {type(sample).__name__}")
     with _cache_lock:
         hit = _cache.get(key)
@@ -303,25 +333,33 @@ def _empty(sample: Sample | None, why: str, preset: str, policy: GradingPolicy) 
                                  parse_error=why, preset=preset, policy=policy)
 
 
-def score(completion: Any, sample: Sample | dict[str, Any] | str, *,
+def score(completion: Any, sample: SampleLike, *,
           reward: str | RewardConfig = "normalized", policy: GradingPolicy = "literal",
           float_tol: float = 0.0, sandbox: Sandbox | None = None,
           limits: Limits | None = None) -> Score:
     """Grade a completion's answers to a sample's questions and compute its reward.
 
     ``completion`` is text or a chat (the last message's content is used); ``sample`` a
-    :class:`Sample` or its row. ``reward`` is a preset name (``normalized``, ``execverify``,
+    :class:`Sample`, its row (dict or JSON text), or a :class:`Trace`, which stands for
+    ``sample_from_trace(trace)``: the default question selection and seed, the sample whose
+    prompt that call renders. ``reward`` is a preset name (``normalized``, ``execverify``,
     ``execverify_reference``) or a :class:`RewardConfig`. ``policy="literal"`` (default)
     grades without running anything, except an ``input`` answer whose arguments differ from
-    the original ones (checked in the sandbox when one is given); ``"execute"`` evaluates
-    output and input answers with the reference program in the sandbox, as CRUXEval does.
-    Never raises for any completion text.
+    the original ones: the reference program runs on them in ``sandbox``, or in
+    :func:`default_sandbox` when none is given, so a correct answer is never paid 0;
+    ``"execute"`` evaluates output and input answers with the reference program in the
+    sandbox, as CRUXEval does. Answers may span lines (see docs/scoring.md). Never raises for
+    any completion text; parsing is linear in the completion, which is cut to its last
+    4,000,000 characters.
 
     Example:
         >>> s = Sample(id="x", source="def f(a):\\n    return a", call="f(1)", prompt="",
         ...            questions=[Question(kind="output", gold=1,
         ...                                gold_text="assert f(1) == 1", info={"call": "f(1)"})])
         >>> score("<answer>\\nassert f(1) == 1\\n</answer>", s).reward
+        1.0
+        >>> t = trace("def f(a):\\n    return a", "f(1)")  # doctest: +SKIP
+        >>> score(sample_from_trace(t).gold_completion(), t).reward  # doctest: +SKIP
         1.0
     """
     if policy not in ("literal", "execute"):
@@ -375,7 +413,7 @@ def score(completion: Any, sample: Sample | dict[str, Any] | str, *,
                                  parse_error=None, preset=preset, policy=policy)
 
 
-def score_many(completions: Sequence[Any], samples: Sequence[Sample | dict[str, Any] | str], *,
+def score_many(completions: Sequence[Any], samples: Sequence[SampleLike], *,
                reward: str | RewardConfig = "normalized", policy: GradingPolicy = "literal",
                float_tol: float = 0.0, sandbox: Sandbox | None = None,
                limits: Limits | None = None) -> list[Score]:
