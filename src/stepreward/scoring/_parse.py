@@ -144,8 +144,11 @@ class AnswerBlock:
             (('assert f(1) == [\n    1,\n    2,\n]', 4), ('yes', 5))
         """
         line = self.lines[i]
-        if not multiline:
+        if not multiline or i + 1 >= len(self.raw):
             return line, i + 1
+        if not any(c in line for c in "'\"#\\") and sum(map(line.count, _OPENERS)) <= \
+                sum(map(line.count, _CLOSERS)):
+            return line, i + 1  # no strings or comments and nothing left open: the usual case
         scan = _Scanner()
         scan.feed(line)
         if not scan.open:
