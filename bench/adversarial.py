@@ -4,9 +4,9 @@ Run: ``python bench/adversarial.py`` (``--json`` for machine output, ``--quick``
 to 320 KB). Each case is a line built to make a backtracking regular expression blow up (long
 runs of spaces between two quantifiers, fences that never close, brackets that never close,
 strings that never end). It goes through ``score()`` (literal policy, a sample with output,
-next-statement and state questions), ``code_reward()``'s extraction, and the type-name
-normaliser. Linear parsers take about 4x longer for 4x the input; the ``x4`` column is that
-ratio between the two largest sizes (sizes below ~1 ms are noise).
+next-statement and state questions), ``code_reward()``'s extraction, the type-name
+normaliser and the next-statement line-number prefix. Linear parsers take about 3x longer
+for 3x the input; the growth table compares the two largest sizes (below ~1 ms is noise).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import stepreward as sr
 from stepreward.codegen import extract_code
+from stepreward.questions._kinds import _LINE_PREFIX
 from stepreward.values import normalize_type_name
 
 SOURCE = "def f(xs):\n    total = 0\n    for x in xs:\n        total += x\n    return total\n"
@@ -34,6 +35,7 @@ CASES: dict[str, Callable[[int], str]] = {
     "string never closed": lambda n: "assert f([1]) == '''" + "x'" * (n // 2),
     "escaped quotes": lambda n: "assert f([1]) == '" + "\\'" * (n // 2),
     "line number prefix": lambda n: "1" + " " * n + "|",
+    "line number, spaces to the end": lambda n: "1" + " " * n,
     "nested parentheses": lambda n: "(" * (n // 2) + ")" * (n // 2),
 }
 
@@ -69,21 +71,25 @@ def main() -> None:
                 "case": name, "chars": len(block),
                 "score_s": timed(lambda b=block: sr.score(b, sample)),  # type: ignore[misc]
                 "extract_s": timed(lambda b=block: extract_code(b)),  # type: ignore[misc]
-                "type_s": timed(lambda x=line: normalize_type_name(x)),  # type: ignore[misc]
+                "type_s": timed(  # the type name is what follows the last ';'
+                    lambda x=line: normalize_type_name(x.rpartition(";")[2])),  # type: ignore[misc]
+                "line_prefix_s": timed(lambda x=line: _LINE_PREFIX.match(x)),  # type: ignore[misc]
             })
-    # One whole completion at the cap: every parser of code_reward() and score() at once.
-    worst = "<answer>\n" + "```" + " " * 1_000_000 + "\n" + "a" + " " * 1_000_000 + "x\n" + \
-        "[" * 1_000_000 + "\n" + "1; <class" + " " * 900_000 + "x\n</answer>"
+    # One whole completion at the cap: every crafted line at once (~360 KB each).
+    worst = "<answer>\n" + "\n".join(make(3_900_000 // len(CASES)) for make in CASES.values()) \
+        + "\n</answer>"
     totals = {"chars": len(worst), "score_s": timed(lambda: sr.score(worst, sample), 1),
               "code_reward_s": timed(lambda: sr.code_reward(worst, tests), 1)}
     if args.json:
         print(json.dumps({"rows": rows, "worst_completion": totals}, indent=1))
         return
     print(f"{k} questions; each answer line is the crafted one, chars = whole completion\n")
-    print(f"{'case':34} {'chars':>9} {'score()':>9} {'extract':>9} {'type':>9}")
+    print(f"{'case':34} {'chars':>9} {'score()':>9} {'extract':>9} {'type':>9} "
+          f"{'line no.':>9}")
     for r in rows:
         print(f"{r['case']:34} {r['chars']:>9} {r['score_s'] * 1e3:>7.1f}ms "
-              f"{r['extract_s'] * 1e3:>7.1f}ms {r['type_s'] * 1e3:>7.2f}ms")
+              f"{r['extract_s'] * 1e3:>7.1f}ms {r['type_s'] * 1e3:>7.2f}ms "
+              f"{r['line_prefix_s'] * 1e3:>7.2f}ms")
     print("\ngrowth between the two largest sizes (linear: about "
           f"{sizes[-1] / sizes[-2]:.1f}x):")
     for name in CASES:

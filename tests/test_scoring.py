@@ -375,6 +375,7 @@ ADVERSARIAL = {
     "brackets never closed": lambda n: "assert f(1) == " + "[" * n,
     "string never closed": lambda n: "assert f(1) == '''" + "x'" * (n // 2),
     "line number prefix": lambda n: "1" + " " * n + "|",
+    "line number, spaces to the end": lambda n: "1" + " " * n,
 }
 
 
@@ -390,6 +391,7 @@ def _best_time(fn: object, repeat: int = 3) -> float:
 @pytest.mark.parametrize("case", sorted(ADVERSARIAL))
 def test_parsers_are_linear_on_adversarial_lines(sample: sr.Sample, case: str) -> None:
     from stepreward.codegen import extract_code
+    from stepreward.questions._kinds import _LINE_PREFIX
     from stepreward.scoring._reference import _first_python_block
     from stepreward.values import normalize_type_name
 
@@ -399,9 +401,14 @@ def test_parsers_are_linear_on_adversarial_lines(sample: sr.Sample, case: str) -
     def completion(n: int) -> str:
         return "<answer>\n" + "\n".join([make(n // k)] * k) + "\n</answer>"
 
-    small, big = completion(40_000), completion(640_000)  # 16x the input
-    for fn in (lambda t: sr.score(t, sample), extract_code, _first_python_block,
-               normalize_type_name):
+    # Whole completions through score() and the extractors, the bare line through the
+    # line-level parsers (the type name is what follows the last ';').
+    inputs = [(completion, lambda t: sr.score(t, sample)), (completion, extract_code),
+              (completion, _first_python_block),
+              (make, lambda t: normalize_type_name(t.rpartition(";")[2])),
+              (make, _LINE_PREFIX.match), (make, split_answers)]
+    for build, fn in inputs:
+        small, big = build(40_000), build(640_000)  # 16x the input
         ratio = _best_time(lambda: fn(big)) / _best_time(lambda: fn(small))  # noqa: B023
         # Linear is ~16x; quadratic would be ~256x and cubic ~4096x.
         assert ratio < 64, (case, fn, ratio)

@@ -324,7 +324,9 @@ def _tokens(text: str) -> list[str] | None:
         return None
 
 
-_LINE_PREFIX = re.compile(r"^\s*(?:line\s*)?(\d+)\s*(?:[|:.)]\s*|\s+)(?=\S)", re.IGNORECASE)
+# A copied "N |" / "line N:" prefix. No two adjacent quantifiers overlap ("\s*" followed by
+# "\s+" would backtrack quadratically on a run of spaces), so a failed match is linear.
+_LINE_PREFIX = re.compile(r"^\s*(?:line\s*)?(\d+)(?:\s*[|:.)]\s*|\s+)(?=\S)", re.IGNORECASE)
 
 
 class NextStatementKind(QuestionKind):
