@@ -27,6 +27,8 @@ _STRING_END = {
     '"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*"""', re.DOTALL),
 }
 _OPENERS, _CLOSERS = "([{", ")]}"
+# Linear: a failed start scans to the end of the line only once per quote kind.
+_SIMPLE_STRINGS = re.compile("'[^']*'|\"[^\"]*\"")
 
 
 def completion_text(completion: Any) -> str | None:
@@ -113,6 +115,18 @@ class _Scanner:
         return -1
 
 
+def _may_open(line: str) -> bool:
+    """False when ``line`` surely leaves nothing open (the usual case, decided at C speed)."""
+    if "\\" in line or "'''" in line or '"""' in line:
+        return True
+    if "'" in line or '"' in line:
+        # Without backslashes and triple quotes a string is a quote, no such quote, a quote.
+        line = _SIMPLE_STRINGS.sub("", line)
+        if "'" in line or '"' in line:
+            return True
+    return "#" in line or sum(map(line.count, _OPENERS)) > sum(map(line.count, _CLOSERS))
+
+
 class AnswerBlock:
     """The lines of the last answer block, and whether they carried explicit numbers.
 
@@ -146,9 +160,8 @@ class AnswerBlock:
         line = self.lines[i]
         if not multiline or i + 1 >= len(self.raw):
             return line, i + 1
-        if not any(c in line for c in "'\"#\\") and sum(map(line.count, _OPENERS)) <= \
-                sum(map(line.count, _CLOSERS)):
-            return line, i + 1  # no strings or comments and nothing left open: the usual case
+        if not _may_open(line):
+            return line, i + 1
         scan = _Scanner()
         scan.feed(line)
         if not scan.open:
