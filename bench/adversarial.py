@@ -36,6 +36,7 @@ CASES: dict[str, Callable[[int], str]] = {
     "escaped quotes": lambda n: "assert f([1]) == '" + "\\'" * (n // 2),
     "line number prefix": lambda n: "1" + " " * n + "|",
     "line number, spaces to the end": lambda n: "1" + " " * n,
+    "escaped strings, bracket open": lambda n: "assert f(1) == [" + "'\\'', " * (n // 6),
     "nested parentheses": lambda n: "(" * (n // 2) + ")" * (n // 2),
 }
 

@@ -376,6 +376,7 @@ ADVERSARIAL = {
     "string never closed": lambda n: "assert f(1) == '''" + "x'" * (n // 2),
     "line number prefix": lambda n: "1" + " " * n + "|",
     "line number, spaces to the end": lambda n: "1" + " " * n,
+    "escaped strings, bracket open": lambda n: "assert f(1) == [" + "'\\'', " * (n // 6),
 }
 
 

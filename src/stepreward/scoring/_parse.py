@@ -18,8 +18,8 @@ _FENCE = re.compile(r"^\s*(```|~~~)[\w+-]*\s*$")
 _NUMBERED = re.compile(
     r"^\s*(?:(?:answer|ans|a|question|q)\s*(?:#\s*)?(\d+)\s*[:.)\]-]\s*"
     r"|\(?(\d+)\)\s+|(\d+)[.:]\s+|[-*•]\s+)", re.IGNORECASE)
-# What can open or close a bracket group or a string; everything else is skipped at C speed.
-_SPECIAL = re.compile(r'[][(){}#\\]|\'\'\'|"""|[\'"]')
+# What can open a string or end the code of a line; brackets in between are counted.
+_SPECIAL = re.compile(r'[#\\]|\'\'\'|"""|[\'"]')
 _STRING_END = {
     "'": re.compile(r"(?:[^'\\]|\\.)*'", re.DOTALL),
     '"': re.compile(r'(?:[^"\\]|\\.)*"', re.DOTALL),
@@ -76,32 +76,38 @@ class _Scanner:
             pos = self._close_string(line, 0)
             if pos < 0:
                 return
+        if "\\" not in line and "'''" not in line and '"""' not in line:
+            # The usual case, at C speed: drop plain strings, cut the comment, count.
+            plain = _SIMPLE_STRINGS.sub("", line[pos:])
+            if "'" not in plain and '"' not in plain:
+                self._brackets(plain.partition("#")[0])
+                return
         while True:
             m = _SPECIAL.search(line, pos)
-            if m is None:
+            self._brackets(line[pos:m.start()] if m else line[pos:])
+            if m is None or self.broken:
                 return
             tok = m.group()
             pos = m.end()
-            if tok in _OPENERS:
-                self.depth += 1
-            elif tok in _CLOSERS:
-                self.depth -= 1
-                if self.depth < 0:
-                    self.broken = True
-                    return
-            elif tok == "#":
+            if tok == "#":
                 return
-            elif tok == "\\":
+            if tok == "\\":
                 if line[pos:].strip():
                     self.broken = True
                 else:
                     self.continued = True
                 return
-            else:
-                self.string = tok
-                pos = self._close_string(line, pos)
-                if pos < 0:
-                    return
+            self.string = tok
+            pos = self._close_string(line, pos)
+            if pos < 0:
+                return
+
+    def _brackets(self, code: str) -> None:
+        # Counting, not walking: a closer before its opener within one stretch of code is
+        # not noticed here, and the joined text must still parse (see _group_parses).
+        self.depth += sum(map(code.count, _OPENERS)) - sum(map(code.count, _CLOSERS))
+        if self.depth < 0:
+            self.broken = True
 
     def _close_string(self, line: str, pos: int) -> int:
         quote = self.string
