@@ -425,7 +425,12 @@ def score_many(completions: Sequence[Any], samples: Sequence[SampleLike], *,
     """
     if len(completions) != len(samples):
         raise ValueError(f"got {len(completions)} completions for {len(samples)} samples")
-    if policy == "execute" or reward == REFERENCE:
+    parsed = [_as_sample(s) for s in samples]  # cached; misuse raises here, before any work
+    # Input answers other than the original arguments are checked in the sandbox under the
+    # literal policy too.
+    runs = policy == "execute" or reward == REFERENCE or any(
+        q.kind == "input" for s in parsed for q in s.questions)
+    if runs:
         from concurrent.futures import ThreadPoolExecutor
 
         # Sandbox round trips dominate: keep every worker busy.
@@ -433,7 +438,7 @@ def score_many(completions: Sequence[Any], samples: Sequence[SampleLike], *,
             return list(pool.map(lambda cs: score(cs[0], cs[1], reward=reward, policy=policy,
                                                   float_tol=float_tol, sandbox=sandbox,
                                                   limits=limits),
-                                 zip(completions, samples, strict=True)))
+                                 zip(completions, parsed, strict=True)))
     return [score(c, s, reward=reward, policy=policy, float_tol=float_tol, sandbox=sandbox,
-                  limits=limits) for c, s in zip(completions, samples, strict=True)]
+                  limits=limits) for c, s in zip(completions, parsed, strict=True)]
 
