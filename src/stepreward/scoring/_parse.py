@@ -159,9 +159,9 @@ class AnswerBlock:
         line stands alone, so a continuation never swallows the next answers.
 
         Example:
-            >>> b = split_answers("assert f(1) == [\n    1,\n    2,\n]\nyes")
+            >>> b = split_answers("assert f(1) == [\\n    1,\\n    2,\\n]\\nyes")
             >>> b.answer(0), b.answer(4)
-            (('assert f(1) == [\n    1,\n    2,\n]', 4), ('yes', 5))
+            (('assert f(1) == [\\n    1,\\n    2,\\n]', 4), ('yes', 5))
         """
         line = self.lines[i]
         if not multiline or i + 1 >= len(self.raw):
