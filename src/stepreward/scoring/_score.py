@@ -354,12 +354,14 @@ def score(completion: Any, sample: SampleLike, *,
 
     Example:
         >>> s = Sample(id="x", source="def f(a):\\n    return a", call="f(1)", prompt="",
-        ...            questions=[Question(kind="output", gold=1,
+        ...            questions=[Question(kind="output", text="?", gold=1,
         ...                                gold_text="assert f(1) == 1", info={"call": "f(1)"})])
         >>> score("<answer>\\nassert f(1) == 1\\n</answer>", s).reward
         1.0
-        >>> t = trace("def f(a):\\n    return a", "f(1)")  # doctest: +SKIP
-        >>> score(sample_from_trace(t).gold_completion(), t).reward  # doctest: +SKIP
+        >>> from stepreward.questions import sample_from_trace
+        >>> from stepreward.trace import trace
+        >>> t = trace("def f(a):\\n    return a", "f(1)")  # a Trace: its default sample
+        >>> score(sample_from_trace(t).gold_completion(), t).reward
         1.0
     """
     if policy not in ("literal", "execute"):
