@@ -291,6 +291,7 @@ REBINDING = [
     "[i('os').getpid() for i in [__import__] for __import__ in [0]][0]",
     "[len for len in [f]][0]({a})",
     "{a!r}.__class__",
+    "(x for x in [0]).gi_frame.f_globals['f']({a})",  # also 1.0 before: no name, no '_'
 ]
 
 
@@ -328,8 +329,16 @@ def test_the_gate_resolves_names_like_python() -> None:
     # RestrictedPython's restricted expression policy is a second, independent layer.
     from stepreward.scoring._gate import _restricted_errors
 
-    for bad in ("__import__('os')", "(1).__class__", "[1 for _x in []]", "x = 1"):
+    for bad in ("__import__('os')", "(1).__class__", "[1 for _x in []]", "x = 1",
+                "(x for x in []).gi_frame.f_globals"):
         assert "RestrictedPython refused" in (_restricted_errors(bad) or ""), bad
+    # ... and our own check refuses frame and code attributes without relying on it.
+    from stepreward.scoring._gate import INTROSPECTION_ATTRIBUTES, _Scopes
+
+    for attr in sorted(INTROSPECTION_ATTRIBUTES):
+        scopes = _Scopes("f")
+        scopes.visit(ast.parse(f"(x for x in []).{attr}", mode="eval").body, frozenset())
+        assert scopes.error == f"the attribute {attr!r} is not allowed in an answer"
     assert _restricted_errors("sorted([2, 1], key=lambda v: v)") is None
     assert gate("f(1)") == "the answer uses the function under test 'f'"
     assert gate("g(1)", call=True) == "expected a call of f(...)"

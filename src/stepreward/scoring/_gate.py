@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["SAFE_NAMES", "check_expression"]
+__all__ = ["INTROSPECTION_ATTRIBUTES", "SAFE_NAMES", "check_expression"]
 
 # Pure builtins an answer may use (no I/O, no introspection, no code objects).
 SAFE_NAMES = frozenset({
@@ -31,6 +31,14 @@ SAFE_NAMES = frozenset({
     "divmod", "enumerate", "filter", "float", "frozenset", "int", "len", "list", "map", "max",
     "min", "ord", "pow", "range", "reversed", "round", "set", "sorted", "str", "sum", "tuple",
     "zip", "inf", "nan",
+})
+# Attributes that reach frames, code objects and through them any function's globals (a
+# generator's gi_frame.f_globals['f'] is the function under test). RestrictedPython refuses
+# the same list; checking it here too keeps the gate from depending on one layer.
+INTROSPECTION_ATTRIBUTES = frozenset({
+    "ag_await", "ag_code", "ag_frame", "co_code", "cr_await", "cr_code", "cr_frame",
+    "cr_origin", "f_back", "f_builtins", "f_code", "f_generator", "f_globals", "f_locals",
+    "f_trace", "gi_code", "gi_frame", "gi_yieldfrom", "tb_frame", "tb_next",
 })
 _MAX_TEXT = 100_000  # longer answers are refused before RestrictedPython compiles them
 
@@ -90,8 +98,9 @@ class _Scopes:
         if isinstance(node, (ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)):
             self.fail("assignments and generators are not allowed in an answer")
             return
-        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
-            self.fail("attributes starting with '_' are not allowed")
+        if isinstance(node, ast.Attribute) and (node.attr.startswith("_")
+                                                or node.attr in INTROSPECTION_ATTRIBUTES):
+            self.fail(f"the attribute {node.attr!r} is not allowed in an answer")
             return
         if isinstance(node, ast.Lambda):
             self.visit_lambda(node, bound)
