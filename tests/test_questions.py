@@ -151,7 +151,9 @@ def test_input_questions(sandbox: sr.Sandbox) -> None:
     assert q.text.endswith("assert f(??) == 5") and q.gold_text == "assert f(2, 3) == 5"
     assert grade(s, 0, "assert f(2, 3) == 5").correct
     assert grade(s, 0, "f(2, 3)").correct
-    v = grade(s, 0, "assert f(1, 4) == 5")
+    # Other arguments are checked in the default sandbox when none is given (never paid 0).
+    assert grade(s, 0, "assert f(1, 4) == 5").correct
+    v = get_kind("input").grade("assert f(1, 4) == 5", s.questions[0])  # no program given
     assert v.status == "unverified" and not v.correct
     assert grade(s, 0, "assert f(1, 4) == 5", sandbox=sandbox).correct  # any args that work
     assert grade(s, 0, "assert f(4, 4) == 5", sandbox=sandbox).status == "wrong"

@@ -203,7 +203,8 @@ def test_same_text_everywhere_gets_no_free_credit(sample: sr.Sample) -> None:
 def test_input_questions_policies(input_sample: sr.Sample, sandbox: sr.Sandbox) -> None:
     s = input_sample
     other = s.answer_text(["assert f(1, 12) == 13"])
-    assert sr.score(other, s).verdicts[0].status == "unverified"
+    # No sandbox given: the default sandbox checks it, so a correct answer is never paid 0.
+    assert sr.score(other, s).reward == 1.0
     assert sr.score(other, s, sandbox=sandbox).reward == 1.0  # literal policy + sandbox check
     assert sr.score(other, s, policy="execute", sandbox=sandbox).reward == 1.0
     assert sr.score(s.answer_text(["assert f(2, 2) == 13"]), s, sandbox=sandbox).reward == 0.0
@@ -268,3 +269,315 @@ def test_garbage_megabytes_nul_and_surrogates(sample: sr.Sample) -> None:
         sc = sr.score(text, sample)
         assert time.perf_counter() - t0 < 3.0
         assert sc.reward in (0.0, 1.0) or 0 <= sc.reward <= 1
+
+
+# ------------------------------------------------------------------ the execute policy's gate
+
+# Output programs of different shapes; the same rebinding answers are tried on each.
+GATE_PROGRAMS = [
+    ("def f(a, b):\n    return a * b + 1\n", "f(3, 4)"),
+    ("def f(s):\n    return s[::-1].upper()\n", "f('abc')"),
+    ("def f(xs):\n    return sorted(set(xs))\n", "f([3, 1, 3])"),
+    ("def f(d):\n    return {v: k for k, v in d.items()}\n", "f({'a': 1})"),
+]
+# {a} is the call's argument text. Before the RestrictedPython gate the first one scored 1.0 on
+# every output question (a comprehension rebinding f hid the real f from the name check).
+REBINDING = [
+    "[g({a}) for g in [f] for f in [0]][0]",
+    "[g for g in [0] for f in [0]] or f({a})",
+    "(lambda f: f({a}))(f)",
+    "(lambda g=f: g({a}))()",
+    "[(f := g) for g in [0]] and f({a})",
+    "[i('os').getpid() for i in [__import__] for __import__ in [0]][0]",
+    "[len for len in [f]][0]({a})",
+    "{a!r}.__class__",
+    "(x for x in [0]).gi_frame.f_globals['f']({a})",  # also 1.0 before: no name, no '_'
+]
+
+
+@pytest.mark.parametrize("template", REBINDING)
+def test_rebinding_answers_never_pass_the_execute_gate(sandbox: sr.Sandbox,
+                                                       template: str) -> None:
+    for source, call in GATE_PROGRAMS:
+        s = sr.build_sample(source, call, kinds=("output",), sandbox=sandbox)
+        args = call[2:-1]
+        answer = f"assert {call} == " + template.replace("{a!r}", repr(args)).replace(
+            "{a}", args)
+        sc = sr.score(s.answer_text([answer]), s, policy="execute", sandbox=sandbox)
+        assert sc.reward == 0.0, (answer, sc.verdicts[0])
+        assert sc.verdicts[0].status == "unparseable", (answer, sc.verdicts[0])
+
+
+def test_the_gate_resolves_names_like_python() -> None:
+    import ast
+
+    from stepreward.scoring._gate import check_expression
+
+    def gate(text: str, *, call: bool = False) -> str | None:
+        return check_expression(ast.parse(text, mode="eval").body, "f", call_of_entry=call)
+
+    # Legitimate: comprehension and lambda variables, builtins, methods, nested scopes.
+    for ok in ("[x * 2 for x in range(3)]", "sorted([3, 1], key=lambda v: -v)",
+               "{k: v for k, v in zip('ab', [1, 2])}", "[[y for y in x] for x in [[1]]]",
+               "'a b'.split()", "(lambda x, *r, k=2, **kw: x)(1)"):
+        assert gate(ok) is None, ok
+    assert gate("f([1, 2], lambda x: x.sort())", call=True) is None
+    # A comprehension variable is not visible in the first iterable (enclosing scope).
+    assert gate("[x for x in x]") == "the name 'x' is not allowed in an answer"
+    # Lambda defaults are evaluated outside the lambda.
+    assert "not allowed" in (gate("(lambda y=y: y)()") or "")
+    # RestrictedPython's restricted expression policy is a second, independent layer.
+    from stepreward.scoring._gate import _restricted_errors
+
+    for bad in ("__import__('os')", "(1).__class__", "[1 for _x in []]", "x = 1",
+                "(x for x in []).gi_frame.f_globals"):
+        assert "RestrictedPython refused" in (_restricted_errors(bad) or ""), bad
+    # ... and our own check refuses frame and code attributes without relying on it.
+    from stepreward.scoring._gate import INTROSPECTION_ATTRIBUTES, _Scopes
+
+    for attr in sorted(INTROSPECTION_ATTRIBUTES):
+        scopes = _Scopes("f")
+        scopes.visit(ast.parse(f"(x for x in []).{attr}", mode="eval").body, frozenset())
+        assert scopes.error == f"the attribute {attr!r} is not allowed in an answer"
+    assert _restricted_errors("sorted([2, 1], key=lambda v: v)") is None
+    assert gate("f(1)") == "the answer uses the function under test 'f'"
+    assert gate("g(1)", call=True) == "expected a call of f(...)"
+    assert gate("f(f(1))", call=True) == "the answer uses the function under test 'f'"
+    assert gate("f(*[1], **{'k': 2})", call=True) is None
+
+
+LAMBDA_PROGRAM = ("def f(xs, op):\n    if callable(op):\n        op(xs)\n    else:\n"
+                  "        xs.append(op)\n    return xs\n")
+
+
+@pytest.mark.parametrize("policy", ["literal", "execute"])
+@pytest.mark.parametrize(("args", "status"), [
+    ("[2, 1], 3", "correct"),                          # the original arguments
+    ("[3, 1, 2], lambda x: x.reverse()", "correct"),   # CRUXEval-I accepts callables
+    ("[2, 1, 3], lambda x: None", "correct"),
+    ("[1, 2], lambda x: x.sort()", "wrong"),
+    ("[1], lambda x: __import__('os')", "unparseable"),
+    ("[1], lambda x: x.__class__", "unparseable"),
+    ("[1], lambda f: f", "unparseable"),
+    ("[1], lambda x: open('/etc/passwd')", "unparseable"),
+])
+def test_lambda_arguments_in_input_answers(sandbox: sr.Sandbox, policy: str, args: str,
+                                           status: str) -> None:
+    s = sr.build_sample(LAMBDA_PROGRAM, "f([2, 1], 3)", kinds=("input",), sandbox=sandbox)
+    sc = sr.score(s.answer_text([f"assert f({args}) == [2, 1, 3]"]), s,
+                  policy=policy, sandbox=sandbox)  # type: ignore[arg-type]
+    assert sc.verdicts[0].status == status, sc.verdicts[0]
+
+
+# ------------------------------------------------------------------ adversarial lines (linear)
+
+# Lines crafted against backtracking regular expressions (see bench/adversarial.py for the
+# table at 20 KB - 4 MB). Before the fix the type-name normaliser took 132 s on an 8 KB line
+# (cubic), the numbering pattern 2 s on a 20 KB line and code-fence extraction 2.6 s on 80 KB
+# (quadratic).
+ADVERSARIAL = {
+    "type name": lambda n: "1; <class" + " " * n + "x",
+    "numbering": lambda n: "a" + " " * n + "x",
+    "numbering with #": lambda n: "answer" + " " * (n // 2) + "#" + " " * (n // 2) + "x",
+    "fence": lambda n: "```" + " " * n + "x",
+    "fences never closed": lambda n: "```python\nx" * (n // 11),
+    "brackets never closed": lambda n: "assert f(1) == " + "[" * n,
+    "string never closed": lambda n: "assert f(1) == '''" + "x'" * (n // 2),
+    "line number prefix": lambda n: "1" + " " * n + "|",
+    "line number, spaces to the end": lambda n: "1" + " " * n,
+    "escaped strings, bracket open": lambda n: "assert f(1) == [" + "'\\'', " * (n // 6),
+}
+
+
+def _best_time(fn: object, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()  # type: ignore[operator]
+        best = min(best, time.perf_counter() - t0)
+    return max(best, 2e-4)  # below that, timer noise dominates the ratio
+
+
+@pytest.mark.parametrize("case", sorted(ADVERSARIAL))
+def test_parsers_are_linear_on_adversarial_lines(sample: sr.Sample, case: str) -> None:
+    from stepreward.codegen import extract_code
+    from stepreward.questions._kinds import _LINE_PREFIX
+    from stepreward.scoring._reference import _first_python_block
+    from stepreward.values import normalize_type_name
+
+    make = ADVERSARIAL[case]
+    k = len(sample.questions)
+
+    def completion(n: int) -> str:
+        return "<answer>\n" + "\n".join([make(n // k)] * k) + "\n</answer>"
+
+    # Whole completions through score() and the extractors, the bare line through the
+    # line-level parsers (the type name is what follows the last ';').
+    inputs = [(completion, lambda t: sr.score(t, sample)), (completion, extract_code),
+              (completion, _first_python_block),
+              (make, lambda t: normalize_type_name(t.rpartition(";")[2])),
+              (make, _LINE_PREFIX.match), (make, split_answers)]
+    for build, fn in inputs:
+        small, big = build(40_000), build(640_000)  # 16x the input
+        ratio = _best_time(lambda: fn(big)) / _best_time(lambda: fn(small))  # noqa: B023
+        # Linear is ~16x; quadratic would be ~256x and cubic ~4096x.
+        assert ratio < 64, (case, fn, ratio)
+
+
+def test_worst_case_time_per_completion(sample: sr.Sample) -> None:
+    tests = [sr.TestCase.call("f", ([1],), [1])]
+    for make in ADVERSARIAL.values():
+        # One 4 MB line, and 200 lines of 19 KB (each under the 20 KB line cap, where the
+        # quadratic numbering pattern took 2 s a line).
+        for text in ("<answer>\n" + make(3_990_000) + "\n</answer>",
+                     "<answer>\n" + "\n".join([make(19_000)] * 200) + "\n</answer>"):
+            t0 = time.perf_counter()
+            sr.score(text, sample)
+            sr.code_reward(text, tests)  # no code block: never reaches the sandbox
+            assert time.perf_counter() - t0 < 5.0  # documented: well under 1 s
+
+
+def test_score_accepts_a_trace(sandbox: sr.Sandbox) -> None:
+    from stepreward.questions import sample_from_trace
+
+    t = sr.trace(PAPER, CALL, sandbox=sandbox)
+    s = sample_from_trace(t)  # the prompt a custom loop shows for this trace
+    gold = s.gold_completion()
+    assert sr.score(gold, t).reward == 1.0
+    assert sr.score(gold, t).verdicts == sr.score(gold, s).verdicts
+    wrong = s.answer_text(["nope"] * len(s.questions))
+    assert sr.score(wrong, t).reward == 0.0
+    assert [sc.reward for sc in sr.score_many([gold, wrong], [t, t])] == [1.0, 0.0]
+    # A trace that never ran cannot be graded: a clear ValueError, not an AttributeError.
+    broken = sr.Trace(source="def f(:", call="f()", status="error", reason="SyntaxError")
+    with pytest.raises(ValueError, match="status 'error'"):
+        sr.score(gold, broken)
+
+
+# ------------------------------------------------------------------ real-world answer shapes
+
+SHAPE_PROGRAMS = {
+    "pairs": ("def f(xs):\n    return [[x, x % 2 == 1] for x in sorted(xs, reverse=True)]\n",
+              "f([2, 3])", ("output",)),  # [[3, True], [2, False]]
+    "dict": ("def f(s):\n    return {i + 1: c for i, c in enumerate(s)}\n", "f('ab')",
+             ("output",)),  # {1: 'a', 2: 'b'}
+    "text": ("def f(a, b):\n    return a + '\\n' + b\n", "f('a', 'b')", ("output",)),
+    "lambda": (LAMBDA_PROGRAM, "f([2, 1], 3)", ("input",)),  # [2, 1, 3]
+    "mul": ("def f(a, b):\n    return a * b + 1\n", "f(3, 4)", ("input",)),  # 13
+}
+# (name, program, answer block, expected status, policy)
+SHAPES = [
+    ("pretty-printed value", "pairs", "[\n    [3, True],\n    [2, False]\n]", "correct",
+     "literal"),
+    ("assert continued over lines", "pairs",
+     "assert f([2, 3]) == [\n    [3, True],\n    [2, False],\n]", "correct", "literal"),
+    ("call spread over lines", "pairs", "assert f(\n    [2, 3]\n) == [[3, True], [2, False]]",
+     "correct", "literal"),
+    ("fenced and numbered", "pairs",
+     "```python\n1. assert f([2, 3]) == [\n  [3, True],\n  [2, False]]\n```", "correct",
+     "literal"),
+    ("backslash continuation", "pairs", "assert f([2, 3]) == \\\n    [[3, True], [2, False]]",
+     "correct", "literal"),
+    ("trailing comment line", "pairs",
+     "assert f([2, 3]) == [[3, True],\n                     [2, False]]\n# sorted descending",
+     "correct", "literal"),
+    ("pretty-printed and wrong", "pairs", "[\n    [3, True],\n    [2, True]\n]", "wrong",
+     "literal"),
+    ("never closed", "pairs", "[\n    [3, True],\n    [2, False]", "unparseable", "literal"),
+    ("dict with number keys", "dict", "{\n    1: 'a',\n    2: 'b',\n}", "correct", "literal"),
+    ("dict with number keys, execute", "dict", "assert f('ab') == {\n    1: 'a',\n    2: 'b'\n}",
+     "correct", "execute"),
+    ("triple-quoted string", "text", "assert f('a', 'b') == '''a\nb'''", "correct", "literal"),
+    ("pretty-printed, execute", "pairs", "[\n    [3, True],\n    [2, False]\n]", "correct",
+     "execute"),
+    ("lambda input", "lambda", "assert f([3, 1, 2], lambda x: x.reverse()) == [2, 1, 3]",
+     "correct", "execute"),
+    ("lambda input, literal policy", "lambda",
+     "assert f([3, 1, 2], lambda x: x.reverse()) == [2, 1, 3]", "correct", "literal"),
+    ("lambda input over lines", "lambda",
+     "assert f(\n    [3, 1, 2],\n    lambda x: x.reverse(),\n) == [2, 1, 3]", "correct",
+     "execute"),
+    ("lambda input, wrong", "lambda", "assert f([1, 2], lambda x: x.sort()) == [2, 1, 3]",
+     "wrong", "execute"),
+    ("alternative input, no sandbox given", "mul", "assert f(1, 12) == 13", "correct",
+     "literal"),
+    ("alternative input over lines", "mul", "assert f(\n    1,\n    12,\n) == 13", "correct",
+     "literal"),
+    ("alternative input, wrong", "mul", "assert f(2, 2) == 13", "wrong", "literal"),
+]
+
+
+@pytest.fixture(scope="module")
+def shape_samples(sandbox: sr.Sandbox) -> dict[str, sr.Sample]:
+    return {k: sr.build_sample(src, call, kinds=kinds, sandbox=sandbox)
+            for k, (src, call, kinds) in SHAPE_PROGRAMS.items()}
+
+
+@pytest.mark.parametrize(("name", "program", "block", "status", "policy"), SHAPES,
+                         ids=[s[0] for s in SHAPES])
+def test_real_world_answer_shapes(shape_samples: dict[str, sr.Sample], sandbox: sr.Sandbox,
+                                  name: str, program: str, block: str, status: str,
+                                  policy: str) -> None:
+    s = shape_samples[program]
+    sb = sandbox if policy == "execute" else None  # literal: the default sandbox if needed
+    sc = sr.score(f"Reasoning...\n<answer>\n{block}\n</answer>", s,
+                  policy=policy, sandbox=sb)  # type: ignore[arg-type]
+    assert sc.verdicts[0].status == status, (name, sc.verdicts[0])
+    if status == "correct":
+        assert sc.reward == 1.0 and sc.components["format"] == 1.0
+
+
+LOOP = "def f(xs):\n    out = {}\n    for x in xs:\n        out[x] = [x, x * 2]\n    return out\n"
+
+
+def _pretty(answer: str, q: sr.Question) -> str:
+    """The answer as a model that pretty-prints values writes it (over several lines)."""
+    import pprint
+
+    from stepreward.values import from_literal
+
+    if q.kind == "output":
+        head = answer[:answer.index(" == ") + 4]
+        return head + pprint.pformat(from_literal(q.gold), width=8)
+    if q.kind == "state":
+        return pprint.pformat(from_literal(q.gold["value"]), width=8) + "; " + q.gold["type"]
+    return answer
+
+
+def test_multi_line_answers_with_several_questions(sandbox: sr.Sandbox) -> None:
+    s = sr.build_sample(LOOP, "f([1, 2])", kinds=("output", "next_statement", "state"),
+                        max_per_kind=4, seed=0, sandbox=sandbox)
+    pretty = [_pretty(a, q) for a, q in zip(s.gold_answers(), s.questions, strict=True)]
+    assert any("\n" in p for p in pretty)  # the sample does exercise multi-line answers
+    block = "<answer>\n" + "\n".join(pretty) + "\n</answer>"
+    sc = sr.score(block, s)
+    assert sc.reward == 1.0 and sc.components["format"] == 1.0, sc.verdicts
+    # Numbered, each answer spread over lines: aligned by number.
+    numbered = "<answer>\n" + "\n".join(f"{i}. {p}" for i, p in enumerate(pretty, 1)) + \
+        "\n</answer>"
+    assert sr.score(numbered, s).reward == 1.0
+
+
+def test_a_continuation_never_swallows_the_next_answer(sandbox: sr.Sandbox) -> None:
+    s = sr.build_sample(LOOP, "f([1, 2])", kinds=("output", "next_statement", "state"),
+                        max_per_kind=4, seed=0, sandbox=sandbox)
+    gold = s.gold_answers()
+    # An unclosed output answer: the rest of the block still answers the other questions.
+    for broken in ("assert f([1, 2]) == {1: [1, 2],", "assert f([1, 2]) == '''{1: [1, 2]}",
+                   "assert f([1, 2]) == \\"):
+        sc = sr.score(s.answer_text([broken, *gold[1:]]), s)
+        assert not sc.verdicts[0].correct
+        assert all(v.correct for v in sc.verdicts[1:]), (broken, sc.verdicts)
+    # Gold answers that open a bracket themselves: the first line of a multi-line statement
+    # (next_statement), and unquoted one-character strings (state).
+    q = [sr.Question(kind="next_statement", text="?", line=1, occurrence=1, gold="xs = [",
+                     gold_text="xs = [", info={"next_line": 2}),
+         sr.Question(kind="state", text="?", line=1, occurrence=1, var="a",
+                     gold={"value": "(", "type": "str"}, gold_text="'('; str"),
+         sr.Question(kind="state", text="?", line=1, occurrence=1, var="b",
+                     gold={"value": ")", "type": "str"}, gold_text="')'; str")]
+    hand = sr.Sample(id="x", source="", call="f()", prompt="", questions=q)
+    # "(; str" + "); str" closes the parenthesis, but the joined text is not a value: kept apart.
+    for block in ("xs = [\n(; str\n); str", "xs = [\n'('; str\n')'; str"):
+        sc = sr.score(f"<answer>\n{block}\n</answer>", hand)
+        assert [v.status for v in sc.verdicts] == ["correct"] * 3, (block, sc.verdicts)

@@ -445,7 +445,28 @@ _TYPE_ALIASES: Final = {
     "boolean": "bool",
     "dictionary": "dict",
 }
-_CLASS_REPR_RE: Final = re.compile(r"<\s*(?:class|type)\s+['\"]?([^'\"<>]*?)['\"]?\s*>")
+
+
+def _class_repr_name(text: str) -> str | None:
+    """The name inside ``<class 'NAME'>`` (or ``<type NAME>``), else None.
+
+    Plain string operations, linear in the text (a regular expression for this shape
+    backtracked cubically on a long run of spaces).
+    """
+    if not (text.startswith("<") and text.endswith(">")):
+        return None
+    inner = text[1:-1].lstrip()
+    for word in ("class", "type"):
+        if inner.startswith(word) and inner[len(word):len(word) + 1].isspace():
+            rest = inner[len(word):].strip()
+            if rest[:1] in ("'", '"'):
+                rest = rest[1:]
+            if rest[-1:] in ("'", '"'):
+                rest = rest[:-1]
+            if any(c in rest for c in "'\"<>"):
+                return None
+            return rest.strip()
+    return None
 
 
 def normalize_type_name(text: str) -> str:
@@ -463,9 +484,9 @@ def normalize_type_name(text: str) -> str:
         'collections.Counter'
     """
     name = text.strip().strip("`'\"").strip()
-    match = _CLASS_REPR_RE.fullmatch(name)
-    if match is not None:
-        name = match.group(1).strip()
+    inner = _class_repr_name(name)
+    if inner is not None:
+        name = inner
     if name.lower().startswith("builtins."):
         name = name[len("builtins.") :]
     key = name.lower()

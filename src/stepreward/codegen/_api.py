@@ -19,7 +19,10 @@ __all__ = ["CodeScore", "code_reward", "code_reward_many", "extract_code", "run_
            "tests_from_assertions"]
 
 ExtractMode = Literal["answer_block", "last_block", "raw"]
-_BLOCK = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+# The rest of an opening fence's line: "```", spaces, an optional language, spaces, newline.
+# Linear: the language must start with a letter, so the two space runs cannot trade characters.
+_FENCE_OPEN = re.compile(r"[ \t]*(?:(?:python3|python|py)[ \t]*)?\n", re.IGNORECASE)
+MAX_EXTRACT_CHARS = 4_000_000  # characters of a completion searched for code (its end)
 MAX_FALLBACK_TESTS = 20
 CHUNK = 128  # at most this many call tests per sandbox task...
 CHUNK_BYTES = 1 << 20  # ...and about this much argument data
@@ -55,6 +58,8 @@ def extract_code(completion: str, mode: ExtractMode = "answer_block") -> str | N
     """
     if not isinstance(completion, str):
         return None
+    if len(completion) > MAX_EXTRACT_CHARS:
+        completion = completion[-MAX_EXTRACT_CHARS:]
     start = completion.rfind("<answer>")
     end = completion.find("</answer>", start + 8) if start >= 0 else -1
     answer = completion[start + 8:end] if start >= 0 and end >= 0 else None
@@ -62,11 +67,29 @@ def extract_code(completion: str, mode: ExtractMode = "answer_block") -> str | N
         text = answer if answer is not None else completion
         return text if text.strip() else None
     scope = answer if (mode == "answer_block" and answer is not None) else completion
-    blocks = _BLOCK.findall(scope)
-    if not blocks:
-        return None
-    code = str(blocks[-1])
-    return code if code.strip() else None
+    code = _last_fenced_block(scope)
+    return code if code is not None and code.strip() else None
+
+
+def _last_fenced_block(text: str) -> str | None:
+    """The code of the last fenced block (``` or ```python ... ```), scanning left to right
+    as ``re.findall`` would, in linear time: a closing fence is searched once per block, and
+    when an opening fence has none after it, no later one can have one either."""
+    last = None
+    pos = 0
+    while True:
+        start = text.find("```", pos)
+        if start < 0:
+            return last
+        header = _FENCE_OPEN.match(text, start + 3)
+        if header is None:
+            pos = start + 1
+            continue
+        end = text.find("```", header.end())
+        if end < 0:
+            return last
+        last = text[header.end():end]
+        pos = end + 3
 
 
 # ---------------------------------------------------------------------------------- assertions

@@ -267,30 +267,33 @@ class InputKind(QuestionKind):
         if node is None or not isinstance(node.func, ast.Name) or node.func.id != entry:
             return Verdict(correct=False, status="unparseable",
                            reason=f"expected an assertion calling {entry}(...)")
-        predicted = _literal_args(node)
-        if predicted is None:
-            return Verdict(correct=False, status="unparseable",
-                           reason="arguments must be literals")
-        gold_call = ast.parse(f"{entry}({question.gold})", mode="eval").body
-        assert isinstance(gold_call, ast.Call)
-        gold = _literal_args(gold_call)
         parsed = ast.unparse(node)
-        if gold is not None and len(gold[0]) == len(predicted[0]) and \
-                gold[1].keys() == predicted[1].keys() and \
+        predicted = _literal_args(node)
+        gold = _gold_args(entry, question.gold)
+        if predicted is not None and gold is not None and \
+                len(gold[0]) == len(predicted[0]) and gold[1].keys() == predicted[1].keys() and \
                 all(values_equal(a, b, float_tol=float_tol) for a, b in
                     zip(gold[0], predicted[0], strict=True)) and \
                 all(values_equal(gold[1][k], predicted[1][k], float_tol=float_tol)
                     for k in gold[1]):
             return Verdict(correct=True, status="correct", parsed=parsed)
-        if sandbox is None:
-            return Verdict(correct=False, status="unverified", parsed=parsed,
-                           reason="the arguments differ from the original ones; checking them "
-                                  "needs execution (policy='execute')")
-        # The reference program runs on the predicted arguments; the expected output never
-        # enters the sandbox, and the comparison happens here.
-        from stepreward.trace._api import eval_call
+        # Other arguments (literals, or expressions such as the lambdas CRUXEval accepts):
+        # the reference program runs on them in the sandbox, the default one when none is
+        # given, so that a correct answer is never paid 0. The arguments pass the answer
+        # gate first; the expected output never enters the sandbox, and the comparison
+        # happens here.
+        from stepreward.scoring._gate import check_expression
 
-        outcome = eval_call(source, parsed, sandbox=sandbox)
+        why = check_expression(node, entry, call_of_entry=True)
+        if why:
+            return Verdict(correct=False, status="unparseable", parsed=parsed, reason=why)
+        if not source:
+            return Verdict(correct=False, status="unverified", parsed=parsed,
+                           reason="the arguments differ from the original ones and no program "
+                                  "was given to check them against")
+        from stepreward.trace._api import default_sandbox, eval_call
+
+        outcome = eval_call(source, parsed, sandbox=sandbox or default_sandbox())
         if outcome is None or not outcome.is_literal:
             return Verdict(correct=False, status="wrong", parsed=parsed,
                            reason="the call with these arguments does not return a value")
@@ -298,6 +301,14 @@ class InputKind(QuestionKind):
                           float_tol=float_tol)
         return Verdict(correct=ok, status="correct" if ok else "wrong", parsed=parsed,
                        reason=None if ok else "the call returns a different value")
+
+
+def _gold_args(entry: str, gold: Any) -> tuple[list[Any], dict[str, Any]] | None:
+    try:
+        gold_call = ast.parse(f"{entry}({gold})", mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return _literal_args(gold_call) if isinstance(gold_call, ast.Call) else None
 
 
 # ---------------------------------------------------------------------------------- next
@@ -313,7 +324,9 @@ def _tokens(text: str) -> list[str] | None:
         return None
 
 
-_LINE_PREFIX = re.compile(r"^\s*(?:line\s*)?(\d+)\s*(?:[|:.)]\s*|\s+)(?=\S)", re.IGNORECASE)
+# A copied "N |" / "line N:" prefix. No two adjacent quantifiers overlap ("\s*" followed by
+# "\s+" would backtrack quadratically on a run of spaces), so a failed match is linear.
+_LINE_PREFIX = re.compile(r"^\s*(?:line\s*)?(\d+)(?:\s*[|:.)]\s*|\s+)(?=\S)", re.IGNORECASE)
 
 
 class NextStatementKind(QuestionKind):

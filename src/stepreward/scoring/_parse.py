@@ -9,11 +9,26 @@ __all__ = ["AnswerBlock", "completion_text", "extract_answer_block", "split_answ
 
 OPEN, CLOSE = "<answer>", "</answer>"
 MAX_LINE = 20_000  # longer answer lines are cut: nothing legitimate is that long
+MAX_GROUP = 100_000  # characters of a multi-line answer (parse_value reads no more)
+MAX_GROUP_LINES = 2_000
+# Every pattern here is linear in its input: no two adjacent quantifiers can match the same
+# characters, so a failed match backtracks over each character a bounded number of times.
 _FENCE = re.compile(r"^\s*(```|~~~)[\w+-]*\s*$")
 # "Answer 3:", "A3.", "Q3)", "(3)", "3." / "3:" / "3)" followed by a space, "- ", "* ".
 _NUMBERED = re.compile(
-    r"^\s*(?:(?:answer|ans|a|question|q)\s*#?\s*(\d+)\s*[:.)\]-]\s*"
+    r"^\s*(?:(?:answer|ans|a|question|q)\s*(?:#\s*)?(\d+)\s*[:.)\]-]\s*"
     r"|\(?(\d+)\)\s+|(\d+)[.:]\s+|[-*•]\s+)", re.IGNORECASE)
+# What can open a string or end the code of a line; brackets in between are counted.
+_SPECIAL = re.compile(r'[#\\]|\'\'\'|"""|[\'"]')
+_STRING_END = {
+    "'": re.compile(r"(?:[^'\\]|\\.)*'", re.DOTALL),
+    '"': re.compile(r'(?:[^"\\]|\\.)*"', re.DOTALL),
+    "'''": re.compile(r"(?:[^'\\]|\\.|'(?!''))*'''", re.DOTALL),
+    '"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*"""', re.DOTALL),
+}
+_OPENERS, _CLOSERS = "([{", ")]}"
+# Linear: a failed start scans to the end of the line only once per quote kind.
+_SIMPLE_STRINGS = re.compile("'[^']*'|\"[^\"]*\"")
 
 
 def completion_text(completion: Any) -> str | None:
@@ -34,14 +49,150 @@ def completion_text(completion: Any) -> str | None:
     return None
 
 
+class _Scanner:
+    """Tracks open brackets and strings across lines, as Python's tokenizer would.
+
+    Linear: each character is looked at a bounded number of times (the patterns jump between
+    the characters that matter). ``broken`` means the text cannot be the start of a valid
+    multi-line expression (a bracket closed that was never opened, a plain string left open).
+    """
+
+    __slots__ = ("broken", "continued", "depth", "string")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.string: str | None = None  # the quote of the string open at the end of a line
+        self.continued = False  # a backslash continues the line
+        self.broken = False
+
+    @property
+    def open(self) -> bool:
+        return not self.broken and (self.depth > 0 or self.string is not None or self.continued)
+
+    def feed(self, line: str) -> None:
+        self.continued = False
+        pos = 0
+        if self.string is not None:
+            pos = self._close_string(line, 0)
+            if pos < 0:
+                return
+        if "\\" not in line and "'''" not in line and '"""' not in line:
+            # The usual case, at C speed: drop plain strings, cut the comment, count.
+            plain = _SIMPLE_STRINGS.sub("", line[pos:])
+            if "'" not in plain and '"' not in plain:
+                self._brackets(plain.partition("#")[0])
+                return
+        while True:
+            m = _SPECIAL.search(line, pos)
+            self._brackets(line[pos:m.start()] if m else line[pos:])
+            if m is None or self.broken:
+                return
+            tok = m.group()
+            pos = m.end()
+            if tok == "#":
+                return
+            if tok == "\\":
+                if line[pos:].strip():
+                    self.broken = True
+                else:
+                    self.continued = True
+                return
+            self.string = tok
+            pos = self._close_string(line, pos)
+            if pos < 0:
+                return
+
+    def _brackets(self, code: str) -> None:
+        # Counting, not walking: a closer before its opener within one stretch of code is
+        # not noticed here, and the joined text must still parse (see _group_parses).
+        self.depth += sum(map(code.count, _OPENERS)) - sum(map(code.count, _CLOSERS))
+        if self.depth < 0:
+            self.broken = True
+
+    def _close_string(self, line: str, pos: int) -> int:
+        quote = self.string
+        assert quote is not None
+        m = _STRING_END[quote].match(line, pos)
+        if m is not None:
+            self.string = None
+            return m.end()
+        if len(quote) == 1 and not line.endswith("\\"):
+            self.broken = True  # a one-quote string ends at the end of its line
+        return -1
+
+
+def _may_open(line: str) -> bool:
+    """False when ``line`` surely leaves nothing open (the usual case, decided at C speed)."""
+    if "\\" in line or "'''" in line or '"""' in line:
+        return True
+    if "'" in line or '"' in line:
+        # Without backslashes and triple quotes a string is a quote, no such quote, a quote.
+        line = _SIMPLE_STRINGS.sub("", line)
+        if "'" in line or '"' in line:
+            return True
+    return "#" in line or sum(map(line.count, _OPENERS)) > sum(map(line.count, _CLOSERS))
+
+
 class AnswerBlock:
-    """The lines of the last answer block, and whether they carried explicit numbers."""
+    """The lines of the last answer block, and whether they carried explicit numbers.
 
-    __slots__ = ("lines", "numbers")
+    ``lines`` are stripped and without numbering, ``raw`` the same lines as written (for
+    the continuation lines of a multi-line answer, whose text must not lose a leading
+    ``1:`` of a pretty-printed dict).
+    """
 
-    def __init__(self, lines: list[str], numbers: list[int | None]) -> None:
+    __slots__ = ("lines", "numbers", "raw")
+
+    def __init__(self, lines: list[str], numbers: list[int | None],
+                 raw: list[str] | None = None) -> None:
         self.lines = lines
         self.numbers = numbers
+        self.raw = raw if raw is not None else list(lines)
+
+    def answer(self, i: int, multiline: bool = True) -> tuple[str, int]:
+        """The answer that starts at line ``i``, and the index of the line after it.
+
+        With ``multiline``, a line that leaves a bracket, brace, parenthesis or string open
+        continues over the following lines until it is closed, so a pretty-printed value
+        or an ``assert f(x) == [`` spread over several lines is one answer. A group that is
+        never closed within the block (or within ``MAX_GROUP`` characters) is not one: the
+        line stands alone, so a continuation never swallows the next answers.
+
+        Example:
+            >>> b = split_answers("assert f(1) == [\\n    1,\\n    2,\\n]\\nyes")
+            >>> b.answer(0), b.answer(4)
+            (('assert f(1) == [\\n    1,\\n    2,\\n]', 4), ('yes', 5))
+        """
+        line = self.lines[i]
+        if not multiline or i + 1 >= len(self.raw):
+            return line, i + 1
+        if not _may_open(line):
+            return line, i + 1
+        scan = _Scanner()
+        scan.feed(line)
+        if not scan.open:
+            return line, i + 1
+        size = len(line)
+        end = min(len(self.raw), i + MAX_GROUP_LINES)
+        for j in range(i + 1, end):
+            size += len(self.raw[j]) + 1
+            if size > MAX_GROUP:
+                break
+            scan.feed(self.raw[j])
+            if scan.broken:
+                break
+            if not scan.open:
+                return "\n".join([line, *self.raw[i + 1:j + 1]]), j + 1
+        return line, i + 1
+
+    def whole(self) -> str | None:
+        """Every line of the block as one answer (None when longer than ``MAX_GROUP``)."""
+        if not self.lines:
+            return None
+        size = sum(len(r) + 1 for r in self.raw)
+        if size > MAX_GROUP:
+            return None
+        return "\n".join([self.lines[0], *self.raw[1:]])
 
 
 def extract_answer_block(text: str) -> str | None:
@@ -72,10 +223,12 @@ def split_answers(block: str) -> AnswerBlock:
     """
     lines: list[str] = []
     numbers: list[int | None] = []
+    raws: list[str] = []
     for raw in block.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         line = raw.strip()
         if not line or _FENCE.match(line):
             continue
+        raws.append(raw.rstrip())
         if len(line) > MAX_LINE:
             line = line[:MAX_LINE]
         number: int | None = None
@@ -90,4 +243,4 @@ def split_answers(block: str) -> AnswerBlock:
                 line = rest
         lines.append(line)
         numbers.append(number)
-    return AnswerBlock(lines, numbers)
+    return AnswerBlock(lines, numbers, raws)

@@ -14,7 +14,6 @@ defects B-1..B-6 are not reproduced).
 from __future__ import annotations
 
 import ast
-import re
 from typing import TYPE_CHECKING
 
 from stepreward.types import Limits, Question, Sample, Score, Verdict
@@ -26,7 +25,19 @@ if TYPE_CHECKING:
 __all__ = ["reference_score"]
 
 _TIMEOUT = Limits(timeout_s=0.5)  # the reference's subprocess timeout
-_PY_BLOCK = re.compile(r"```python\n(.*?)\n```", re.DOTALL)
+_PY_OPEN, _PY_CLOSE = "```python\n", "\n```"
+
+
+def _first_python_block(text: str) -> str | None:
+    """The first ```` ```python ```` block's code, as ``re.search(r"```python\n(.*?)\n```")``
+    finds it, in linear time (that pattern rescans the rest of the text from every opening
+    fence that is never closed)."""
+    start = text.find(_PY_OPEN)
+    if start < 0:
+        return None
+    end = text.find(_PY_CLOSE, start + len(_PY_OPEN))
+    # No closing fence after the first opening one means none after a later one either.
+    return None if end < 0 else text[start + len(_PY_OPEN):end]
 
 
 def _extract(text: str) -> str:
@@ -75,8 +86,8 @@ def reference_score(text: str, sample: Sample, *, sandbox: Sandbox | None = None
         return result(0.0, why="no <answer>...</answer>")
     kinds = [q.kind for q in sample.questions]
     if "input" in kinds:
-        m = _PY_BLOCK.search(ans)
-        code = m.group(1) if m else "assert False"
+        block = _first_python_block(ans)
+        code = block if block is not None else "assert False"
         ok = _run(code, sandbox)
         return result(2.0 if ok else 0.0, [Verdict(correct=ok, status="correct" if ok else
                                                    "wrong")] * n)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import ast
-import itertools
 import json
 import math
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from stepreward.questions._kinds import get_kind
+from stepreward.scoring._gate import check_expression
 from stepreward.scoring._parse import (
     AnswerBlock,
     completion_text,
@@ -25,6 +26,7 @@ from stepreward.types import (
     RewardConfig,
     Sample,
     Score,
+    Trace,
     Verdict,
 )
 from stepreward.values import from_literal
@@ -42,6 +44,10 @@ PRESETS: dict[str, RewardConfig] = {
 }
 REFERENCE = "execverify_reference"
 _MAX_TEXT = 4_000_000  # characters of a completion looked at (its end, where answers are)
+
+# What score() grades against: a Sample, its row (dict or JSON text), or a Trace, meaning the
+# sample sample_from_trace(trace) builds (default question selection and seed).
+SampleLike: TypeAlias = Sample | Trace | dict[str, Any] | str
 
 _MISSING = Verdict.model_construct(correct=False, status="missing", parsed=None,
                                    reason="no answer for this question", partial=0.0)
@@ -70,16 +76,40 @@ _cache_lock = threading.Lock()
 _CACHE_SIZE = 4096
 
 
-def _as_sample(sample: Sample | dict[str, Any] | str) -> Sample:
+# Samples built from Trace objects, by object identity; the weak reference tells a live trace
+# from a new one that reuses a dead one's id.
+_trace_cache: OrderedDict[int, tuple[weakref.ref[Trace], Sample]] = OrderedDict()
+
+
+def _from_trace(trace: Trace) -> Sample:
+    from stepreward.questions._sample import sample_from_trace
+
+    key = id(trace)
+    with _cache_lock:
+        hit = _trace_cache.get(key)
+        if hit is not None and hit[0]() is trace:
+            _trace_cache.move_to_end(key)
+            return hit[1]
+    built = sample_from_trace(trace)  # ValueError for a trace that ran into an error
+    with _cache_lock:
+        _trace_cache[key] = (weakref.ref(trace), built)
+        if len(_trace_cache) > _CACHE_SIZE:
+            _trace_cache.popitem(last=False)
+    return built
+
+
+def _as_sample(sample: SampleLike) -> Sample:
     if isinstance(sample, Sample):
         return sample
+    if isinstance(sample, Trace):
+        return _from_trace(sample)
     if isinstance(sample, dict):
         key: Any = (sample.get("id"), sample.get("questions") if isinstance(
             sample.get("questions"), str) else json.dumps(sample.get("questions"), default=str))
     elif isinstance(sample, str):
         key = sample
     else:
-        raise TypeError(f"sample must be a Sample, a row dict or its JSON text, "
+        raise TypeError(f"sample must be a Sample, a Trace, a row dict or its JSON text, "
                         f"got {type(sample).__name__}")
     with _cache_lock:
         hit = _cache.get(key)
@@ -123,41 +153,6 @@ def _grade_literal(line: str, q: Question, sample: Sample, float_tol: float,
     return verdict
 
 
-# Names an answer expression may use under the execute policy: pure builtins only, so a model
-# cannot reach the file system, the result channel or the function's code from an answer.
-_SAFE_NAMES = frozenset({
-    "True", "False", "None", "abs", "all", "any", "bool", "bytes", "chr", "complex", "dict",
-    "divmod", "enumerate", "filter", "float", "frozenset", "int", "len", "list", "map", "max",
-    "min", "ord", "pow", "range", "reversed", "round", "set", "sorted", "str", "sum", "tuple",
-    "zip", "inf", "nan",
-})
-
-
-def _unsafe(node: ast.AST, entry: str | None, allow_entry: bool) -> str | None:
-    bound: set[str] = set()
-    for n in ast.walk(node):
-        if isinstance(n, (ast.comprehension,)):
-            for t in ast.walk(n.target):
-                if isinstance(t, ast.Name):
-                    bound.add(t.id)
-        if isinstance(n, ast.Lambda):
-            for a in n.args.args:
-                bound.add(a.arg)
-    for n in ast.walk(node):
-        if isinstance(n, ast.Attribute) and n.attr.startswith("_"):
-            return "attributes starting with '_' are not allowed"
-        if isinstance(n, ast.Name) and n.id not in _SAFE_NAMES and n.id not in bound:
-            if allow_entry and n.id == entry:
-                continue
-            return f"the name {n.id!r} is not allowed in an answer"
-        if isinstance(n, (ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)):
-            return "assignments and generators are not allowed in an answer"
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == entry \
-                and not allow_entry:
-            return "the answer calls the function under test"
-    return None
-
-
 def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | None,
                    limits: Limits | None) -> Verdict:
     """CRUXEval-compatible: evaluate the answer with the reference program loaded.
@@ -188,7 +183,7 @@ def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | No
                 node = expr.comparators[0]
             elif ast.dump(expr.comparators[0]) == ref:
                 node = expr.left
-        why = _unsafe(node, entry, allow_entry=False)
+        why = check_expression(node, entry, call_of_entry=False)
         if why:
             return Verdict(correct=False, status="unparseable", reason=why)
         expression = ast.unparse(node)
@@ -199,8 +194,7 @@ def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | No
                 and node.func.id == entry):
             return Verdict(correct=False, status="unparseable",
                            reason=f"expected a call of {entry}(...)")
-        why = _unsafe(ast.Tuple(elts=[*node.args, *[k.value for k in node.keywords]]), entry,
-                      allow_entry=False)
+        why = check_expression(node, entry, call_of_entry=True)
         if why:
             return Verdict(correct=False, status="unparseable", reason=why)
         expression = ast.unparse(node)
@@ -221,18 +215,74 @@ def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | No
                    reason=None if ok else "the answer's value differs from the expected one")
 
 
-def _align(block: AnswerBlock, n: int) -> list[str | None]:
-    numbers = block.numbers
-    if numbers and all(x is not None for x in numbers):
-        nums = [x for x in numbers if x is not None]
-        if all(1 <= x <= n for x in nums) and all(
-                a < b for a, b in itertools.pairwise(nums)):
-            out: list[str | None] = [None] * n
-            for x, line in zip(nums, block.lines, strict=True):
-                out[x - 1] = line
-            return out
-    lines: list[str | None] = list(block.lines[:n])
-    return lines + [None] * (n - len(lines))
+# Kinds whose answers are values or assertions, which a model may spread over several lines.
+# A next-statement answer is one source line, and may leave a bracket open (the first line
+# of a multi-line statement), so it is never continued.
+_MULTILINE_KINDS = frozenset({"output", "input", "state"})
+
+
+def _group_parses(text: str, kind: str) -> bool:
+    """Whether a multi-line group is a well-formed answer of its kind (else lines stay apart)."""
+    try:
+        if kind == "state":
+            ast.parse(text.rpartition(";")[0].strip(), mode="eval")
+            return True
+        tree = ast.parse(text.strip())
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return len(tree.body) == 1 and isinstance(tree.body[0], (ast.Assert, ast.Expr))
+
+
+def _answer_at(block: AnswerBlock, i: int, kind: str) -> tuple[str, int]:
+    if kind in _MULTILINE_KINDS:
+        text, nxt = block.answer(i, multiline=True)
+        if nxt == i + 1 or _group_parses(text, kind):
+            return text, nxt
+    return block.lines[i], i + 1
+
+
+def _align(block: AnswerBlock, questions: Sequence[Question]) -> tuple[list[str | None], bool]:
+    """One answer (or None) per question, and whether the block had exactly one per question.
+
+    Answers are aligned by their numbers when every answer carries one and they increase,
+    otherwise by position. Multi-line answers are joined per question kind.
+    """
+    n, count = len(questions), len(block.lines)
+    entries: list[tuple[int, str]] = []
+    i = last = 0
+    while i < count:
+        number = block.numbers[i]
+        if number is None or not last < number <= n:
+            entries = []
+            break
+        text, i = _answer_at(block, i, questions[number - 1].kind)
+        entries.append((number, text))
+        last = number
+    if entries:
+        out: list[str | None] = [None] * n
+        for number, text in entries:
+            out[number - 1] = text
+        return out, len(entries) == n
+    out = []
+    i = 0
+    for q in questions:
+        if i >= count:
+            out.append(None)
+            continue
+        text, i = _answer_at(block, i, q.kind)
+        out.append(text)
+    return out, i == count and all(a is not None for a in out)
+
+
+def _grade(answer: str, q: Question, sample: Sample, policy: GradingPolicy, float_tol: float,
+           sandbox: Sandbox | None, limits: Limits | None) -> Verdict:
+    try:
+        if policy == "execute" and q.kind in IO_KINDS:
+            return _grade_execute(answer, q, sample, sandbox, limits)
+        return _grade_literal(answer, q, sample, float_tol, sandbox)
+    except Exception as exc:  # a grader bug must not crash the trainer
+        return Verdict(correct=False, status="unparseable",
+                       reason=f"could not grade: {type(exc).__name__}: {exc}")
 
 
 # ---------------------------------------------------------------------------------- rewards
@@ -283,25 +333,35 @@ def _empty(sample: Sample | None, why: str, preset: str, policy: GradingPolicy) 
                                  parse_error=why, preset=preset, policy=policy)
 
 
-def score(completion: Any, sample: Sample | dict[str, Any] | str, *,
+def score(completion: Any, sample: SampleLike, *,
           reward: str | RewardConfig = "normalized", policy: GradingPolicy = "literal",
           float_tol: float = 0.0, sandbox: Sandbox | None = None,
           limits: Limits | None = None) -> Score:
     """Grade a completion's answers to a sample's questions and compute its reward.
 
     ``completion`` is text or a chat (the last message's content is used); ``sample`` a
-    :class:`Sample` or its row. ``reward`` is a preset name (``normalized``, ``execverify``,
+    :class:`Sample`, its row (dict or JSON text), or a :class:`Trace`, which stands for
+    ``sample_from_trace(trace)``: the default question selection and seed, the sample whose
+    prompt that call renders. ``reward`` is a preset name (``normalized``, ``execverify``,
     ``execverify_reference``) or a :class:`RewardConfig`. ``policy="literal"`` (default)
     grades without running anything, except an ``input`` answer whose arguments differ from
-    the original ones (checked in the sandbox when one is given); ``"execute"`` evaluates
-    output and input answers with the reference program in the sandbox, as CRUXEval does.
-    Never raises for any completion text.
+    the original ones: the reference program runs on them in ``sandbox``, or in
+    :func:`default_sandbox` when none is given, so a correct answer is never paid 0;
+    ``"execute"`` evaluates output and input answers with the reference program in the
+    sandbox, as CRUXEval does. Answers may span lines (see docs/scoring.md). Never raises for
+    any completion text; parsing is linear in the completion, which is cut to its last
+    4,000,000 characters.
 
     Example:
         >>> s = Sample(id="x", source="def f(a):\\n    return a", call="f(1)", prompt="",
-        ...            questions=[Question(kind="output", gold=1,
+        ...            questions=[Question(kind="output", text="?", gold=1,
         ...                                gold_text="assert f(1) == 1", info={"call": "f(1)"})])
         >>> score("<answer>\\nassert f(1) == 1\\n</answer>", s).reward
+        1.0
+        >>> from stepreward.questions import sample_from_trace
+        >>> from stepreward.trace import trace
+        >>> t = trace("def f(a):\\n    return a", "f(1)")  # a Trace: its default sample
+        >>> score(sample_from_trace(t).gold_completion(), t).reward
         1.0
     """
     if policy not in ("literal", "execute"):
@@ -330,29 +390,32 @@ def score(completion: Any, sample: Sample | dict[str, Any] | str, *,
                else "the last <answer> block is not closed")
         return _empty(s, why, preset, policy)
     parts = split_answers(block)
-    n = len(s.questions)
-    aligned = _align(parts, n)
+    aligned, exact = _align(parts, s.questions)
+    # A one-question sample: the whole block is the answer (a value spread over lines in any
+    # way that parses); when it does not parse, the first answer as aligned above.
+    whole = parts.whole() if len(s.questions) == 1 and len(parts.lines) > 1 else None
     verdicts: list[Verdict] = []
     for q, line in zip(s.questions, aligned, strict=True):
         if line is None:
             verdicts.append(_MISSING)
             continue
-        try:
-            if policy == "execute" and q.kind in IO_KINDS:
-                v = _grade_execute(line, q, s, sandbox, limits)
+        v = None
+        if whole is not None and whole != line:
+            v = _grade(whole, q, s, policy, float_tol, sandbox, limits)
+            if v.status == "unparseable":
+                v = None
             else:
-                v = _grade_literal(line, q, s, float_tol, sandbox)
-        except Exception as exc:  # a grader bug must not crash the trainer
-            v = Verdict(correct=False, status="unparseable",
-                        reason=f"could not grade: {type(exc).__name__}: {exc}")
+                exact = True
+        if v is None:
+            v = _grade(line, q, s, policy, float_tol, sandbox, limits)
         verdicts.append(v)
-    fmt = 1.0 if len(parts.lines) == n else 0.5
+    fmt = 1.0 if exact else 0.5
     value, components = _compose(s, verdicts, fmt, config)
     return Score.model_construct(reward=value, components=components, verdicts=verdicts,
                                  parse_error=None, preset=preset, policy=policy)
 
 
-def score_many(completions: Sequence[Any], samples: Sequence[Sample | dict[str, Any] | str], *,
+def score_many(completions: Sequence[Any], samples: Sequence[SampleLike], *,
                reward: str | RewardConfig = "normalized", policy: GradingPolicy = "literal",
                float_tol: float = 0.0, sandbox: Sandbox | None = None,
                limits: Limits | None = None) -> list[Score]:
@@ -364,7 +427,12 @@ def score_many(completions: Sequence[Any], samples: Sequence[Sample | dict[str, 
     """
     if len(completions) != len(samples):
         raise ValueError(f"got {len(completions)} completions for {len(samples)} samples")
-    if policy == "execute" or reward == REFERENCE:
+    parsed = [_as_sample(s) for s in samples]  # cached; misuse raises here, before any work
+    # Input answers other than the original arguments are checked in the sandbox under the
+    # literal policy too.
+    runs = policy == "execute" or reward == REFERENCE or any(
+        q.kind == "input" for s in parsed for q in s.questions)
+    if runs:
         from concurrent.futures import ThreadPoolExecutor
 
         # Sandbox round trips dominate: keep every worker busy.
@@ -372,7 +440,7 @@ def score_many(completions: Sequence[Any], samples: Sequence[Sample | dict[str, 
             return list(pool.map(lambda cs: score(cs[0], cs[1], reward=reward, policy=policy,
                                                   float_tol=float_tol, sandbox=sandbox,
                                                   limits=limits),
-                                 zip(completions, samples, strict=True)))
+                                 zip(completions, parsed, strict=True)))
     return [score(c, s, reward=reward, policy=policy, float_tol=float_tol, sandbox=sandbox,
-                  limits=limits) for c, s in zip(completions, samples, strict=True)]
+                  limits=limits) for c, s in zip(completions, parsed, strict=True)]
 
