@@ -56,7 +56,9 @@ def test_every_kind_scores_its_own_gold_on_many_programs(sandbox: sr.Sandbox,
     seen: dict[str, int] = dict.fromkeys(KINDS, 0)
     for kinds in (ALL_BUT_INPUT, ("input",)):
         for s in build_samples(items, kinds=kinds, max_per_kind=4, sandbox=sandbox):
-            assert s is not None
+            if s is None:  # only input questions may be missing (a callable argument)
+                assert kinds == ("input",)
+                continue
             for i, q in enumerate(s.questions):
                 v = grade(s, i, q.gold_text)
                 assert v.correct and v.status == "correct", (s.source, q, v)
@@ -217,8 +219,10 @@ def test_sample_rows_round_trip(paper: sr.Sample) -> None:
 
 def test_samples_from_raising_programs(sandbox: sr.Sandbox) -> None:
     src = "def f(x):\n    y = x + 1\n    return 10 // (y - 2)\n"
+    with pytest.raises(ValueError, match=r"raised ZeroDivisionError: .* at line 3"):
+        sr.build_sample(src, "f(1)", sandbox=sandbox)
     s = sr.build_sample(src, "f(1)", kinds=("output", "next_statement", "state"),
-                        sandbox=sandbox)
+                        sandbox=sandbox, on_incomplete="keep")
     kinds = [q.kind for q in s.questions]
     assert "output" not in kinds and "next_statement" in kinds
     assert s.questions[find(s, "next_statement", line=3)].gold_text == "-1"

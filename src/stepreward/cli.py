@@ -160,7 +160,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     try:
         s = build_sample(source, args.call, kinds=kinds, max_per_kind=args.max_per_kind,
-                         seed=args.seed)
+                         seed=args.seed, on_incomplete=args.on_incomplete,
+                         determinism=args.determinism)
     except ValueError as exc:
         print(f"stepreward sample: {exc}", file=sys.stderr)
         return 1
@@ -386,8 +387,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kinds", default="output,next_statement,state",
                    help="comma-separated kinds: output, input, next_statement, state, "
                         "coverage, branch (default: output,next_statement,state)")
-    p.add_argument("--max-per-kind", type=int, default=5, metavar="N")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-per-kind", type=int, default=5, metavar="N",
+                   help="at most N questions of each kind (default: 5)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the question selection (default: 0)")
+    p.add_argument("--on-incomplete", choices=("raise", "keep"), default="raise",
+                   help="a call that raises or never finishes: fail with the reason (raise), "
+                        "or ask only about the steps that ran (keep) (default: raise)")
+    p.add_argument("--determinism", choices=("check", "skip"), default="check",
+                   help="check: trace twice and refuse a program whose runs differ (random, "
+                        "clocks); skip: trace once (default: check)")
     p.add_argument("--json", action="store_true", help="print the sample row as JSON")
     p.set_defaults(func=cmd_sample)
 

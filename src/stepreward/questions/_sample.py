@@ -7,7 +7,7 @@ import json
 import random
 import zlib
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from stepreward.questions._kinds import Candidate, Context, get_kind
 from stepreward.types import ANSWER_CLOSE, ANSWER_OPEN, Question, Sample, Trace
@@ -16,7 +16,17 @@ if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
     from stepreward.types import Limits
 
-__all__ = ["DEFAULT_KINDS", "build_sample", "build_samples", "render_prompt", "sample_from_trace"]
+__all__ = ["DEFAULT_KINDS", "IncompleteRuns", "NondeterminismCheck", "build_sample",
+           "build_samples", "render_prompt", "sample_from_trace"]
+
+#: What to do with a run that did not return normally (it raised, or hit the step cap):
+#: ``"raise"`` a ValueError that says why (the default), or ``"keep"`` it and ask only about
+#: the steps that ran (no output question; the step that raised is followed by ``-1``).
+IncompleteRuns = Literal["raise", "keep"]
+#: ``"check"`` traces the call twice and refuses programs whose two runs differ (random
+#: numbers, clocks, ...), whose gold answers would be one draw among many; ``"skip"`` trusts
+#: the program and traces it once.
+NondeterminismCheck = Literal["check", "skip"]
 
 DEFAULT_KINDS = ("output", "next_statement", "state")
 FORMAT_VERSION = 1
@@ -80,18 +90,38 @@ def _select(cands: list[Candidate], k: int, rng: random.Random) -> list[Candidat
 
 
 def sample_from_trace(trace: Trace, kinds: Sequence[str] = DEFAULT_KINDS,
-                      max_per_kind: int = 5, seed: int = 0) -> Sample:
-    """Build a :class:`Sample` from an existing trace (see :func:`build_sample`)."""
+                      max_per_kind: int = 5, seed: int = 0, *,
+                      on_incomplete: IncompleteRuns = "raise") -> Sample:
+    """Build a :class:`Sample` from an existing trace (see :func:`build_sample`).
+
+    Unlike :func:`build_sample`, a selection that finds no question (say, ``("input",)`` on a
+    result that has no literal form) returns a sample with no questions, so that dataset
+    builders can fall back to other kinds.
+
+    Example:
+        >>> from stepreward.trace import trace
+        >>> s = sample_from_trace(trace("def f(x):\\n    return x * 2", "f(4)"), ("output",))
+        >>> s.questions[0].gold_text
+        'assert f(4) == 8'
+    """
     if isinstance(kinds, str):
         raise ValueError("kinds must be a sequence of kind names, not a string")
     if max_per_kind < 1:
         raise ValueError("max_per_kind must be at least 1")
+    if on_incomplete not in ("raise", "keep"):
+        raise ValueError(f"on_incomplete must be 'raise' or 'keep', not {on_incomplete!r}")
     if "output" in kinds and "input" in kinds:
         raise ValueError("'output' and 'input' questions give away each other's answers; "
                          "build them as separate samples")
     if trace.status not in ("ok", "exception"):
         raise ValueError(f"cannot build a sample from a trace with status {trace.status!r}: "
                          f"{trace.reason}")
+    if trace.status == "exception" and (on_incomplete == "raise" or not trace.steps):
+        raise ValueError(_exception_message(trace))
+    if trace.truncated and on_incomplete == "raise":
+        raise ValueError(f"the call did not finish: {trace.truncated_reason or 'step cap'} "
+                         "(an endless loop?); questions about it would have no final answer. "
+                         "Pass on_incomplete='keep' to ask about the steps it took")
     ctx = Context.build(trace.source, trace.call, trace)
     questions: list[Question] = []
     for name in dict.fromkeys(kinds):
@@ -109,15 +139,53 @@ def sample_from_trace(trace: Trace, kinds: Sequence[str] = DEFAULT_KINDS,
                   format_version=FORMAT_VERSION)
 
 
+def _exception_message(trace: Trace) -> str:
+    exc = trace.exception
+    what = f"{exc.type}: {exc.message}" if exc else "an exception"
+    if not trace.steps:
+        return (f"the call raised {what} before any line of the program ran; check that the "
+                "call names a function the program defines, with valid arguments")
+    where = f" at line {exc.line}" if exc and exc.line else ""
+    return (f"the call raised {what}{where}, so it has no output; pass "
+            "on_incomplete='keep' to ask about the steps that ran before it")
+
+
+def _first_difference(a: Trace, b: Trace) -> str | None:
+    if a.status != b.status or a.truncated != b.truncated:
+        return "how it ends"
+    for i, (x, y) in enumerate(zip(a.steps, b.steps, strict=False)):
+        if x != y:
+            return f"step {i + 1} (line {x.line})"
+    if len(a.steps) != len(b.steps):
+        return f"step {min(len(a.steps), len(b.steps)) + 1}"
+    if a.result != b.result or a.exception != b.exception:
+        return "its result"
+    return None  # printed text differing alone changes no gold answer
+
+
+def _check_same(first: Trace, second: Trace) -> None:
+    where = _first_difference(first, second)
+    if where is not None:
+        raise ValueError(f"the program is not deterministic: two runs of the same call differ "
+                         f"in {where} (random numbers, clocks, ...?), so its questions would "
+                         "have no single gold answer. Seed or remove the source of chance, or "
+                         "pass determinism='skip' to accept it")
+
+
 def build_sample(source: str, call: str, kinds: Sequence[str] = DEFAULT_KINDS,
                  max_per_kind: int = 5, seed: int = 0, *, sandbox: Sandbox | None = None,
-                 limits: Limits | None = None) -> Sample:
+                 limits: Limits | None = None, on_incomplete: IncompleteRuns = "raise",
+                 determinism: NondeterminismCheck = "check") -> Sample:
     """Trace ``call`` over ``source`` and build a prompt with questions about the run.
 
     Questions are chosen deterministically from ``seed``, preferring informative ones
     (branch points, loop exits, jumps, calls and returns, values that changed, later
     occurrences), and never about values that have no literal form or were truncated.
-    Raises ValueError when the program cannot be traced (it does not compile, times out...).
+    Raises ValueError, saying why, whenever the sample would be of no use: the program
+    cannot be traced (it does not compile, times out, runs out of memory); the call raises
+    (or names a function that does not exist) or never finishes within the step cap, unless
+    ``on_incomplete="keep"``; two runs of the call differ (``determinism="check"``, the
+    default, traces it twice); or no question of the requested kinds can be asked.
 
     Example:
         >>> s = build_sample("def f(x):\\n    y = x + 1\\n    return y * 2", "f(3)", seed=1)
@@ -126,16 +194,26 @@ def build_sample(source: str, call: str, kinds: Sequence[str] = DEFAULT_KINDS,
     """
     from stepreward.trace._api import trace as run_trace
 
+    if determinism not in ("check", "skip"):
+        raise ValueError(f"determinism must be 'check' or 'skip', not {determinism!r}")
     t = run_trace(source, call, limits, sandbox=sandbox)
-    return sample_from_trace(t, kinds, max_per_kind, seed)
+    sample = sample_from_trace(t, kinds, max_per_kind, seed, on_incomplete=on_incomplete)
+    if determinism == "check":
+        _check_same(t, run_trace(source, call, limits, sandbox=sandbox))
+    if not sample.questions:
+        raise ValueError(f"no question of the kinds {', '.join(sample.kinds)} can be asked "
+                         "about this run (its values have no literal form, or nothing "
+                         "qualifies); try other kinds")
+    return sample
 
 
 def build_samples(items: Iterable[tuple[str, str]], kinds: Sequence[str] = DEFAULT_KINDS,
                   max_per_kind: int = 5, seed: int = 0, *, sandbox: Sandbox | None = None,
-                  limits: Limits | None = None) -> list[Sample | None]:
+                  limits: Limits | None = None, on_incomplete: IncompleteRuns = "raise",
+                  determinism: NondeterminismCheck = "check") -> list[Sample | None]:
     """:func:`build_sample` over many ``(source, call)`` pairs, traced concurrently.
 
-    Item *i* uses ``seed + i``; items that cannot be traced give None.
+    Item *i* uses ``seed + i``; items for which :func:`build_sample` would raise give None.
 
     Example:
         >>> out = build_samples([("def f():\\n    return 1", "f()"), ("def f(:", "f()")])
@@ -144,12 +222,19 @@ def build_samples(items: Iterable[tuple[str, str]], kinds: Sequence[str] = DEFAU
     """
     from stepreward.trace._api import trace_many
 
+    if determinism not in ("check", "skip"):
+        raise ValueError(f"determinism must be 'check' or 'skip', not {determinism!r}")
     pairs = list(items)
     traces = trace_many(pairs, limits, sandbox=sandbox)
+    again = (trace_many(pairs, limits, sandbox=sandbox) if determinism == "check"
+             else traces)
     out: list[Sample | None] = []
-    for i, t in enumerate(traces):
+    for i, (t, t2) in enumerate(zip(traces, again, strict=True)):
         try:
-            out.append(sample_from_trace(t, kinds, max_per_kind, seed + i))
+            s = sample_from_trace(t, kinds, max_per_kind, seed + i, on_incomplete=on_incomplete)
+            _check_same(t, t2)
         except ValueError:
             out.append(None)
+            continue
+        out.append(s if s.questions else None)
     return out

@@ -67,7 +67,8 @@ def sft_record(item: Item, task: str, seed: int,
     eval prompts) carry, so training and test prompts match.
     """
     kinds = ("output",) if task == "output" else ("input",)
-    sample = sample_from_trace(item.trace, kinds, max_per_kind=1, seed=seed)
+    sample = sample_from_trace(item.trace, kinds, max_per_kind=1, seed=seed,
+                               on_incomplete="keep")
     if not sample.questions:
         raise ValueError(f"no {task} question for this item")
     reasoning = narrate(item.trace)
@@ -230,7 +231,8 @@ class _Filters:
         self.calls += 1
         samples: list[Sample | None] = []
         for k, it in enumerate(items):
-            s = sample_from_trace(it.trace, ("output",), 1, self.seed + it.index)
+            s = sample_from_trace(it.trace, ("output",), 1, self.seed + it.index,
+                                  on_incomplete="keep")
             samples.append(s if s.questions else None)
             if not s.questions:
                 verdicts[k] = _Verdict(False, "no output question to measure difficulty")
@@ -421,10 +423,11 @@ def build_dataset(n: int, out_dir: str | os.PathLike[str], *,
             j = have[split][lv]
             oi = input_share > 0 and _nth_is_input(j, input_share)
             sample = sample_from_trace(item.trace, ("input",) if oi else kinds,
-                                       max_per_kind, seed + item.index)
+                                       max_per_kind, seed + item.index, on_incomplete="keep")
             if not sample.questions and oi:  # no askable input: an I/O row instead
                 oi = False
-                sample = sample_from_trace(item.trace, kinds, max_per_kind, seed + item.index)
+                sample = sample_from_trace(item.trace, kinds, max_per_kind, seed + item.index,
+                                           on_incomplete="keep")
             if not sample.questions:
                 stats.rejects["no question"] += 1
                 continue
