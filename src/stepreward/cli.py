@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -281,10 +282,20 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from stepreward.integrations.openrlhf.server import serve
 
-    serve(args.host, args.port, workers=args.workers, max_body_mb=args.max_body_mb,
-          timeout_s=args.timeout, max_concurrency=args.max_concurrency,
-          log_requests=args.log_requests, backend=args.backend, ray_address=args.ray_address,
-          ray_resource=args.ray_resource)
+    try:
+        serve(args.host, args.port, workers=args.workers, max_body_mb=args.max_body_mb,
+              timeout_s=args.timeout, max_concurrency=args.max_concurrency,
+              log_requests=args.log_requests, backend=args.backend,
+              ray_address=args.ray_address, ray_resource=args.ray_resource,
+              idle_timeout_s=args.idle_timeout)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        print(f"stepreward serve: cannot listen on {args.host}:{args.port}: {reason}",
+              file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        print(f"stepreward serve: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -462,8 +473,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve rewards over HTTP (OpenRLHF's remote protocol)",
                        description="Answer OpenRLHF remote reward requests "
                                    "({query, prompts, labels}) from the sandbox pool.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1; 0.0.0.0 for all)")
+    p.add_argument("--port", type=int, default=5000,
+                   help="TCP port (default: 5000; 0 picks a free one)")
     p.add_argument("--workers", type=int, default=None,
                    help="sandbox workers (default: cores; with --backend ray: per node)")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
@@ -472,9 +485,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Ray cluster to join (default: RAY_ADDRESS, else a local instance)")
     p.add_argument("--ray-resource", default=None,
                    help="place the actors only on nodes that have this custom resource")
-    p.add_argument("--max-body-mb", type=float, default=16.0)
-    p.add_argument("--timeout", type=float, default=120.0, help="per-request deadline (s)")
-    p.add_argument("--max-concurrency", type=int, default=256)
+    p.add_argument("--max-body-mb", type=float, default=16.0,
+                   help="largest request body accepted, in MiB; larger gets 413 (default: 16)")
+    p.add_argument("--timeout", type=float, default=120.0,
+                   help="per-request deadline in seconds; past it 504 (default: 120)")
+    p.add_argument("--max-concurrency", type=int, default=256,
+                   help="batches scored at once; more wait for a slot, then 503 "
+                        "(default: 256)")
+    p.add_argument("--idle-timeout", type=float, default=15.0,
+                   help="close idle keep-alive connections after this many seconds "
+                        "(default: 15)")
     p.add_argument("--log-requests", action="store_true", help="one JSON log line per request")
     p.set_defaults(func=cmd_serve)
 
@@ -519,8 +539,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ValueError as exc:  # invalid limits and similar user errors
-        print(f"stepreward {args.command}: {exc}", file=sys.stderr)
+        print(f"stepreward {args.command}: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _one_line(exc: ValueError) -> str:
+    """A user error in one line (pydantic's report spans many, with a URL)."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        parts = []
+        for err in exc.errors():
+            where = ".".join(str(x) for x in err.get("loc", ())) or "value"
+            parts.append(f"{where}: {err.get('msg', 'invalid')} (got {err.get('input')!r})")
+        return "; ".join(parts)
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":

@@ -2,25 +2,42 @@
 
 POST any path with ``{"query": [...], "prompts": [...], "labels": [...]}``; the answer is
 ``{"rewards": [...], "scores": [...], "extra_logs": {...}}`` with plain numbers (an empty
-batch gets empty lists). ``GET /health`` reports the state. Requests are limited in body size,
-time and concurrency; SIGTERM or SIGINT stops accepting, finishes the requests in flight,
-then exits.
+batch gets empty lists). ``GET /health`` reports the state.
+
+HTTP parsing, body limits and connection handling are aiohttp's (a maintained server that
+OpenRLHF already depends on); this module adds the protocol, validation and the limits:
+
+* body over ``max_body_bytes`` -> 413; malformed HTTP (a negative or non-numeric
+  ``Content-Length``, ...) -> 400 from the parser, before any body is read;
+* bad JSON or wrong field types -> 400 naming the field (never an exception text);
+* more than ``max_concurrency`` batches scoring at once -> the request waits up to
+  ``timeout_s`` for a slot, then 503;
+* a batch past ``timeout_s`` -> 504, and its remaining samples are dropped: the worker stops
+  at the next sample boundary (a sample already running ends at its own sandbox deadline),
+  and its concurrency slot is freed only then, so hidden work never piles up;
+* idle keep-alive connections are closed after ``idle_timeout_s``; a slow or idle client
+  costs a socket, not a thread;
+* SIGTERM/SIGINT: stop accepting, close idle connections, let requests in flight finish
+  (up to ``grace_s``), exit 0.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import signal
+import socket
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepreward.integrations.openrlhf import EXTRA_LOG_KEYS, extract_response, score_one
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 __all__ = ["RewardServer", "serve"]
 
@@ -32,189 +49,353 @@ class _Json(logging.Formatter):
         data = {"time": round(record.created, 3), "level": record.levelname,
                 "event": record.getMessage()}
         data.update(getattr(record, "fields", {}))
+        if record.exc_info and record.exc_info[1] is not None:
+            # One line per event: the exception, not its traceback (clients can send junk
+            # at will; a log that grows by a traceback per bad request is its own attack).
+            exc = record.exc_info[1]
+            data["error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
         return json.dumps(data)
 
 
-class RewardServer(ThreadingHTTPServer):
-    """The HTTP server; :meth:`score_batch` is the protocol's core."""
+class _Cancelled(Exception):
+    """The request's deadline passed: the rest of its batch is not scored."""
 
-    daemon_threads = False  # server_close() then waits for the requests in flight
-    block_on_close = True
-    request_queue_size = 1024
+
+def _import_aiohttp() -> Any:
+    try:
+        from aiohttp import web
+    except ImportError as exc:  # pragma: no cover - aiohttp is a core dependency
+        raise ImportError("stepreward serve needs aiohttp: pip install 'aiohttp>=3.9'") from exc
+    return web
+
+
+def _str_list(body: dict[str, Any], key: str, n: int | None) -> list[str]:
+    value = body.get(key)
+    if value is None:
+        return [""] * (n or 0)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"'{key}' must be a list of strings")
+    return value
+
+
+def parse_batch(body: object) -> tuple[list[str], list[str], list[object]]:
+    """Check a request body against the protocol; ``(queries, prompts, labels)``.
+
+    Raises ValueError naming the field that is wrong.
+
+    Example:
+        >>> parse_batch({"query": ["q"], "prompts": ["p"], "labels": ['{"id": 1}']})
+        (['q'], ['p'], ['{"id": 1}'])
+        >>> parse_batch({"query": "q"})
+        Traceback (most recent call last):
+        ...
+        ValueError: 'query' must be a list of strings
+    """
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    key = "query" if "query" in body or "queries" not in body else "queries"
+    if body.get(key) is None:
+        queries: list[str] = []
+    else:
+        queries = _str_list(body, key, None)
+    prompts = _str_list(body, "prompts", len(queries))
+    labels = body.get("labels")
+    if labels is None:
+        labels = [None] * len(queries)
+    if not isinstance(labels, list) or not all(
+            lab is None or isinstance(lab, (str, dict)) for lab in labels):
+        raise ValueError("'labels' must be a list of strings (JSON labels), objects or nulls")
+    for name, items in (("prompts", prompts), ("labels", labels)):
+        if len(items) != len(queries):
+            raise ValueError(f"'{name}' has {len(items)} entries for {len(queries)} queries")
+    return queries, prompts, labels
+
+
+class RewardServer:
+    """The reward server: bound at construction, run by :meth:`serve_forever` (blocking).
+
+    Construction binds the socket first, so a busy or invalid address raises ``OSError``
+    before any worker starts. :meth:`shutdown` (from any thread) stops it gracefully;
+    :meth:`server_close` then releases the workers. :meth:`score_batch` is the protocol's
+    core, usable without HTTP.
+
+    Example:
+        >>> srv = RewardServer("127.0.0.1", 0)  # doctest: +SKIP
+        >>> threading.Thread(target=srv.serve_forever).start()  # doctest: +SKIP
+        >>> srv.shutdown(); srv.server_close()  # doctest: +SKIP
+    """
 
     def __init__(self, host: str, port: int, *, workers: int | None = None,
                  max_body_bytes: int = 16 << 20, timeout_s: float = 120.0,
                  max_concurrency: int = 256, log_requests: bool = False,
                  backend: str = "local", ray_address: str | None = None,
-                 ray_resource: str | None = None) -> None:
+                 ray_resource: str | None = None, idle_timeout_s: float = 15.0,
+                 grace_s: float = 60.0) -> None:
         from stepreward.sandbox._pool import Sandbox
         from stepreward.trace._api import DEFAULT_LIMITS, default_sandbox, set_default_sandbox
 
         if backend not in ("local", "ray"):
             raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port must be in 0-65535, got {port}")
+        for name, value in (("max_body_bytes", max_body_bytes), ("timeout_s", timeout_s),
+                            ("max_concurrency", max_concurrency),
+                            ("idle_timeout_s", idle_timeout_s), ("grace_s", grace_s)):
+            if not value > 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self._web = _import_aiohttp()
+        # Bind before anything else starts, so a busy port is a plain OSError with nothing to
+        # tear down.
+        self._sock = socket.create_server((host, port), backlog=1024)
+        self.server_address: tuple[str, int] = self._sock.getsockname()[:2]
         self._own_sandbox: Sandbox | None = None
-        if backend == "ray":
-            from stepreward.sandbox._ray import RaySandbox
-
-            options = {"resources": {ray_resource: 0.001}} if ray_resource else None
-            self._own_sandbox = RaySandbox(address=ray_address, workers_per_node=workers,
-                                           limits=DEFAULT_LIMITS, actor_options=options)
-        elif workers is not None:
-            self._own_sandbox = Sandbox(workers=workers, limits=DEFAULT_LIMITS)
-        # Rewards find their sandbox through the process default: route them all to ours.
-        self._previous = (set_default_sandbox(self._own_sandbox)
-                          if self._own_sandbox is not None else None)
-        self.sandbox = self._own_sandbox or default_sandbox()
+        self._previous: Sandbox | None = None
         try:
-            super().__init__((host, port), _Handler)
+            if backend == "ray":
+                from stepreward.sandbox._ray import RaySandbox
+
+                options = {"resources": {ray_resource: 0.001}} if ray_resource else None
+                self._own_sandbox = RaySandbox(address=ray_address, workers_per_node=workers,
+                                               limits=DEFAULT_LIMITS, actor_options=options)
+            elif workers is not None:
+                self._own_sandbox = Sandbox(workers=workers, limits=DEFAULT_LIMITS)
         except BaseException:
-            self._release_sandbox()
+            self._sock.close()
             raise
+        # Rewards find their sandbox through the process default: route them all to ours.
+        if self._own_sandbox is not None:
+            self._previous = set_default_sandbox(self._own_sandbox)
+        self.sandbox = self._own_sandbox or default_sandbox()
         self.max_body_bytes = max_body_bytes
         self.timeout_s = timeout_s
-        self.slots = threading.BoundedSemaphore(max_concurrency)
-        self.pool = ThreadPoolExecutor(max_concurrency)
+        self.idle_timeout_s = idle_timeout_s
+        self.grace_s = grace_s
+        self.max_concurrency = max_concurrency
+        self.pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="stepreward-score")
         self.log_requests = log_requests
-        self.in_flight = 0
+        self.in_flight = 0  # requests being handled
+        self.busy_slots = 0  # batches whose worker is still running (incl. timed-out ones)
         self.served = 0
         self.errors = 0
+        self.timeouts = 0
         self.started = time.time()
         self.lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._running = threading.Event()
+        self._finished = threading.Event()
+        self._closed = False
 
-    def score_batch(self, body: dict[str, Any]) -> dict[str, Any]:
-        queries = body.get("query") or body.get("queries") or []
-        prompts = body.get("prompts") or []
-        labels = body.get("labels") or []
-        if not isinstance(queries, list):
-            raise ValueError("'query' must be a list")
+    # -- protocol -------------------------------------------------------------------------
+
+    def score_batch(self, body: dict[str, Any],
+                    cancel: threading.Event | None = None) -> dict[str, Any]:
+        """Score one request body (raises ValueError for a body that breaks the protocol)."""
+        queries, prompts, labels = parse_batch(body)
+        if not queries:
+            return {"rewards": [], "scores": [], "extra_logs": {}}
         rewards: list[float] = []
         logs: dict[str, list[float]] = {k: [] for k in EXTRA_LOG_KEYS}
-        for i, query in enumerate(queries):
-            prompt = prompts[i] if i < len(prompts) else ""
-            label = labels[i] if i < len(labels) else None
-            value, extra = score_one(extract_response(str(query), str(prompt or "")), label)
+        for query, prompt, label in zip(queries, prompts, labels, strict=True):
+            if cancel is not None and cancel.is_set():
+                raise _Cancelled
+            value, extra = score_one(extract_response(query, prompt), label)
             rewards.append(value)
             for k in EXTRA_LOG_KEYS:
                 logs[k].append(extra[k])
-        if not queries:
-            return {"rewards": [], "scores": [], "extra_logs": {}}
         return {"rewards": rewards, "scores": list(rewards), "extra_logs": logs}
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "in_flight": self.in_flight, "served": self.served,
-                "errors": self.errors, "uptime_s": round(time.time() - self.started, 1),
+        """The state reported by ``GET /health``."""
+        return {"status": "ok", "in_flight": self.in_flight, "busy_slots": self.busy_slots,
+                "served": self.served, "errors": self.errors, "timeouts": self.timeouts,
+                "uptime_s": round(time.time() - self.started, 1),
                 "isolation": list(self.sandbox.isolation) if self.sandbox else [],
                 "backend": self.sandbox.info.get("backend", "local") if self.sandbox else None}
+
+    # -- HTTP -----------------------------------------------------------------------------
+
+    def _json(self, status: int, payload: dict[str, Any]) -> web.Response:
+        return self._web.json_response(payload, status=status)  # type: ignore[no-any-return]
+
+    async def _get(self, request: web.Request) -> web.Response:
+        return self._json(200, self.health())
+
+    async def _post(self, request: web.Request) -> web.Response:
+        t0 = time.perf_counter()
+        with self.lock:
+            self.in_flight += 1
+        status = 500
+        try:
+            response = await self._handle(request)
+            status = response.status
+            return response
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+                self.served += 1
+            if self.log_requests:
+                log.info("request", extra={"fields": {
+                    "path": request.path, "status": status,
+                    "ms": round((time.perf_counter() - t0) * 1000, 2)}})
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        web = self._web
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._json(413, {"error": f"body over {self.max_body_bytes} bytes"})
+        try:
+            body = json.loads(raw or b"{}")
+        except (ValueError, RecursionError) as exc:
+            return self._json(400, {"error": f"invalid JSON: {str(exc)[:200]}"})
+        try:
+            parse_batch(body)
+        except ValueError as exc:
+            return self._json(400, {"error": str(exc)})
+        assert self._slots is not None  # set in _main before serving
+        try:
+            await asyncio.wait_for(self._slots.acquire(), timeout=self.timeout_s)
+        except asyncio.TimeoutError:
+            return self._json(503, {"error": "too many requests in flight"})
+        loop = asyncio.get_running_loop()
+        cancel = threading.Event()
+        with self.lock:
+            self.busy_slots += 1
+        try:
+            future = loop.run_in_executor(self.pool, self.score_batch, body, cancel)
+        except RuntimeError:  # the pool is shutting down
+            self._release_slot()
+            return self._json(503, {"error": "the server is shutting down"})
+        # The slot belongs to the worker, not to the request: it is freed when the worker
+        # really stops, also after a 504.
+        future.add_done_callback(lambda _: self._release_slot())
+        try:
+            result = await asyncio.wait_for(asyncio.shield(future), timeout=self.timeout_s)
+        except asyncio.TimeoutError:
+            cancel.set()
+            with self.lock:
+                self.timeouts += 1
+            return self._json(504, {"error": f"scoring took over {self.timeout_s} s; the "
+                                             "rest of the batch was dropped"})
+        except Exception as exc:
+            with self.lock:
+                self.errors += 1
+            log.error("request failed", extra={"fields": {"error": repr(exc)[:1000]}})
+            return self._json(500, {"error": "internal error while scoring (see the server "
+                                             "log)"})
+        return self._json(200, result)
+
+    def _release_slot(self) -> None:
+        with self.lock:
+            self.busy_slots -= 1
+        if self._slots is not None and self._loop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._slots.release)
+            except RuntimeError:  # the loop closed meanwhile: nobody waits for slots
+                pass
+
+    _slots: asyncio.Semaphore | None = None
+
+    async def _main(self) -> None:
+        web = self._web
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._slots = asyncio.Semaphore(self.max_concurrency)
+        app = web.Application(client_max_size=self.max_body_bytes)
+        for path in ("/health", "/healthz", "/"):
+            app.router.add_get(path, self._get)
+        app.router.add_route("POST", "/{tail:.*}", self._post)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                               keepalive_timeout=self.idle_timeout_s,
+                               shutdown_timeout=self.grace_s)
+        await runner.setup()
+        site = web.SockSite(runner, self._sock, shutdown_timeout=self.grace_s)
+        await site.start()
+        self._running.set()
+        try:
+            await self._stop.wait()
+        finally:
+            # Stops accepting, closes idle keep-alive connections, waits for handlers in
+            # flight (up to grace_s), then closes the rest.
+            await runner.cleanup()
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serve until :meth:`shutdown` (``poll_interval`` is accepted for compatibility)."""
+        if self._closed:
+            raise RuntimeError("the server is closed")
+        try:
+            asyncio.run(self._main())
+        finally:
+            self._finished.set()
+
+    def wait_ready(self, timeout: float = 30.0) -> bool:
+        """Block until the server accepts requests (True) or ``timeout`` passes (False)."""
+        return self._running.wait(timeout)
+
+    def shutdown(self) -> None:
+        """Stop serving: finish requests in flight, then return (safe from any thread)."""
+        loop, stop = self._loop, self._stop
+        if loop is None or stop is None or self._finished.is_set():
+            return
+        try:
+            loop.call_soon_threadsafe(stop.set)
+        except RuntimeError:  # the loop is already closed
+            return
+        self._finished.wait()
 
     def _release_sandbox(self) -> None:
         if self._own_sandbox is not None:
             from stepreward.trace._api import set_default_sandbox
 
             set_default_sandbox(self._previous)
-            self._own_sandbox.close()
+            try:
+                self._own_sandbox.close()
+            except Exception as exc:  # close() must not raise into the caller's shutdown
+                log.error("sandbox close failed", extra={"fields": {"error": repr(exc)}})
             self._own_sandbox = None
 
     def server_close(self) -> None:
-        super().server_close()
-        self.pool.shutdown(wait=True)
+        """Release the socket, the scoring threads and the sandbox (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.shutdown()
+        self._sock.close()
+        self.pool.shutdown(wait=True, cancel_futures=True)
         self._release_sandbox()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: RewardServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # structured logs instead
-
-    def _send(self, code: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        if self.path.rstrip("/") in ("/health", "/healthz", ""):
-            self._send(200, self.server.health())
-        else:
-            self._send(404, {"error": "not found"})
-
-    def do_POST(self) -> None:
-        srv = self.server
-        t0 = time.perf_counter()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > srv.max_body_bytes:
-            self._send(413, {"error": f"body over {srv.max_body_bytes} bytes"})
-            self.close_connection = True
-            return
-        raw = self.rfile.read(length)
-        if not srv.slots.acquire(timeout=srv.timeout_s):
-            self._send(503, {"error": "too many requests in flight"})
-            return
-        with srv.lock:
-            srv.in_flight += 1
-        status = 200
-        try:
-            try:
-                body = json.loads(raw or b"{}")
-                if not isinstance(body, dict):
-                    raise ValueError("the body must be a JSON object")
-            except ValueError as exc:
-                status = 400
-                self._send(400, {"error": f"invalid JSON: {exc}"})
-                return
-            future = srv.pool.submit(srv.score_batch, body)
-            try:
-                result = future.result(timeout=srv.timeout_s)
-            except FutureTimeout:
-                status = 504
-                self._send(504, {"error": f"scoring took over {srv.timeout_s} s"})
-                return
-            except ValueError as exc:
-                status = 400
-                self._send(400, {"error": str(exc)})
-                return
-            self._send(200, result)
-        except Exception as exc:
-            status = 500
-            with srv.lock:
-                srv.errors += 1
-            log.error("request failed", extra={"fields": {"error": repr(exc)}})
-            try:
-                self._send(500, {"error": repr(exc)})
-            except OSError:
-                pass
-        finally:
-            with srv.lock:
-                srv.in_flight -= 1
-                srv.served += 1
-            srv.slots.release()
-            if srv.log_requests:
-                log.info("request", extra={"fields": {
-                    "path": self.path, "status": status,
-                    "ms": round((time.perf_counter() - t0) * 1000, 2)}})
 
 
 def serve(host: str = "127.0.0.1", port: int = 5000, *, workers: int | None = None,
           max_body_mb: float = 16.0, timeout_s: float = 120.0, max_concurrency: int = 256,
           log_requests: bool = False, ready: threading.Event | None = None,
           backend: str = "local", ray_address: str | None = None,
-          ray_resource: str | None = None) -> None:
+          ray_resource: str | None = None, idle_timeout_s: float = 15.0,
+          grace_s: float = 60.0) -> None:
     """Run the reward server until SIGTERM/SIGINT (then finish requests in flight and exit).
+
+    Raises OSError when the address cannot be bound and ValueError for bad limits, before
+    anything starts.
 
     Example:
         >>> serve("127.0.0.1", 5000)  # doctest: +SKIP
     """
+    server = RewardServer(host, port, workers=workers, max_body_bytes=int(max_body_mb * 2**20),
+                          timeout_s=timeout_s, max_concurrency=max_concurrency,
+                          log_requests=log_requests, backend=backend,
+                          ray_address=ray_address, ray_resource=ray_resource,
+                          idle_timeout_s=idle_timeout_s, grace_s=grace_s)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Json())
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-    server = RewardServer(host, port, workers=workers, max_body_bytes=int(max_body_mb * 2**20),
-                          timeout_s=timeout_s, max_concurrency=max_concurrency,
-                          log_requests=log_requests, backend=backend,
-                          ray_address=ray_address, ray_resource=ray_resource)
+    # aiohttp's own reports (malformed requests and the like) in the same one-line format.
+    aio_log = logging.getLogger("aiohttp")
+    aio_log.addHandler(handler)
+    aio_log.setLevel(logging.WARNING)
+    aio_log.propagate = False
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -223,17 +404,20 @@ def serve(host: str = "127.0.0.1", port: int = 5000, *, workers: int | None = No
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                              daemon=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    log.info("serving", extra={"fields": {"host": host, "port": server.server_address[1],
-                                          "isolation": server.health()["isolation"]}})
-    if ready is not None:
-        ready.set()
     try:
-        while not stop.wait(0.5):
+        if not server.wait_ready():
+            raise RuntimeError("the server did not start")
+        log.info("serving", extra={"fields": {"host": host, "port": server.server_address[1],
+                                              "isolation": server.health()["isolation"]}})
+        if ready is not None:
+            ready.set()
+        while not stop.wait(0.5) and thread.is_alive():
             pass
     finally:
-        server.shutdown()  # stop accepting; requests in flight go on
-        server.server_close()  # waits for them
+        server.shutdown()  # stop accepting; requests in flight finish
+        server.server_close()
         log.info("stopped", extra={"fields": {"served": server.served}})
+        log.removeHandler(handler)
+        aio_log.removeHandler(handler)
