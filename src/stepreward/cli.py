@@ -344,6 +344,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
               f"{args.out}/completions.jsonl; run the same command again to continue.",
               file=sys.stderr)
         return 1
+    for warning in results.get("warnings", []):
+        print(f"stepreward eval: warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -517,10 +519,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8,
                    help="items per generation batch (and per log flush)")
     p.add_argument("--data", help="benchmark data file (CRUXEval JSONL, EvalPlus file, synth)")
-    p.add_argument("--n", type=int, default=1, help="samples per item (pass@k)")
-    p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--max-tokens", type=int, default=1024)
-    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--n", type=int, default=None,
+                   help="samples per item, for pass@k (default: 1 from a model; every "
+                        "completion an item has in a --completions file)")
+    p.add_argument("--temperature", type=float, default=0.0,
+                   help="sampling temperature (default: 0.0, greedy)")
+    p.add_argument("--max-tokens", type=int, default=12288,
+                   help="most new tokens per completion; long enough for reasoning, as the "
+                        "method's evaluation (default: 12288)")
+    p.add_argument("--limit", type=int, default=None,
+                   help="evaluate only the first N items (default: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
     p.add_argument("--json", action="store_true")

@@ -51,6 +51,9 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def _cruxeval_rows(path: str | os.PathLike[str] | None) -> list[dict[str, Any]]:
+    from stepreward.eval._tasks import data_file
+
+    path = path or data_file("cruxeval")
     if path:
         with open(path, encoding="utf-8") as f:
             return [json.loads(line) for line in f if line.strip()]
@@ -90,6 +93,9 @@ def bench_items(bench: str, *, path: str | os.PathLike[str] | None = None,
         if bench == "humaneval":
             # The HumanEval+ file (and the original HumanEval JSONL) carry the original
             # check function; without the plus inputs that is HumanEval itself.
+            from stepreward.eval._tasks import data_file
+
+            path = path or data_file("humanevalplus")
             tasks = (load_humaneval_plus(path, plus=False, limit=limit) if path
                      else load_humaneval())
         elif bench == "humaneval-plus":
@@ -163,10 +169,16 @@ def _consistency(verdicts: list[dict[str, Any]]) -> float:
 
 def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator | None = None,
              replay: str | os.PathLike[str] | None = None, data: str | None = None,
-             n: int = 1, temperature: float = 0.0, max_tokens: int = 1024,
+             n: int | None = None, temperature: float = 0.0, max_tokens: int = 12288,
              limit: int | None = None, seed: int = 0, progress: bool = False,
              batch_size: int = 32) -> dict[str, Any]:
     """Generate (or replay) completions for a benchmark, grade them, and write the report.
+
+    ``n``: completions per item; by default 1 from a backend and *every* completion the
+    replay file holds for an item (so pass@1 is estimated from all of them). Every metric is
+    computed over the same samples: each item's samples are averaged, then the items, so on
+    one-question benches ``accuracy_per_kind`` equals pass@1. Items a replay file does not
+    cover are left out of the metrics and reported in ``warnings``.
 
     Writes ``completions.jsonl`` (every completion with its verdicts; a rerun continues where
     an interrupted one stopped), ``results.json``, ``report.md`` and ``chart.png``. Items are
@@ -181,6 +193,8 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    if n is not None and n < 1:
+        raise ValueError("n must be at least 1")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     items = bench_items(bench, path=data, limit=limit, seed=seed)
@@ -196,14 +210,14 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
                     row = json.loads(line)
                     done[row["id"]].append(row)
     t0 = time.monotonic()
-    todo = [it for it in items if len(done[it.id]) < (n if not replayer else 1)]
+    todo = [it for it in items if len(done[it.id]) < (1 if replayer else n or 1)]
     with log_path.open("a") as log_file:
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
             if replayer is not None:
-                texts = [replayer.for_item(it.id, n) for it in chunk]
+                texts = [replayer.for_item(it.id, n or 0) for it in chunk]
             elif backend is not None:
-                texts = backend.generate([it.prompt for it in chunk], n,
+                texts = backend.generate([it.prompt for it in chunk], n or 1,
                                          temperature=temperature, max_tokens=max_tokens,
                                          seed=seed)
             for it, completions in zip(chunk, texts, strict=True):
@@ -220,55 +234,86 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
                 sys.stderr.flush()
     if progress and todo:
         sys.stderr.write("\n")
-    results = _metrics(bench, items, done, n)
+    results = _metrics(bench, items, done)
+    if replayer is not None:
+        missing = [it.id for it in items if not done.get(it.id)]
+        unknown = len(set(replayer.by_id) - {it.id for it in items})
+        if missing:
+            results["warnings"].append(
+                f"the completions file covers {len(items) - len(missing)} of {len(items)} "
+                f"items; the other {len(missing)} are left out of every metric")
+        if unknown:
+            results["warnings"].append(f"{unknown} ids in the completions file are not items "
+                                       f"of {bench} (another bench's file?)")
     (out / "results.json").write_text(json.dumps(results, indent=2))
     (out / "report.md").write_text(_report(results))
     _chart(results, out / "chart.png")
     return results
 
 
-def _metrics(bench: str, items: Sequence[EvalItem], done: dict[str, list[dict[str, Any]]],
-             n: int) -> dict[str, Any]:
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _metrics(bench: str, items: Sequence[EvalItem],
+             done: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    # Every metric averages each item's samples first, then the items, so that all of them
+    # describe the same samples with the same weights.
     per_item = []
-    kind_hits: dict[str, list[int]] = defaultdict(list)
-    level_hits: dict[str, list[int]] = defaultdict(list)
-    unparsed = total_q = 0
-    consistency = []
+    kind_acc: dict[str, list[float]] = defaultdict(list)
+    level_acc: dict[str, list[float]] = defaultdict(list)
+    unparsed: list[float] = []
+    consistency: list[float] = []
     for it in items:
         rows = done.get(it.id, [])
+        if not rows:
+            continue
         correct = sum(bool(r.get("correct")) for r in rows)
         per_item.append((len(rows), correct))
-        for r in rows[:1]:
+        kinds: dict[str, list[int]] = defaultdict(list)
+        bad: list[int] = []
+        cons: list[float] = []
+        for r in rows:
             for v in r.get("verdicts", []):
-                kind_hits[v["kind"]].append(int(v["correct"]))
-                unparsed += v["status"] in ("unparseable", "missing")
-                total_q += 1
+                kinds[v["kind"]].append(int(v["correct"]))
+                bad.append(int(v["status"] in ("unparseable", "missing")))
             if not r.get("verdicts") and "parse_error" in r:
                 # Code benches: an unparsed answer is one with no code to run.
-                unparsed += r["parse_error"] is not None
-                total_q += 1
+                bad.append(int(r["parse_error"] is not None))
             if len(r.get("verdicts", [])) > 1:
-                consistency.append(_consistency(r["verdicts"]))
-            if it.meta.get("level") is not None:
-                level_hits[str(it.meta["level"])].append(int(bool(r.get("correct"))))
-    ks = sorted({1, n} if n > 1 else {1})
-    scored = [(m, c) for m, c in per_item if m > 0]
-    pass_k = {f"pass@{k}": 100.0 * sum(pass_at_k(m, c, min(k, m)) for m, c in scored)
-              / max(1, len(scored)) for k in ks}
+                cons.append(_consistency(r["verdicts"]))
+        for kind, hits in kinds.items():
+            kind_acc[kind].append(_mean(hits))
+        if bad:
+            unparsed.append(_mean(bad))
+        if cons:
+            consistency.append(_mean(cons))
+        if it.meta.get("level") is not None:
+            level_acc[str(it.meta["level"])].append(correct / len(rows))
+    most = max((m for m, _ in per_item), default=1)
+    ks = sorted({1, most})
+    pass_k = {f"pass@{k}": 100.0 * sum(pass_at_k(m, c, min(k, m)) for m, c in per_item)
+              / max(1, len(per_item)) for k in ks}
+    sizes = {m for m, _ in per_item}
     return {
-        "bench": bench, "items": len(items), "graded_items": len(scored),
-        "samples_per_item": n, **pass_k,
-        "accuracy_per_kind": {k: 100.0 * sum(v) / len(v) for k, v in sorted(kind_hits.items())},
-        "accuracy_per_level": {k: 100.0 * sum(v) / len(v) for k, v in sorted(level_hits.items())},
-        "unparsed_rate": 100.0 * unparsed / total_q if total_q else 0.0,
-        "consistency": 100.0 * sum(consistency) / len(consistency) if consistency else None,
+        "bench": bench, "items": len(items), "graded_items": len(per_item),
+        "samples_per_item": most if len(sizes) <= 1 else sorted(sizes),
+        "samples": sum(m for m, _ in per_item), **pass_k,
+        "accuracy_per_kind": {k: 100.0 * _mean(v) for k, v in sorted(kind_acc.items())},
+        "accuracy_per_level": {k: 100.0 * _mean(v) for k, v in sorted(level_acc.items())},
+        "unparsed_rate": 100.0 * _mean(unparsed) if unparsed else 0.0,
+        "consistency": 100.0 * _mean(consistency) if consistency else None,
+        "warnings": [],
     }
 
 
 def _report(r: dict[str, Any]) -> str:
     lines = [f"# {r['bench']}", "",
              f"{r['graded_items']} of {r['items']} items graded, {r['samples_per_item']} "
-             "sample(s) each.", "", "| metric | value |", "|---|---|"]
+             f"sample(s) each ({r.get('samples', '?')} in all). Every metric averages each "
+             "item's samples, then the items.", "",
+             *[f"**Warning:** {w}" for w in r.get("warnings", [])],
+             *([""] if r.get("warnings") else []), "| metric | value |", "|---|---|"]
     for key in sorted(k for k in r if k.startswith("pass@")):
         lines.append(f"| {key} | {r[key]:.1f}% |")
     lines.append(f"| unparsed answers | {r['unparsed_rate']:.1f}% |")

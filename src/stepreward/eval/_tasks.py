@@ -30,17 +30,58 @@ def _rows(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
+#: Environment variable naming a directory of local benchmark copies, laid out as
+#: ``cruxeval/cruxeval.jsonl``, ``humanevalplus/HumanEvalPlus.jsonl(.gz)``,
+#: ``mbppplus/MbppPlus.jsonl(.gz)`` (the layout of the public releases); every bench looks there
+#: before the hub when no path is given.
+DATA_ENV = "STEPREWARD_DATA"
+
+# Files a bench looks for under $STEPREWARD_DATA, in order.
+DATA_FILES: dict[str, tuple[str, ...]] = {
+    "cruxeval": ("cruxeval/cruxeval.jsonl", "cruxeval.jsonl"),
+    "humanevalplus": ("humanevalplus/HumanEvalPlus.jsonl.gz",
+                      "humanevalplus/HumanEvalPlus.jsonl", "HumanEvalPlus.jsonl.gz",
+                      "HumanEvalPlus.jsonl"),
+    "mbppplus": ("mbppplus/MbppPlus.jsonl.gz", "mbppplus/MbppPlus.jsonl",
+                 "MbppPlus.jsonl.gz", "MbppPlus.jsonl"),
+}
+
+
+def data_file(dataset: str) -> str | None:
+    """The local copy of ``dataset`` under ``$STEPREWARD_DATA``, or None.
+
+    Raises FileNotFoundError when the variable is set but holds no copy, naming the paths
+    that were tried (a cluster user who set it wants to know, not to wait for the hub).
+
+    Example:
+        >>> import os; os.environ.pop("STEPREWARD_DATA", None) and None
+        >>> data_file("cruxeval") is None
+        True
+    """
+    root = os.environ.get(DATA_ENV)
+    if not root:
+        return None
+    tried = [os.path.join(root, rel) for rel in DATA_FILES[dataset]]
+    for path in tried:
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(f"{DATA_ENV}={root} has no copy of {dataset}: looked for "
+                            + ", ".join(tried))
+
+
 def _hub_rows(name: str, split: str) -> list[dict[str, Any]]:
+    hint = (f"pass --data PATH (path= from Python) to a local copy, or set {DATA_ENV} to a "
+            "directory of local copies")
     try:
         import datasets
     except ImportError:
         raise FileNotFoundError(f"no local file given and the `datasets` package is not "
-                                f"installed to fetch {name}: pass path=...") from None
+                                f"installed to fetch {name}: {hint}") from None
     try:
         return [dict(r) for r in datasets.load_dataset(name, split=split)]
     except Exception as exc:
-        raise FileNotFoundError(f"could not load {name} from the hub ({exc}); pass "
-                                f"path=... to a local copy") from None
+        raise FileNotFoundError(f"could not load {name} from the hub "
+                                f"({' '.join(str(exc).split())[:300]}); {hint}") from None
 
 
 def canonical_code(task: CodeTask) -> str:
@@ -110,6 +151,7 @@ def load_humaneval_plus(path: str | os.PathLike[str] | None = None, *, plus: boo
         >>> tasks = load_humaneval_plus("../shared/data/humanevalplus/HumanEvalPlus.jsonl.gz",
         ...                             plus=False)  # doctest: +SKIP
     """
+    path = path or data_file("humanevalplus")
     rows = list(_rows(path)) if path else _hub_rows("evalplus/humanevalplus", "test")
     rows = rows[:limit]
     tasks = []
@@ -140,6 +182,7 @@ def load_mbpp_plus(path: str | os.PathLike[str] | None = None, *, plus: bool = T
         >>> tasks = load_mbpp_plus("../shared/data/mbppplus/MbppPlus.jsonl.gz",
         ...                        plus=False)  # doctest: +SKIP
     """
+    path = path or data_file("mbppplus")
     rows = list(_rows(path)) if path else _hub_rows("evalplus/mbppplus", "test")
     rows = rows[:limit]
     tasks = []

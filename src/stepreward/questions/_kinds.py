@@ -246,7 +246,14 @@ class InputKind(QuestionKind):
         if ctx.call_node is None or ctx.entry is None or ctx.args_text is None:
             return []
         if _literal_args(ctx.call_node) is None:
-            return []
+            # Arguments built by pure builtins (``dict(a=1)``, ``'a-b'.split('-')``, a
+            # lambda) are inputs like any other as long as they pass the answer gate: the
+            # gold answer, like any answer that differs from it, is then checked by running
+            # the program on it in the sandbox.
+            from stepreward.scoring._gate import check_expression
+
+            if check_expression(ctx.call_node, ctx.entry, call_of_entry=True) is not None:
+                return []
         output = render_literal(t.result.literal)
         q = Question(kind="input", gold=ctx.args_text,
                      gold_text=f"assert {ctx.entry}({ctx.args_text}) == {output}",
