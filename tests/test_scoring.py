@@ -390,12 +390,14 @@ ADVERSARIAL = {
 
 
 def _best_time(fn: object, repeat: int = 3) -> float:
+    # CPU time of this thread: other processes on a busy machine do not inflate it, so the
+    # ratio reflects the parser's growth, not the load.
     best = float("inf")
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         fn()  # type: ignore[operator]
-        best = min(best, time.perf_counter() - t0)
-    return max(best, 2e-4)  # below that, timer noise dominates the ratio
+        best = min(best, time.thread_time() - t0)
+    return max(best, 1e-3)  # below that, timer noise dominates the ratio
 
 
 @pytest.mark.parametrize("case", sorted(ADVERSARIAL))
@@ -431,10 +433,10 @@ def test_worst_case_time_per_completion(sample: sr.Sample) -> None:
         # quadratic numbering pattern took 2 s a line).
         for text in ("<answer>\n" + make(3_990_000) + "\n</answer>",
                      "<answer>\n" + "\n".join([make(19_000)] * 200) + "\n</answer>"):
-            t0 = time.perf_counter()
+            t0 = time.thread_time()  # CPU time, immune to the machine's load
             sr.score(text, sample)
             sr.code_reward(text, tests)  # no code block: never reaches the sandbox
-            assert time.perf_counter() - t0 < 5.0  # documented: well under 1 s
+            assert time.thread_time() - t0 < 5.0  # documented: well under 1 s
 
 
 def test_score_accepts_a_trace(sandbox: sr.Sandbox) -> None:

@@ -286,7 +286,10 @@ class Verdict(BaseModel):
 
     correct: bool
     status: VerdictStatus
-    parsed: Any = None
+    #: The answer as the grader read it from the completion: one question's text (continuation
+    #: lines of a multi-line answer joined with newlines), whatever its status; None when the
+    #: answer is missing.
+    parsed: str | None = None
     reason: str | None = None
     partial: float = 0.0
 
@@ -369,9 +372,16 @@ class Sample(BaseModel):
             row = json.loads(row)
         if not isinstance(row, dict):
             raise ValueError(f"a sample row must be a dict, got {type(row).__name__}")
+        missing = [k for k in ("id", "prompt", "source", "call", "questions") if k not in row]
+        if missing:
+            raise ValueError(f"not a sample row: missing {', '.join(map(repr, missing))} "
+                             "(rows come from Sample.to_row() or `stepreward synth`; a "
+                             "dataset row may carry the sample as JSON in its 'label')")
         questions = row.get("questions", [])
         if isinstance(questions, str):
             questions = json.loads(questions)
+        if not isinstance(questions, list):
+            raise ValueError("a sample row's 'questions' must be a list (or its JSON text)")
         return cls(
             id=row["id"], prompt=row["prompt"], source=row["source"], call=row["call"],
             entry=row.get("entry") or None, kinds=tuple(row.get("kinds") or ()),

@@ -309,9 +309,9 @@ class AsyncReward:
 # ---------------------------------------------------------------------------------- datasets
 
 
-def sample_rows(rows: Sequence[dict[str, Any]], *, chat: bool = True,
+def sample_rows(rows: Sequence[dict[str, Any] | Sample], *, chat: bool = True,
                 system_prompt: str | None = None) -> list[dict[str, Any]]:
-    """Rows of the synthesis builder (or ``Sample.to_row()``) in TRL's GRPO format.
+    """Samples, rows of the synthesis builder or ``Sample.to_row()`` dicts in TRL's format.
 
     ``prompt`` is the chat form (``[{"role": "user", ...}]``) or plain text; ``sample`` holds
     the sample as JSON (the column :class:`ExecutionReward` reads).
@@ -323,7 +323,14 @@ def sample_rows(rows: Sequence[dict[str, Any]], *, chat: bool = True,
     """
     out = []
     for row in rows:
-        sample = _as_sample(row.get("label", row))
+        if isinstance(row, Sample):
+            sample: Sample | None = row
+            row = {"level": None}  # noqa: PLW2901 - a Sample has no dataset columns
+        elif isinstance(row, dict):
+            sample = _as_sample(row.get("label", row))
+        else:
+            raise TypeError(f"sample_rows takes Sample objects or row dicts, got "
+                            f"{type(row).__name__}")
         if sample is None:
             raise ValueError(f"row {row.get('id')!r} is not a sample row")
         messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [

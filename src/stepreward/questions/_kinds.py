@@ -11,12 +11,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from stepreward.types import Question, Step, Trace, Verdict
 from stepreward.values import (
-    NOT_LITERAL,
     from_literal,
     normalize_type_name,
     parse_value,
     render_literal,
-    to_literal,
     values_equal,
 )
 
@@ -90,7 +88,7 @@ class Context:
 
 
 def _verdict(ok: bool, parsed: Any, why: str) -> Verdict:
-    return Verdict(correct=ok, status="correct" if ok else "wrong", parsed=parsed,
+    return Verdict(correct=ok, status="correct" if ok else "wrong", parsed=str(parsed),
                    reason=None if ok else why)
 
 
@@ -183,6 +181,12 @@ class OutputKind(QuestionKind):
                                reason="the assertion does not call the function as asked")
         name = question.info.get("entry") or _entry_name(question.info.get("call", call))
         if name and _find_calls(value_node, name):
+            if value_node is expr:  # no `CALL == VALUE` comparison at all
+                ref_call = question.info.get("call", call).strip()
+                return Verdict(correct=False, status="unparseable",
+                               reason=f"the assertion must compare the call with a value, as "
+                                      f"in `assert {ref_call} == VALUE`; this one is "
+                                      f"{_shape(expr)}")
             return Verdict(correct=False, status="unparseable",
                            reason="the expected value must be a literal, not a call")
         segment = ast.unparse(value_node)
@@ -192,8 +196,23 @@ class OutputKind(QuestionKind):
             return Verdict(correct=False, status="unparseable", reason=str(exc))
         gold = _decode(question.gold)
         ok = values_equal(value, gold, float_tol=float_tol)
-        return Verdict(correct=ok, status="correct" if ok else "wrong", parsed=_lit(value),
+        return Verdict(correct=ok, status="correct" if ok else "wrong", parsed=segment,
                        reason=None if ok else "the value differs from the return value")
+
+
+def _shape(node: ast.expr) -> str:
+    """A few words for what an answer expression is, for reasons."""
+    if isinstance(node, ast.BoolOp):
+        return f"an `{'or' if isinstance(node.op, ast.Or) else 'and'}` expression"
+    if isinstance(node, ast.Compare):
+        return "a comparison other than a single `==`"
+    if isinstance(node, ast.Call):
+        return "a bare call"
+    if isinstance(node, ast.UnaryOp):
+        return "a negation" if isinstance(node.op, ast.Not) else "an arithmetic expression"
+    if isinstance(node, ast.BinOp):
+        return "an arithmetic expression"
+    return f"a {type(node).__name__} expression"
 
 
 def _entry_name(call: str) -> str | None:
@@ -208,11 +227,6 @@ def _entry_name(call: str) -> str | None:
 
 def _decode(lit: Any) -> Any:
     return from_literal(lit)
-
-
-def _lit(value: Any) -> Any:
-    lit = to_literal(value)
-    return None if lit is NOT_LITERAL else lit
 
 
 # ---------------------------------------------------------------------------------- input
@@ -468,7 +482,7 @@ class StateKind(QuestionKind):
             reason = ("wrong value and type" if not value_ok and not type_ok else
                       "wrong value" if not value_ok else "wrong type")
         return Verdict(correct=ok, status="correct" if ok else "wrong",
-                       parsed={"value": _lit(value), "type": type_text}, reason=reason,
+                       parsed=f"{value_text}; {type_text}", reason=reason,
                        partial=0.5 * value_ok + 0.5 * type_ok)
 
 

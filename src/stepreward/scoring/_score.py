@@ -278,11 +278,14 @@ def _grade(answer: str, q: Question, sample: Sample, policy: GradingPolicy, floa
            sandbox: Sandbox | None, limits: Limits | None) -> Verdict:
     try:
         if policy == "execute" and q.kind in IO_KINDS:
-            return _grade_execute(answer, q, sample, sandbox, limits)
-        return _grade_literal(answer, q, sample, float_tol, sandbox)
+            verdict = _grade_execute(answer, q, sample, sandbox, limits)
+        else:
+            verdict = _grade_literal(answer, q, sample, float_tol, sandbox)
     except Exception as exc:  # a grader bug must not crash the trainer
-        return Verdict(correct=False, status="unparseable",
-                       reason=f"could not grade: {type(exc).__name__}: {exc}")
+        verdict = Verdict(correct=False, status="unparseable",
+                          reason=f"could not grade: {type(exc).__name__}: {exc}")
+    # One documented form whatever the grader did with it: the answer text as read.
+    return verdict if verdict.parsed == answer else verdict.model_copy(update={"parsed": answer})
 
 
 # ---------------------------------------------------------------------------------- rewards
