@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stepreward._progress import Progress
 from stepreward.types import CodeTask, Sample
 
 if TYPE_CHECKING:
@@ -209,8 +208,8 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
                 if line.strip():
                     row = json.loads(line)
                     done[row["id"]].append(row)
-    t0 = time.monotonic()
     todo = [it for it in items if len(done[it.id]) < (1 if replayer else n or 1)]
+    bar = Progress(len(todo), "items", desc=bench, enabled=progress)
     with log_path.open("a") as log_file:
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
@@ -227,13 +226,8 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
                     done[it.id].append(row)
                     log_file.write(json.dumps(row) + "\n")
                 log_file.flush()
-            if progress:
-                n_done = start + len(chunk)
-                rate = n_done / max(1e-9, time.monotonic() - t0)
-                sys.stderr.write(f"\r{bench}: {n_done}/{len(todo)} items  {rate:.1f}/s")
-                sys.stderr.flush()
-    if progress and todo:
-        sys.stderr.write("\n")
+            bar.update(start + len(chunk))
+    bar.close()
     results = _metrics(bench, items, done)
     if replayer is not None:
         missing = [it.id for it in items if not done.get(it.id)]

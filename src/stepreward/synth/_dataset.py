@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stepreward._progress import Progress
 from stepreward.questions._sample import sample_from_trace
 from stepreward.synth._pipeline import LEVELS, Item, SynthStats, synthesize
 from stepreward.types import Sample, Trace
@@ -143,18 +143,6 @@ def _row(item: Item, sample: Sample, system_prompt: str | None = SYSTEM_PROMPT,
 def _messages(prompt: str, system_prompt: str | None) -> list[dict[str, str]]:
     return ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
         {"role": "user", "content": prompt}]
-
-
-def _progress(done: int, total: int, start: float, enabled: bool) -> None:
-    if not enabled or total <= 0:
-        return
-    frac = done / total
-    bar = "#" * int(frac * 30)
-    rate = done / max(1e-9, time.monotonic() - start)
-    sys.stderr.write(f"\r[{bar:<30}] {done}/{total} samples  {rate:.0f}/s")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def _write(path: Path, rows: list[dict[str, Any]], fmt: str) -> None:
@@ -366,6 +354,7 @@ def build_dataset(n: int, out_dir: str | os.PathLike[str], *,
     pulled: Counter[int] = Counter()
     exhausted: set[int] = set()
     total = n + 2 * sft
+    bar = Progress(total, "samples", desc="synth", enabled=progress)
     last = 0.0
     chunk = 16 if filters.upper_bound or difficulty is not None else 64
     while True:
@@ -442,8 +431,9 @@ def build_dataset(n: int, out_dir: str | os.PathLike[str], *,
                 sums[lv][key] += v
         if progress and time.monotonic() - last > 0.2:
             last = time.monotonic()
-            _progress(sum(len(r) for r in rows.values()), total, start, progress)
-    _progress(total, total, start, progress)
+            bar.update(sum(len(r) for r in rows.values()))
+    bar.update(total)
+    bar.close()
     # Rows in a stable order that interleaves levels (streams are per level).
     rows = {name: _interleave(rs) for name, rs in rows.items()}
     report = BuildReport(out_dir=str(out), rejects=dict(stats.rejects),
