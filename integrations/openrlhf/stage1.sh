@@ -10,7 +10,9 @@
 # `stepreward serve` host: REWARD_URL=http://reward-host:5000/get_reward ./stage1.sh
 # PRINT_ARGS=1 prints the effective flags and runs nothing.
 set -euo pipefail
-MODEL=${MODEL:-/models/execverify-sft}
+# The defaults chain the scripts run back to back: sft.sh writes runs/sft, this script
+# writes runs/stage1/final, stage2.sh starts from it and writes runs/stage2/final.
+MODEL=${MODEL:-runs/sft}
 DATA=${DATA:-data/train.jsonl}
 REWARD=${REWARD_URL:-$(stepreward openrlhf-path)}
 ARGS=(
@@ -32,6 +34,7 @@ ARGS=(
   --actor.adam.weight_decay 0.01 --actor.max_norm 1.0 --actor.eps_clip 0.2
   --actor.dual_clip 3 --actor.gradient_checkpointing_enable
   --ds.zero_stage 3 --ds.packing_samples
+  --ckpt.output_dir "${OUT:-runs/stage1/final}"
   --logger.logging_steps 1 --train.seed 42
 )
 if [[ "${PRINT_ARGS:-0}" == 1 ]]; then printf '%s\n' "${ARGS[@]}"; exit 0; fi

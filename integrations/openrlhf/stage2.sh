@@ -7,4 +7,5 @@ set -euo pipefail
 export MODEL=${MODEL:-runs/stage1/final}
 export DATA=${DATA:-data/code_tasks_openrlhf.jsonl}
 export EPISODES=${EPISODES:-5}
+export OUT=${OUT:-runs/stage2/final}
 exec "$(dirname "${BASH_SOURCE[0]}")/stage1.sh" "$@"
