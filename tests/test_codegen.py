@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,95 @@ def test_synthesized_tasks(sandbox: sr.Sandbox) -> None:
     for _, report in verify_canonical(tasks, sandbox=sandbox):
         assert report.pass_rate == 1.0
     assert canonical_code(tasks[0]) == tasks[0].canonical_solution
+
+
+# ------------------------------------------------------------------ issue 19: bounded timeouts
+
+LOOP = "def add(a, b):\n    while True:\n        pass\n"
+# Swallows the first deadline and loops again inside the handler.
+STUBBORN = ("def add(a, b):\n    try:\n        while True:\n            pass\n"
+            "    except BaseException:\n        while True:\n            pass\n")
+OVERHEAD_S = 1.0  # process start-up and pool scheduling on a loaded 2-core machine
+
+
+def _many_add_tests(n: int) -> list[sr.TestCase]:
+    return [sr.TestCase.call("add", (i, 1), i + 1) for i in range(n)]
+
+
+@pytest.mark.parametrize("code", [LOOP, STUBBORN], ids=["loop", "swallows-timeout"])
+def test_looping_completion_costs_one_timeout(sandbox: sr.Sandbox, code: str) -> None:
+    # 8 tests at 1 s each used to take 8 s; the bound is 1.5 x the per-test timeout.
+    report = run_tests(code, _many_add_tests(8), sandbox=sandbox, timeout_s=1.0)
+    assert report.passed == 0 and report.duration_s < 1.5 * 1.0 + OVERHEAD_S, report
+    reasons = [f.reason for f in report.failures]
+    assert reasons[0].startswith("timed out")
+    assert all(r == "not run: an earlier test timed out" for r in reasons[1:]) or \
+        all(r.startswith("timed out") for r in reasons)
+
+
+def test_looping_completion_with_chunks_and_script(sandbox: sr.Sandbox) -> None:
+    # 300 call tests (3 chunks) plus a script test: the probe chunk times out, and the
+    # other chunks and the script (whose own deadline is 5 s) do not run.
+    tests = [*_many_add_tests(300), sr.TestCase(kind="script", script="assert add(1, 1) == 2")]
+    report = run_tests(LOOP, tests, sandbox=sandbox, timeout_s=0.5)
+    assert report.passed == 0 and report.total == 301
+    assert report.duration_s < 1.5 * 0.5 + OVERHEAD_S, report.duration_s
+    good = run_tests(GOOD, tests, sandbox=sandbox, timeout_s=0.5)
+    assert good.passed == 301
+
+
+def test_partial_credit_before_a_timeout(sandbox: sr.Sandbox) -> None:
+    code = "def add(a, b):\n    while a == 3:\n        pass\n    return a + b\n"
+    report = run_tests(code, _many_add_tests(6), sandbox=sandbox, timeout_s=0.3)
+    assert report.passed == 3  # 0, 1, 2 finished; 3 timed out; 4 and 5 fail fast
+    assert [f.reason for f in report.failures] == ["timed out"] + [
+        "not run: an earlier test timed out"] * 2
+
+
+def test_io_tests_fail_fast_after_a_timeout(sandbox: sr.Sandbox) -> None:
+    tests = [sr.TestCase.io(f"{i}\n", f"{i}\n") for i in range(8)]
+    report = run_tests("x = input()\nwhile x == '0':\n    pass\nprint(x)\n", tests,
+                       sandbox=sandbox, timeout_s=1.0)
+    assert report.passed == 0 and report.duration_s < 1.5 + OVERHEAD_S
+
+
+def test_crash_fallback_is_bounded_by_a_timeout(sandbox: sr.Sandbox) -> None:
+    # The chunk dies (os._exit on the first test), so tests rerun one per task: the first
+    # rerun that times out ends the fallback instead of 20 x (timeout + 1) s.
+    code = "import os\ndef add(a, b):\n    if a == 0:\n        os._exit(0)\n    while True:\n" \
+           "        pass\n"
+    report = run_tests(code, _many_add_tests(8), sandbox=sandbox, timeout_s=0.5)
+    assert report.passed == 0 and report.duration_s < 2 * (0.5 + 1) + OVERHEAD_S
+
+
+def test_batch_and_adapters_inherit_the_bound(sandbox: sr.Sandbox) -> None:
+    from stepreward.codegen import code_reward_many
+    from stepreward.integrations.openrlhf import score_one
+    from stepreward.integrations.trl import UnitTestReward
+
+    task = sr.CodeTask(task_id="add", prompt="add", entry_point="add", tests=_many_add_tests(8))
+    loop = fenced(LOOP)
+    t0 = time.monotonic()
+    scores = code_reward_many([loop, fenced(GOOD)] * 2, [task] * 4, timeout_s=1.0)
+    assert [s.reward for s in scores] == [0.0, 1.0, 0.0, 1.0]
+    assert time.monotonic() - t0 < 1.5 + OVERHEAD_S
+    t0 = time.monotonic()
+    assert UnitTestReward(timeout_s=1.0)(prompts=["p"], completions=[loop],
+                                         task=[task.model_dump()]) == [0.0]
+    assert time.monotonic() - t0 < 1.5 + OVERHEAD_S
+    t0 = time.monotonic()
+    reward, logs = score_one(loop, task.model_dump())  # what `serve` calls; 1 s default
+    assert reward == 0.0 and logs["stepreward/pass_rate"] == 0.0
+    assert time.monotonic() - t0 < 1.5 + OVERHEAD_S
+
+
+def test_abs_tolerance_keeps_the_assertions_semantics(sandbox: sr.Sandbox) -> None:
+    # Issue 13 item 9: ``abs(g(1) - 100) < 1`` is an absolute tolerance; 1.0 is 99 away.
+    tests = tests_from_assertions("assert abs(g(1) - 100) < 1\nassert abs(g(2) - 5) <= 0.5",
+                                  "g")
+    assert [(t.compare, t.atol) for t in tests] == [("abs_lt", 1.0), ("abs_le", 0.5)]
+    assert run_tests("def g(x):\n    return 1.0\n", tests, sandbox=sandbox).passed == 0
+    close = run_tests("def g(x):\n    return 100.5 if x == 1 else 5.5\n", tests, sandbox=sandbox)
+    assert close.passed == 2  # within 1 (strict) and exactly 0.5 (<=)
+    far = run_tests("def g(x):\n    return 101 if x == 1 else 'x'\n", tests, sandbox=sandbox)
+    assert far.passed == 0  # |101 - 100| < 1 is false; a string would raise TypeError

@@ -21,6 +21,7 @@ __all__ = ["CodeScore", "code_reward", "code_reward_many", "extract_code", "run_
 ExtractMode = Literal["answer_block", "last_block", "raw"]
 _BLOCK = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 MAX_FALLBACK_TESTS = 20
+SKIPPED = "not run: an earlier test timed out"
 CHUNK = 128  # at most this many call tests per sandbox task...
 CHUNK_BYTES = 1 << 20  # ...and about this much argument data
 
@@ -116,9 +117,12 @@ def _as_call_test(test: ast.expr, names: set[str], fn_name: str) -> TestCase | N
                 ok, args, kwargs = call_args(left.args[0].left)
                 lit_ok, expected = _literal(left.args[0].right)
                 tol_ok, tol = _literal(right)
-                if ok and lit_ok and tol_ok and isinstance(tol, (int, float)) and tol > 0:
+                if ok and lit_ok and tol_ok and isinstance(tol, (int, float)) and \
+                        not isinstance(tol, bool) and tol > 0:
+                    # The assertion's own semantics: an absolute tolerance, strict or not.
                     return TestCase.call(fn_name, args, expected, kwargs=kwargs,
-                                         atol=float(tol))
+                                         atol=float(tol), compare="abs_lt" if isinstance(
+                                             op, ast.Lt) else "abs_le")
         if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and \
                 test.func.attr == "isclose" and isinstance(test.func.value, ast.Name) and \
                 test.func.value.id == "math" and len(test.args) == 2:
@@ -205,6 +209,8 @@ def _judge_call(case: TestCase, raw: list[Any]) -> tuple[bool, str, Any]:
     status = raw[0]
     if status == "timeout":
         return False, "timed out", None
+    if status == "skipped":
+        return False, SKIPPED, None
     if status == "error":
         return False, f"raised {raw[1]}: {raw[2]}", None
     if status == "nonliteral":
@@ -224,6 +230,9 @@ def _judge_call(case: TestCase, raw: list[Any]) -> tuple[bool, str, Any]:
         return bool(got), "returned a falsy value", got_lit
     if case.compare == "falsy":
         return not got, "returned a truthy value", got_lit
+    if case.compare in ("abs_lt", "abs_le"):
+        return _within(got, from_literal(case.expected), case.atol,
+                       case.compare == "abs_le"), "wrong value", got_lit
     expected = from_literal(case.expected)
     try:
         ok = values_equal(got, expected, float_tol=case.atol) if case.atol else \
@@ -231,6 +240,18 @@ def _judge_call(case: TestCase, raw: list[Any]) -> tuple[bool, str, Any]:
     except (TypeError, ValueError):  # beyond the comparison's size bounds
         ok = False
     return ok, "wrong value", got_lit
+
+
+def _within(got: Any, expected: Any, tol: float, inclusive: bool) -> bool:
+    """``abs(got - expected) < tol`` (or ``<=``) as Python evaluates it, on plain numbers."""
+    numbers = (int, float, complex)
+    if not (isinstance(got, numbers) and isinstance(expected, numbers)):
+        return False  # the assertion would raise TypeError: a failure
+    try:
+        diff = abs(got - expected)
+    except (OverflowError, TypeError):
+        return False
+    return bool(diff <= tol if inclusive else diff < tol)
 
 
 def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | None = None,
@@ -273,64 +294,99 @@ def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | 
     for i, c in enumerate(cases):
         if c.kind == "call":
             groups.setdefault(c.fn_name or "", []).append(i)
-    futures = []
+    # (kind, test indices, target, payload, task deadline)
+    jobs: list[tuple[str, list[int], str, dict[str, Any], float]] = []
     for fn, all_idx in groups.items():
         # Chunks keep payloads and results bounded and let one runaway test cost only its
         # chunk; they run concurrently on the pool.
         for idx in _chunks(all_idx, cases):
-            payload = {"code": code, "fn_name": fn, "timeout_s": timeout_s,
-                       "cases": [[cases[i].args, cases[i].kwargs] for i in idx]}
-            futures.append(("call", idx, sb.call_submit(
-                "stepreward.codegen._child:run_call_tests", payload,
-                limits=limits(timeout_s * len(idx) + 2))))
+            jobs.append(("call", idx, "run_call_tests",
+                         {"code": code, "fn_name": fn, "timeout_s": timeout_s,
+                          "cases": [[cases[i].args, cases[i].kwargs] for i in idx]},
+                         timeout_s * len(idx) + 2))
     io_idx = [i for i, c in enumerate(cases) if c.kind == "io"]
     if io_idx:
-        payload = {"code": code, "timeout_s": timeout_s,
-                   "stdins": [cases[i].stdin or "" for i in io_idx]}
-        futures.append(("io", io_idx, sb.call_submit(
-            "stepreward.codegen._child:run_io_tests", payload,
-            limits=limits(timeout_s * len(io_idx) + 2))))
+        jobs.append(("io", io_idx, "run_io_tests",
+                     {"code": code, "timeout_s": timeout_s,
+                      "stdins": [cases[i].stdin or "" for i in io_idx]},
+                     timeout_s * len(io_idx) + 2))
     for i, c in enumerate(cases):
         if c.kind == "script":
-            futures.append(("script", [i], sb.call_submit(
-                "stepreward.codegen._child:run_script", {"code": code, "script": c.script},
-                limits=limits(max(timeout_s * 5, 5.0)))))
+            jobs.append(("script", [i], "run_script", {"code": code, "script": c.script},
+                         max(timeout_s * 5, 5.0)))
+    timed_out = False
     retry: list[int] = []
-    for kind, idx, fut in futures:
-        res = fut.result()
+
+    def submit(job: tuple[str, list[int], str, dict[str, Any], float]) -> Any:
+        return sb.call_submit(f"stepreward.codegen._child:{job[2]}", job[3],
+                              limits=limits(job[4]))
+
+    def collect(job: tuple[str, list[int], str, dict[str, Any], float], res: Any) -> None:
+        nonlocal load_problem, timed_out
+        kind, idx = job[0], job[1]
         value = res.value if res.ok and isinstance(res.value, dict) else None
         if value is None:
-            if kind == "script":
+            if res.status == "timeout":
+                # The task ignored its per-test deadlines until the sandbox killed it:
+                # rerunning its tests would only pay that again.
+                timed_out = True
+                for i in idx:
+                    outcome[i] = (False, "timed out (the task's deadline)", None)
+            elif kind == "script":
                 outcome[idx[0]] = (False, f"the test script {res.status}: {res.reason}", None)
             else:
                 retry.extend(idx)
-            continue
+            return
         if value.get("status") in ("load_error", "missing"):
             load_problem = load_problem or str(value.get("reason"))
             for i in idx:
                 outcome[i] = (False, str(value.get("reason")), None)
-            continue
+            return
         if kind == "script":
             outcome[idx[0]] = (bool(value.get("passed")), str(value.get("reason")), None)
-            continue
+            return
         results = value.get("results")
         if not isinstance(results, list) or len(results) != len(idx):
             retry.extend(idx)
-            continue
+            return
         for i, raw in zip(idx, results, strict=True):
             try:
+                if raw[0] in ("timeout", "skipped"):
+                    timed_out = True
                 if kind == "call":
                     outcome[i] = _judge_call(cases[i], raw)
+                elif raw[0] == "skipped":
+                    outcome[i] = (False, SKIPPED, None)
                 else:
                     printed = raw[-1] if isinstance(raw[-1], str) else ""
                     ok = raw[0] == "ok" and _normalise_stdout(printed) == _normalise_stdout(
                         cases[i].expected_stdout or "")
-                    reason = "wrong output" if raw[0] == "ok" else f"{raw[0]}: {raw[1:2]}"
+                    reason = "wrong output" if raw[0] == "ok" else (
+                        "timed out" if raw[0] == "timeout" else f"{raw[0]}: {raw[1:2]}")
                     outcome[i] = (ok, reason, printed[:200])
             except (IndexError, TypeError, ValueError):
                 outcome[i] = (False, "malformed result", None)
+
+    # Probe first: when a completion needs several tasks, its first task runs alone, and
+    # the rest only if none of its tests timed out and the code loaded. A looping
+    # completion then costs one per-test timeout, not one per chunk (or a script's 5 s).
+    rest = jobs
+    if len(jobs) > 1:
+        collect(jobs[0], submit(jobs[0]).result())
+        rest = jobs[1:]
+        if timed_out or load_problem:
+            reason = load_problem or SKIPPED
+            for job in rest:
+                for i in job[1]:
+                    outcome[i] = (False, reason, None)
+            rest = []
+    for job, fut in [(job, submit(job)) for job in rest]:
+        collect(job, fut.result())
     # A task that died took every result with it: rerun those tests one per task.
     for n, i in enumerate(sorted(retry)):
+        if timed_out:
+            outcome[i] = (False, SKIPPED, None)
+            continue
         if n >= max_fallback_tests or time.monotonic() - t0 > total_timeout_s:
             outcome[i] = (False, "not run: an earlier test crashed the process", None)
             continue
@@ -343,7 +399,9 @@ def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | 
             value = res.value if res.ok and isinstance(res.value, dict) else None
             if value and value.get("status") == "ok" and len(value.get("results", [])) == 1:
                 outcome[i] = _judge_call(c, value["results"][0])
+                timed_out = value["results"][0][:1] == ["timeout"]
             else:
+                timed_out = res.status == "timeout"
                 outcome[i] = (False, f"the process {res.status}: {res.reason}", None)
         else:
             payload = {"code": code, "timeout_s": timeout_s, "stdins": [c.stdin or ""]}
@@ -353,6 +411,8 @@ def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | 
             first: Any = value.get("results", [None])[0] if value else None
             ok = isinstance(first, list) and bool(first) and first[0] == "ok" and \
                 _normalise_stdout(str(first[-1])) == _normalise_stdout(c.expected_stdout or "")
+            timed_out = res.status == "timeout" or (isinstance(first, list) and
+                                                    first[:1] == ["timeout"])
             outcome[i] = (ok, "wrong output" if first else f"the process {res.status}", None)
     failures = []
     passed = 0

@@ -46,8 +46,19 @@ class _TestTimeout(BaseException):
     pass
 
 
+_armed = False
+
+
 def _alarm(signum: int, frame: object) -> None:
-    raise _TestTimeout
+    if _armed:
+        raise _TestTimeout
+
+
+def _load_within(code: str, timeout: float) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        return _with_deadline(max(timeout, 0.5), _load, code)
+    except _TestTimeout:
+        return None, "loading the code timed out"
 
 
 def _load(code: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -74,22 +85,25 @@ def _short(exc: BaseException) -> str:
 
 def _with_deadline(seconds: float, fn: Any, *args: Any, **kwargs: Any) -> Any:
     # The task is single-threaded and this is its main thread: an interval timer is the
-    # per-test deadline here; the sandbox's own deadline (a kill) bounds everything.
+    # per-test deadline here; the sandbox's own deadline (a kill) bounds everything. The
+    # timer repeats every 20 ms after the deadline, so code that swallows the first
+    # _TestTimeout (``except BaseException: while True: ...``) gets another one; the flag
+    # keeps a signal already in flight from raising after the deadline is cleared.
+    global _armed
     signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    _armed = True
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001), 0.02)
     try:
         return fn(*args, **kwargs)
     finally:
+        _armed = False
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
     """Call ``fn_name`` on each case's arguments; report each value as a literal."""
     timeout = float(payload.get("timeout_s", 1.0))
-    signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, max(timeout * 2, 0.5))
-    namespace, problem = _load(payload["code"])
-    signal.setitimer(signal.ITIMER_REAL, 0)
+    namespace, problem = _load_within(payload["code"], timeout)
     if namespace is None:
         return {"status": "load_error", "reason": problem}
     fn = namespace.get(payload["fn_name"])
@@ -97,6 +111,11 @@ def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
         return {"status": "missing", "reason": f"no function named {payload['fn_name']!r}"}
     results: list[list[Any]] = []
     for args_lit, kwargs_lit in payload["cases"]:
+        if results and results[-1][0] in ("timeout", "skipped"):
+            # Fail fast: after one test has timed out, the rest of the completion's tests
+            # are not run (a looping completion costs one timeout, not tests x timeout).
+            results.append(["skipped"])
+            continue
         try:
             args = V.from_literal(args_lit)
             kwargs = V.from_literal(kwargs_lit) if kwargs_lit is not None else {}
@@ -134,6 +153,9 @@ def run_io_tests(payload: dict[str, Any]) -> dict[str, Any]:
     results: list[list[Any]] = []
     real_stdin, real_stdout = sys.stdin, sys.stdout
     for text in payload["stdins"]:
+        if results and results[-1][0] in ("timeout", "skipped"):
+            results.append(["skipped", ""])  # fail fast, as for call tests
+            continue
         out = io.StringIO()
         sys.stdin, sys.stdout = io.StringIO(text), out
         main = types.ModuleType("__main__")
