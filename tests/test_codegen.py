@@ -129,7 +129,8 @@ def test_assertion_conversion() -> None:
     assert [t.kind for t in mixed] == ["call", "call", "script"]
     assert mixed[1].atol == 0.01
     with pytest.raises(ValueError, match="entry_point"):
-        run_tests(GOOD, "assert add(1, 2) == 3")
+        run_tests(GOOD + "def sub(a, b):\n    return a - b\n",
+                  "assert add(1, 2) == 3\nassert sub(1, 2) == -1")
     assert run_tests(GOOD, "assert add(1, 2) == 3\nassert add(2, 2) == 5",
                      entry_point="add").passed == 1
 
@@ -281,3 +282,68 @@ def test_abs_tolerance_keeps_the_assertions_semantics(sandbox: sr.Sandbox) -> No
     assert close.passed == 2  # within 1 (strict) and exactly 0.5 (<=)
     far = run_tests("def g(x):\n    return 101 if x == 1 else 'x'\n", tests, sandbox=sandbox)
     assert far.passed == 0  # |101 - 100| < 1 is false; a string would raise TypeError
+
+
+def _plus_rows(shared_data: Path) -> list[tuple[str, str, str, str]]:
+    """(task_id, test code, canonical code, entry point) for all 541 HumanEval+/MBPP+ tasks."""
+    import gzip
+
+    rows = []
+    for name, test_key, with_prompt in (("humanevalplus/HumanEvalPlus.jsonl.gz", "test", True),
+                                        ("mbppplus/MbppPlus.jsonl.gz", "assertion", False)):
+        with gzip.open(shared_data / name, "rt") as fh:
+            for line in fh:
+                r = json.loads(line)
+                code = (r["prompt"] + r["canonical_solution"]) if with_prompt else \
+                    r["canonical_solution"]
+                rows.append((r["task_id"], r[test_key], code, r["entry_point"]))
+    return rows
+
+
+@pytest.mark.filterwarnings("ignore:invalid escape sequence")  # the data's own regexes
+def test_entry_point_inferred_on_every_plus_task(shared_data: Path,
+                                                 sandbox: sr.Sandbox) -> None:
+    from stepreward.codegen import infer_entry_point
+
+    rows = _plus_rows(shared_data)
+    assert len(rows) == 164 + 378
+    wrong = [(tid, infer_entry_point(test, code), entry) for tid, test, code, entry in rows
+             if infer_entry_point(test, code) != entry]
+    assert wrong == []
+    # MBPP's asserts name the function by themselves, without the solution.
+    assert all(infer_entry_point(test) == entry for tid, test, _, entry in rows
+               if tid.startswith("Mbpp"))
+    # run_tests on the assertion string alone: every canonical solution passes.
+    failing = []
+    for tid, test, code, _ in rows:
+        report = run_tests(code, test, sandbox=sandbox, timeout_s=3.0)
+        if report.pass_rate != 1.0:
+            failing.append((tid, report.failures[:1]))
+    assert failing == []
+
+
+@pytest.mark.parametrize(("test_code", "code", "expected"), [
+    ("def check(candidate):\n    assert candidate(1) == 2\n\ncheck(inc)\n", None, "inc"),
+    ("def check(candidate):\n    assert candidate(1) == 2\n",
+     "def helper(x):\n    return x\n\ndef inc(x):\n    return helper(x) + 1\n", "inc"),
+    ("assert f([1]) == [1]\nassert sorted(f([2, 1])) == [1, 2]\n", None, "f"),
+    ("def ref(x):\n    return x\nassert f(1) == ref(1)\n", None, "f"),
+])
+def test_infer_entry_point_shapes(test_code: str, code: str | None, expected: str) -> None:
+    from stepreward.codegen import infer_entry_point
+
+    assert infer_entry_point(test_code, code) == expected
+
+
+@pytest.mark.parametrize(("test_code", "code"), [
+    ("def check(candidate):\n    assert candidate(1) == 2\n", None),
+    ("def check(candidate):\n    assert candidate(1) == 2\n",
+     "def a(x):\n    return x\n\ndef b(x):\n    return x\n"),
+    ("assert f(1) == 1\nassert g(1) == 1\n", None),
+    ("assert 1 == 1\n", None),
+])
+def test_infer_entry_point_ambiguous(test_code: str, code: str | None) -> None:
+    from stepreward.codegen import infer_entry_point
+
+    with pytest.raises(ValueError, match="entry_point"):
+        infer_entry_point(test_code, code)

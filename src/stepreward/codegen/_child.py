@@ -56,9 +56,11 @@ def _alarm(signum: int, frame: object) -> None:
 
 def _load_within(code: str, timeout: float) -> tuple[dict[str, Any] | None, str | None]:
     try:
-        return _with_deadline(max(timeout, 0.5), _load, code)
+        loaded: tuple[dict[str, Any] | None, str | None] = _with_deadline(
+            max(timeout, 0.5), _load, code)
     except _TestTimeout:
         return None, "loading the code timed out"
+    return loaded
 
 
 def _load(code: str) -> tuple[dict[str, Any] | None, str | None]:
