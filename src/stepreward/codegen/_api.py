@@ -286,9 +286,9 @@ def infer_entry_point(test_code: str, code: str | None = None) -> str:
         # A function named like a builtin (Mbpp/126 tests its own ``sum``): the calls that
         # are the asserted comparison's operands.
         direct: set[str] = set()
-        for stmt in ast.walk(tree):
-            if isinstance(stmt, ast.Assert):
-                t = stmt.test
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assert):
+                t = node.test
                 operands = [t.left, *t.comparators] if isinstance(t, ast.Compare) else [t]
                 direct.update(o.func.id for o in operands if isinstance(o, ast.Call)
                               and isinstance(o.func, ast.Name))
