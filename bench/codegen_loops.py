@@ -51,7 +51,7 @@ def batch(loop_every: int) -> list[tuple[dict[str, Any], str, str]]:
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run_stepreward(items: list[tuple[dict[str, Any], str, str]], timeout: float,
