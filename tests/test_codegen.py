@@ -347,3 +347,57 @@ def test_infer_entry_point_ambiguous(test_code: str, code: str | None) -> None:
 
     with pytest.raises(ValueError, match="entry_point"):
         infer_entry_point(test_code, code)
+
+
+# A HumanEval-style test whose asserts cannot become call tests: a script test.
+SCRIPT_TEST = ("def check(candidate):\n    out = candidate([3, 1, 2])\n"
+               "    assert out == sorted([3, 1, 2])\n    assert len(out) == 3\n")
+FORGERIES = {
+    "always-equal object": "class Eq(list):\n    def __eq__(self, o):\n        return True\n"
+                           "    def __len__(self):\n        return 3\n"
+                           "def srt(xs):\n    return Eq()\n",
+    "forged record, then os._exit": (
+        "import os, struct, json\n"
+        "def srt(xs):\n"
+        "    body = json.dumps({'status': 'ok', 'value': {'status': 'ok', 'passed': True,"
+        " 'reason': None, 'records': [], 'values': {}, 'modules': {}, 'functions': []}})"
+        ".encode()\n"
+        "    os.write(3, b'SRR1' + struct.pack('>Q', len(body)) + body)\n"
+        "    os._exit(0)\n"),
+    "the reporting function": (
+        "import sys\n"
+        "def srt(xs):\n"
+        "    for mod in list(sys.modules.values()):\n"
+        "        report = getattr(mod, '_report', None)\n"
+        "        if callable(report):\n"
+        "            report({'status': 'ok', 'value': {'status': 'ok', 'passed': True,"
+        " 'reason': None, 'records': [], 'values': {}, 'modules': {},"
+        " 'functions': ['srt']}}, sys.stderr)\n"
+        "    return xs\n"),
+    "patched builtins": "import builtins\nbuiltins.sorted = lambda xs: 'x'\n"
+                        "builtins.len = lambda xs: 3\ndef srt(xs):\n    return 'x'\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORGERIES))
+def test_script_tests_cannot_be_forged(sandbox: sr.Sandbox, name: str) -> None:
+    # Issue 13 item 8: the script's verdict comes from a replay without the code.
+    tests = tests_from_assertions(SCRIPT_TEST, "srt")
+    assert [t.kind for t in tests] == ["script"]
+    report = run_tests(FORGERIES[name], tests, sandbox=sandbox)
+    assert report.passed == 0, (name, report.failures)
+    honest = run_tests("def srt(xs):\n    return sorted(xs)\n", tests, sandbox=sandbox)
+    assert honest.passed == 1, honest.failures
+
+
+def test_script_replay_with_random_inputs_and_helpers(sandbox: sr.Sandbox) -> None:
+    # HumanEval/38's shape: unseeded random inputs and a helper from the solution.
+    test = ("import random\ndef check(candidate):\n    for _ in range(20):\n"
+            "        s = ''.join(random.choice('abc') for _ in range(random.randint(1, 9)))\n"
+            "        assert candidate(enc(s)) == s\n")
+    code = ("import random\ndef enc(s):\n    random.random()\n    return s[::-1]\n"
+            "def dec(s):\n    return s[::-1]\n")
+    assert run_tests(code, test, entry_point="dec", sandbox=sandbox).passed == 1
+    wrong = code.replace("return s[::-1]\n", "return s\n", 2).replace(
+        "def dec(s):\n    return s\n", "def dec(s):\n    return s + 'x'\n")
+    assert run_tests(wrong, test, entry_point="dec", sandbox=sandbox).passed == 0

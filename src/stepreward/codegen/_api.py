@@ -348,6 +348,26 @@ def _judge_call(case: TestCase, raw: list[Any]) -> tuple[bool, str, Any]:
     return ok, "wrong value", got_lit
 
 
+def _replay_script(sb: Sandbox, script: str, recorded: dict[str, Any],
+                   lim: Limits) -> tuple[bool, str, Any]:
+    """The verdict of a script test: the task that ran the code only recorded the values
+    its functions returned; the test script runs again, without the code, on those values,
+    so nothing the code does (an always-equal object, a forged report) can pass it."""
+    if not recorded.get("passed"):
+        return False, str(recorded.get("reason")), None  # a failure the code could only fake
+    try:
+        payload = {"script": script, "records": list(recorded["records"]),
+                   "values": dict(recorded["values"]), "modules": dict(recorded["modules"]),
+                   "functions": [str(f) for f in recorded["functions"]]}
+    except (KeyError, TypeError, ValueError):
+        return False, "not gradeable: malformed records", None
+    res = sb.call("stepreward.codegen._child:run_script_replay", payload, limits=lim)
+    value = res.value if res.ok and isinstance(res.value, dict) else None
+    if value is None:
+        return False, f"the test script's replay {res.status}: {res.reason}", None
+    return bool(value.get("passed")), str(value.get("reason")), None
+
+
 def _parses(code: str) -> bool:
     try:
         ast.parse(code)
@@ -434,7 +454,8 @@ def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | 
                      timeout_s * len(io_idx) + 2))
     for i, c in enumerate(cases):
         if c.kind == "script":
-            jobs.append(("script", [i], "run_script", {"code": code, "script": c.script},
+            jobs.append(("script", [i], "run_script_record",
+                         {"code": code, "script": c.script, "timeout_s": timeout_s},
                          max(timeout_s * 5, 5.0)))
     timed_out = False
     retry: list[int] = []
@@ -465,7 +486,7 @@ def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | 
                 outcome[i] = (False, str(value.get("reason")), None)
             return
         if kind == "script":
-            outcome[idx[0]] = (bool(value.get("passed")), str(value.get("reason")), None)
+            outcome[idx[0]] = _replay_script(sb, job[3]["script"], value, limits(job[4]))
             return
         results = value.get("results")
         if not isinstance(results, list) or len(results) != len(idx):

@@ -181,8 +181,161 @@ def run_io_tests(payload: dict[str, Any]) -> dict[str, Any]:
 
 def run_script(payload: dict[str, Any]) -> dict[str, Any]:
     """Run the code followed by a test script as one program (assertions that could not be
-    turned into call tests); pass means it ran to the end."""
+    turned into call tests); pass means it ran to the end. Kept for compatibility: the
+    trainer uses :func:`run_script_record` and :func:`run_script_replay`, whose verdict
+    the code cannot forge."""
     namespace, problem = _load(payload["code"] + "\n\n" + payload["script"])
     if namespace is None:
         return {"status": "ok", "passed": False, "reason": problem}
+    return {"status": "ok", "passed": True, "reason": None}
+
+
+class _NotReplayable(Exception):
+    pass
+
+
+class _ReplayMiss(BaseException):
+    pass
+
+
+def _free_names(script: Any) -> list[str]:
+    """Names the script reads but does not bind at top level: what the solution provides."""
+    import ast
+    import builtins
+
+    bound: set[str] = set()
+    for node in script.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        else:
+            bound.update(n.id for n in ast.walk(node)
+                         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+    loaded = {n.id for n in ast.walk(script) if isinstance(n, ast.Name)}
+    return sorted(loaded - bound - set(dir(builtins)))
+
+
+def _recorder(name: str, fn: Any, records: list[list[Any]]) -> Any:
+    import random
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        args_lit, kwargs_lit = V.to_literal(args), V.to_literal(kwargs)
+        if V.NOT_LITERAL in (args_lit, kwargs_lit):
+            raise _NotReplayable(f"{name} was called with arguments that are not plain values")
+        state = random.getstate()
+        try:
+            # Fresh copies: the test's own objects are not the solution's to change.
+            out = fn(*V.from_literal(args_lit), **V.from_literal(kwargs_lit))
+        except _NotReplayable:
+            raise
+        except BaseException as exc:
+            records.append([name, args_lit, kwargs_lit, "raise", type(exc).__name__])
+            raise
+        finally:
+            random.setstate(state)  # the test's random inputs must not depend on the code
+        lit = V.to_literal(_plain(out), max_items=2_000_000, max_depth=200)
+        if lit is V.NOT_LITERAL:
+            raise _NotReplayable(f"{name} returned a {V.type_name(out)}, not a plain value")
+        records.append([name, args_lit, kwargs_lit, "return", lit])
+        # The test compares a plain copy: no object of the solution's reaches it.
+        return V.from_literal(lit)
+
+    return call
+
+
+def run_script_record(payload: dict[str, Any]) -> dict[str, Any]:
+    """Run the code and the test script, recording every call the script makes into the
+    code (arguments and returned value as literals) and the plain values it reads.
+
+    This task's own verdict is not trusted (the code could forge it); the trainer replays
+    the records in :func:`run_script_replay`, a task without the code."""
+    import ast
+    import random
+
+    namespace, problem = _load_within(payload["code"], float(payload.get("timeout_s", 1.0)))
+    if namespace is None:
+        return {"status": "load_error", "reason": problem}
+    try:
+        tree = ast.parse(payload["script"])
+        program = compile(tree, "<test>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        return {"status": "ok", "passed": False, "reason": f"the test script: {_short(exc)}"}
+    records: list[list[Any]] = []
+    values: dict[str, Any] = {}
+    modules: dict[str, str] = {}
+    functions: list[str] = []
+    for name in _free_names(tree):
+        if name not in namespace:
+            continue
+        v = namespace[name]
+        if isinstance(v, types.ModuleType):
+            modules[name] = v.__name__
+        elif isinstance(v, (types.FunctionType, types.BuiltinFunctionType)):
+            namespace[name] = _recorder(name, v, records)
+            functions.append(name)
+        else:
+            lit = V.to_literal(_plain(v))
+            if lit is not V.NOT_LITERAL:
+                values[name] = lit
+    random.seed(0)
+    try:
+        exec(program, namespace)
+        passed, reason = True, None
+    except _NotReplayable as exc:
+        passed, reason = False, f"not gradeable: {exc}"
+    except SystemExit:
+        passed, reason = False, "the code called exit()"
+    except BaseException as exc:
+        passed, reason = False, f"{type(exc).__name__}: {_short(exc)}"
+    return {"status": "ok", "passed": passed, "reason": reason, "records": records,
+            "values": values, "modules": modules, "functions": functions}
+
+
+def run_script_replay(payload: dict[str, Any]) -> dict[str, Any]:
+    """Run the test script without the code: each call into the code returns (or raises)
+    what :func:`run_script_record` recorded for the same arguments. Only plain values
+    cross over, so an always-equal object or a forged report cannot pass a test here."""
+    import builtins
+    import importlib
+    import random
+
+    pending: dict[str, list[list[Any]]] = {}
+    for rec in payload["records"]:
+        pending.setdefault(str(rec[0]), []).append(rec)
+
+    def stub(name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            key = [V.to_literal(args), V.to_literal(kwargs)]
+            queue = pending.get(name, [])
+            for n, rec in enumerate(queue):
+                if [rec[1], rec[2]] == key:
+                    del queue[n]
+                    if rec[3] == "return":
+                        return V.from_literal(rec[4])
+                    exc_type = getattr(builtins, str(rec[4]), None)
+                    if isinstance(exc_type, type) and issubclass(exc_type, Exception):
+                        raise exc_type("replayed")
+                    raise RuntimeError(f"replayed {rec[4]}")
+            raise _ReplayMiss
+        return call
+
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    try:
+        for name, module in payload["modules"].items():
+            namespace[name] = importlib.import_module(str(module))
+        for name, lit in payload["values"].items():
+            namespace[name] = V.from_literal(lit)
+    except (ImportError, ValueError) as exc:
+        return {"status": "ok", "passed": False, "reason": f"not gradeable: {_short(exc)}"}
+    for name in [*payload["functions"], *pending]:
+        namespace[str(name)] = stub(str(name))
+    random.seed(0)
+    try:
+        exec(compile(payload["script"], "<test>", "exec", dont_inherit=True), namespace)
+    except _ReplayMiss:
+        return {"status": "ok", "passed": False,
+                "reason": "not gradeable: the test's calls differ from the recorded ones"}
+    except BaseException as exc:
+        return {"status": "ok", "passed": False, "reason": f"{type(exc).__name__}: {_short(exc)}"}
     return {"status": "ok", "passed": True, "reason": None}
