@@ -401,3 +401,47 @@ def test_script_replay_with_random_inputs_and_helpers(sandbox: sr.Sandbox) -> No
     wrong = code.replace("return s[::-1]\n", "return s\n", 2).replace(
         "def dec(s):\n    return s\n", "def dec(s):\n    return s + 'x'\n")
     assert run_tests(wrong, test, entry_point="dec", sandbox=sandbox).passed == 0
+
+
+def test_serve_inherits_the_timeout_bound() -> None:
+    # `stepreward serve` as a real command on loopback: a looping completion with 8 tests
+    # (default timeout 1 s) is answered within 1.5 s plus overhead, next to a correct one.
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "stepreward.cli", "serve", "--port",
+                             str(port), "--workers", "2"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        task = sr.CodeTask(task_id="add", prompt="add", entry_point="add",
+                           tests=_many_add_tests(8)).model_dump_json()
+        body = {"query": [fenced(LOOP), fenced(GOOD)], "prompts": ["", ""],
+                "labels": [task, task]}
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/get_reward",
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        t0 = time.monotonic()
+        with urllib.request.urlopen(req, timeout=60) as r:
+            assert json.load(r)["rewards"] == [0.0, 1.0]
+        assert time.monotonic() - t0 < 1.5 + OVERHEAD_S
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
