@@ -11,6 +11,7 @@ import io
 import re
 import signal
 import sys
+import time
 import types
 from typing import Any
 
@@ -47,19 +48,36 @@ class _TestTimeout(BaseException):
 
 
 _armed = False
+_hard_deadline = float("inf")
+# Set while call tests run: ends the task with the results so far if a test keeps running
+# half a timeout past its deadline (it swallowed every _TestTimeout).
+_give_up: Any = None
 
 
 def _alarm(signum: int, frame: object) -> None:
-    if _armed:
-        raise _TestTimeout
+    if not _armed:
+        return
+    if _give_up is not None and time.monotonic() > _hard_deadline:
+        _give_up()
+    raise _TestTimeout
 
 
 def _load_within(code: str, timeout: float) -> tuple[dict[str, Any] | None, str | None]:
+    global _give_up
+
+    def give_up() -> None:
+        from stepreward.sandbox._template import report_and_exit
+
+        report_and_exit({"status": "load_error", "reason": "loading the code timed out"})
+
+    _give_up = give_up
     try:
         loaded: tuple[dict[str, Any] | None, str | None] = _with_deadline(
             max(timeout, 0.5), _load, code)
     except _TestTimeout:
         return None, "loading the code timed out"
+    finally:
+        _give_up = None
     return loaded
 
 
@@ -91,8 +109,9 @@ def _with_deadline(seconds: float, fn: Any, *args: Any, **kwargs: Any) -> Any:
     # timer repeats every 20 ms after the deadline, so code that swallows the first
     # _TestTimeout (``except BaseException: while True: ...``) gets another one; the flag
     # keeps a signal already in flight from raising after the deadline is cleared.
-    global _armed
+    global _armed, _hard_deadline
     signal.signal(signal.SIGALRM, _alarm)
+    _hard_deadline = time.monotonic() + 1.5 * max(seconds, 0.001)
     _armed = True
     signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001), 0.02)
     try:
@@ -111,8 +130,19 @@ def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
     fn = namespace.get(payload["fn_name"])
     if not callable(fn):
         return {"status": "missing", "reason": f"no function named {payload['fn_name']!r}"}
+    global _give_up
     results: list[list[Any]] = []
-    for args_lit, kwargs_lit in payload["cases"]:
+    cases = payload["cases"]
+
+    def give_up() -> None:
+        from stepreward.sandbox._template import report_and_exit
+
+        done = [*results, ["timeout"]]
+        report_and_exit({"status": "ok",
+                         "results": done + [["skipped"]] * (len(cases) - len(done))})
+
+    _give_up = give_up
+    for args_lit, kwargs_lit in cases:
         if results and results[-1][0] in ("timeout", "skipped"):
             # Fail fast: after one test has timed out, the rest of the completion's tests
             # are not run (a looping completion costs one timeout, not tests x timeout).
@@ -142,6 +172,7 @@ def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
             results.append(["nonliteral", V.type_name(out), truth])
         else:
             results.append(["ok", lit])
+    _give_up = None
     return {"status": "ok", "results": results}
 
 
