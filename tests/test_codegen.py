@@ -245,6 +245,10 @@ def test_io_tests_fail_fast_after_a_timeout(sandbox: sr.Sandbox) -> None:
     report = run_tests("x = input()\nwhile x == '0':\n    pass\nprint(x)\n", tests,
                        sandbox=sandbox, timeout_s=1.0)
     assert report.passed == 0 and report.duration_s < 1.5 + OVERHEAD_S
+    relentless = ("x = input()\nwhile x == '0':\n    try:\n        while True:\n"
+                  "            pass\n    except BaseException:\n        pass\nprint(x)\n")
+    report = run_tests(relentless, tests, sandbox=sandbox, timeout_s=1.0)
+    assert report.passed == 0 and report.duration_s < 1.5 + OVERHEAD_S
 
 
 def test_crash_fallback_is_bounded_by_a_timeout(sandbox: sr.Sandbox) -> None:

@@ -183,9 +183,21 @@ def run_io_tests(payload: dict[str, Any]) -> dict[str, Any]:
         code = compile(payload["code"], "<solution>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
         return {"status": "load_error", "reason": f"{type(exc).__name__}: {_short(exc)}"}
+    global _give_up
     results: list[list[Any]] = []
     real_stdin, real_stdout = sys.stdin, sys.stdout
-    for text in payload["stdins"]:
+    stdins = payload["stdins"]
+
+    def give_up() -> None:
+        from stepreward.sandbox._template import report_and_exit
+
+        sys.stdin, sys.stdout = real_stdin, real_stdout
+        done = [*results, ["timeout", ""]]
+        report_and_exit({"status": "ok",
+                         "results": done + [["skipped", ""]] * (len(stdins) - len(done))})
+
+    _give_up = give_up
+    for text in stdins:
         if results and results[-1][0] in ("timeout", "skipped"):
             results.append(["skipped", ""])  # fail fast, as for call tests
             continue
@@ -207,6 +219,7 @@ def run_io_tests(payload: dict[str, Any]) -> dict[str, Any]:
             sys.stdin, sys.stdout = real_stdin, real_stdout
         status.append(out.getvalue()[:MAX_STDOUT])
         results.append(status)
+    _give_up = None
     return {"status": "ok", "results": results}
 
 
