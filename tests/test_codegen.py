@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -128,7 +129,8 @@ def test_assertion_conversion() -> None:
     assert [t.kind for t in mixed] == ["call", "call", "script"]
     assert mixed[1].atol == 0.01
     with pytest.raises(ValueError, match="entry_point"):
-        run_tests(GOOD, "assert add(1, 2) == 3")
+        run_tests(GOOD + "def sub(a, b):\n    return a - b\n",
+                  "assert add(1, 2) == 3\nassert sub(1, 2) == -1")
     assert run_tests(GOOD, "assert add(1, 2) == 3\nassert add(2, 2) == 5",
                      entry_point="add").passed == 1
 
@@ -188,3 +190,267 @@ def test_synthesized_tasks(sandbox: sr.Sandbox) -> None:
     for _, report in verify_canonical(tasks, sandbox=sandbox):
         assert report.pass_rate == 1.0
     assert canonical_code(tasks[0]) == tasks[0].canonical_solution
+
+
+# ------------------------------------------------------------------ issue 19: bounded timeouts
+
+LOOP = "def add(a, b):\n    while True:\n        pass\n"
+# Swallows the first deadline and loops again inside the handler.
+STUBBORN = ("def add(a, b):\n    try:\n        while True:\n            pass\n"
+            "    except BaseException:\n        while True:\n            pass\n")
+# Catches every deadline, forever: the task ends itself half a timeout later.
+RELENTLESS = ("def add(a, b):\n    while True:\n        try:\n            while True:\n"
+              "                pass\n        except BaseException:\n            pass\n")
+OVERHEAD_S = 1.0  # process start-up and pool scheduling on a loaded 2-core machine
+
+
+def _many_add_tests(n: int) -> list[sr.TestCase]:
+    return [sr.TestCase.call("add", (i, 1), i + 1) for i in range(n)]
+
+
+@pytest.mark.parametrize("code", [LOOP, STUBBORN, RELENTLESS, "while True:\n    try:\n"
+                                  "        while True:\n            pass\n"
+                                  "    except BaseException:\n        pass\n"],
+                         ids=["loop", "swallows-timeout", "swallows-every-timeout",
+                              "at-import"])
+def test_looping_completion_costs_one_timeout(sandbox: sr.Sandbox, code: str) -> None:
+    # 8 tests at 1 s each used to take 8 s; the bound is 1.5 x the per-test timeout.
+    report = run_tests(code, _many_add_tests(8), sandbox=sandbox, timeout_s=1.0)
+    assert report.passed == 0 and report.duration_s < 1.5 * 1.0 + OVERHEAD_S, report
+    # "timed out", "not run: an earlier test timed out", "loading the code timed out"
+    assert all("timed out" in f.reason for f in report.failures), report.failures
+
+
+def test_looping_completion_with_chunks_and_script(sandbox: sr.Sandbox) -> None:
+    # 300 call tests (3 chunks) plus a script test: the probe chunk times out, and the
+    # other chunks and the script (whose own deadline is 5 s) do not run.
+    tests = [*_many_add_tests(300), sr.TestCase(kind="script", script="assert add(1, 1) == 2")]
+    report = run_tests(LOOP, tests, sandbox=sandbox, timeout_s=0.5)
+    assert report.passed == 0 and report.total == 301
+    assert report.duration_s < 1.5 * 0.5 + OVERHEAD_S, report.duration_s
+    good = run_tests(GOOD, tests, sandbox=sandbox, timeout_s=0.5)
+    assert good.passed == 301
+
+
+def test_partial_credit_before_a_timeout(sandbox: sr.Sandbox) -> None:
+    code = "def add(a, b):\n    while a == 3:\n        pass\n    return a + b\n"
+    report = run_tests(code, _many_add_tests(6), sandbox=sandbox, timeout_s=0.3)
+    assert report.passed == 3  # 0, 1, 2 finished; 3 timed out; 4 and 5 fail fast
+    assert [f.reason for f in report.failures] == ["timed out"] + [
+        "not run: an earlier test timed out"] * 2
+
+
+def test_io_tests_fail_fast_after_a_timeout(sandbox: sr.Sandbox) -> None:
+    tests = [sr.TestCase.io(f"{i}\n", f"{i}\n") for i in range(8)]
+    report = run_tests("x = input()\nwhile x == '0':\n    pass\nprint(x)\n", tests,
+                       sandbox=sandbox, timeout_s=1.0)
+    assert report.passed == 0 and report.duration_s < 1.5 + OVERHEAD_S
+    relentless = ("x = input()\nwhile x == '0':\n    try:\n        while True:\n"
+                  "            pass\n    except BaseException:\n        pass\nprint(x)\n")
+    report = run_tests(relentless, tests, sandbox=sandbox, timeout_s=1.0)
+    assert report.passed == 0 and report.duration_s < 1.5 + OVERHEAD_S
+
+
+def test_crash_fallback_is_bounded_by_a_timeout(sandbox: sr.Sandbox) -> None:
+    # The chunk dies (os._exit on the first test), so tests rerun one per task: the first
+    # rerun that times out ends the fallback instead of 20 x (timeout + 1) s.
+    code = "import os\ndef add(a, b):\n    if a == 0:\n        os._exit(0)\n    while True:\n" \
+           "        pass\n"
+    report = run_tests(code, _many_add_tests(8), sandbox=sandbox, timeout_s=0.5)
+    assert report.passed == 0 and report.duration_s < 2 * (0.5 + 1) + OVERHEAD_S
+
+
+def test_batch_and_adapters_inherit_the_bound(sandbox: sr.Sandbox) -> None:
+    from stepreward.codegen import code_reward_many
+    from stepreward.integrations.openrlhf import score_one
+    from stepreward.integrations.trl import UnitTestReward
+
+    task = sr.CodeTask(task_id="add", prompt="add", entry_point="add", tests=_many_add_tests(8))
+    loop = fenced(LOOP)
+    t0 = time.monotonic()
+    scores = code_reward_many([loop, fenced(GOOD)] * 2, [task] * 4, timeout_s=1.0)
+    assert [s.reward for s in scores] == [0.0, 1.0, 0.0, 1.0]
+    assert time.monotonic() - t0 < 1.5 + OVERHEAD_S
+    t0 = time.monotonic()
+    assert UnitTestReward(timeout_s=1.0)(prompts=["p"], completions=[loop],
+                                         task=[task.model_dump()]) == [0.0]
+    assert time.monotonic() - t0 < 1.5 + OVERHEAD_S
+    t0 = time.monotonic()
+    reward, logs = score_one(loop, task.model_dump())  # what `serve` calls; 1 s default
+    assert reward == 0.0 and logs["stepreward/pass_rate"] == 0.0
+    assert time.monotonic() - t0 < 1.5 + OVERHEAD_S
+
+
+def test_abs_tolerance_keeps_the_assertions_semantics(sandbox: sr.Sandbox) -> None:
+    # Issue 13 item 9: ``abs(g(1) - 100) < 1`` is an absolute tolerance; 1.0 is 99 away.
+    tests = tests_from_assertions("assert abs(g(1) - 100) < 1\nassert abs(g(2) - 5) <= 0.5",
+                                  "g")
+    assert [(t.compare, t.atol) for t in tests] == [("abs_lt", 1.0), ("abs_le", 0.5)]
+    assert run_tests("def g(x):\n    return 1.0\n", tests, sandbox=sandbox).passed == 0
+    close = run_tests("def g(x):\n    return 100.5 if x == 1 else 5.5\n", tests, sandbox=sandbox)
+    assert close.passed == 2  # within 1 (strict) and exactly 0.5 (<=)
+    far = run_tests("def g(x):\n    return 101 if x == 1 else 'x'\n", tests, sandbox=sandbox)
+    assert far.passed == 0  # |101 - 100| < 1 is false; a string would raise TypeError
+
+
+def _plus_rows(shared_data: Path) -> list[tuple[str, str, str, str]]:
+    """(task_id, test code, canonical code, entry point) for all 541 HumanEval+/MBPP+ tasks."""
+    import gzip
+
+    rows = []
+    for name, test_key, with_prompt in (("humanevalplus/HumanEvalPlus.jsonl.gz", "test", True),
+                                        ("mbppplus/MbppPlus.jsonl.gz", "assertion", False)):
+        with gzip.open(shared_data / name, "rt") as fh:
+            for line in fh:
+                r = json.loads(line)
+                code = (r["prompt"] + r["canonical_solution"]) if with_prompt else \
+                    r["canonical_solution"]
+                rows.append((r["task_id"], r[test_key], code, r["entry_point"]))
+    return rows
+
+
+@pytest.mark.filterwarnings("ignore:invalid escape sequence")  # the data's own regexes
+def test_entry_point_inferred_on_every_plus_task(shared_data: Path,
+                                                 sandbox: sr.Sandbox) -> None:
+    from stepreward.codegen import infer_entry_point
+
+    rows = _plus_rows(shared_data)
+    assert len(rows) == 164 + 378
+    wrong = [(tid, infer_entry_point(test, code), entry) for tid, test, code, entry in rows
+             if infer_entry_point(test, code) != entry]
+    assert wrong == []
+    # MBPP's asserts name the function by themselves, without the solution.
+    assert all(infer_entry_point(test) == entry for tid, test, _, entry in rows
+               if tid.startswith("Mbpp"))
+    # run_tests on the assertion string alone: every canonical solution passes.
+    failing = []
+    for tid, test, code, _ in rows:
+        report = run_tests(code, test, sandbox=sandbox, timeout_s=3.0)
+        if report.pass_rate != 1.0:
+            failing.append((tid, report.failures[:1]))
+    assert failing == []
+
+
+@pytest.mark.parametrize(("test_code", "code", "expected"), [
+    ("def check(candidate):\n    assert candidate(1) == 2\n\ncheck(inc)\n", None, "inc"),
+    ("def check(candidate):\n    assert candidate(1) == 2\n",
+     "def helper(x):\n    return x\n\ndef inc(x):\n    return helper(x) + 1\n", "inc"),
+    ("assert f([1]) == [1]\nassert sorted(f([2, 1])) == [1, 2]\n", None, "f"),
+    ("def ref(x):\n    return x\nassert f(1) == ref(1)\n", None, "f"),
+])
+def test_infer_entry_point_shapes(test_code: str, code: str | None, expected: str) -> None:
+    from stepreward.codegen import infer_entry_point
+
+    assert infer_entry_point(test_code, code) == expected
+
+
+@pytest.mark.parametrize(("test_code", "code"), [
+    ("def check(candidate):\n    assert candidate(1) == 2\n", None),
+    ("def check(candidate):\n    assert candidate(1) == 2\n",
+     "def a(x):\n    return x\n\ndef b(x):\n    return x\n"),
+    ("assert f(1) == 1\nassert g(1) == 1\n", None),
+    ("assert 1 == 1\n", None),
+])
+def test_infer_entry_point_ambiguous(test_code: str, code: str | None) -> None:
+    from stepreward.codegen import infer_entry_point
+
+    with pytest.raises(ValueError, match="entry_point"):
+        infer_entry_point(test_code, code)
+
+
+# A HumanEval-style test whose asserts cannot become call tests: a script test.
+SCRIPT_TEST = ("def check(candidate):\n    out = candidate([3, 1, 2])\n"
+               "    assert out == sorted([3, 1, 2])\n    assert len(out) == 3\n")
+FORGERIES = {
+    "always-equal object": "class Eq(list):\n    def __eq__(self, o):\n        return True\n"
+                           "    def __len__(self):\n        return 3\n"
+                           "def srt(xs):\n    return Eq()\n",
+    "forged record, then os._exit": (
+        "import os, struct, json\n"
+        "def srt(xs):\n"
+        "    body = json.dumps({'status': 'ok', 'value': {'status': 'ok', 'passed': True,"
+        " 'reason': None, 'records': [], 'values': {}, 'modules': {}, 'functions': []}})"
+        ".encode()\n"
+        "    os.write(3, b'SRR1' + struct.pack('>Q', len(body)) + body)\n"
+        "    os._exit(0)\n"),
+    "the reporting function": (
+        "import sys\n"
+        "def srt(xs):\n"
+        "    for mod in list(sys.modules.values()):\n"
+        "        report = getattr(mod, '_report', None)\n"
+        "        if callable(report):\n"
+        "            report({'status': 'ok', 'value': {'status': 'ok', 'passed': True,"
+        " 'reason': None, 'records': [], 'values': {}, 'modules': {},"
+        " 'functions': ['srt']}}, sys.stderr)\n"
+        "    return xs\n"),
+    "patched builtins": "import builtins\nbuiltins.sorted = lambda xs: 'x'\n"
+                        "builtins.len = lambda xs: 3\ndef srt(xs):\n    return 'x'\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORGERIES))
+def test_script_tests_cannot_be_forged(sandbox: sr.Sandbox, name: str) -> None:
+    # Issue 13 item 8: the script's verdict comes from a replay without the code.
+    tests = tests_from_assertions(SCRIPT_TEST, "srt")
+    assert [t.kind for t in tests] == ["script"]
+    report = run_tests(FORGERIES[name], tests, sandbox=sandbox)
+    assert report.passed == 0, (name, report.failures)
+    honest = run_tests("def srt(xs):\n    return sorted(xs)\n", tests, sandbox=sandbox)
+    assert honest.passed == 1, honest.failures
+
+
+def test_script_replay_with_random_inputs_and_helpers(sandbox: sr.Sandbox) -> None:
+    # HumanEval/38's shape: unseeded random inputs and a helper from the solution.
+    test = ("import random\ndef check(candidate):\n    for _ in range(20):\n"
+            "        s = ''.join(random.choice('abc') for _ in range(random.randint(1, 9)))\n"
+            "        assert candidate(enc(s)) == s\n")
+    code = ("import random\ndef enc(s):\n    random.random()\n    return s[::-1]\n"
+            "def dec(s):\n    return s[::-1]\n")
+    assert run_tests(code, test, entry_point="dec", sandbox=sandbox).passed == 1
+    wrong = code.replace("return s[::-1]\n", "return s\n", 2).replace(
+        "def dec(s):\n    return s\n", "def dec(s):\n    return s + 'x'\n")
+    assert run_tests(wrong, test, entry_point="dec", sandbox=sandbox).passed == 0
+
+
+def test_serve_inherits_the_timeout_bound() -> None:
+    # `stepreward serve` as a real command on loopback: a looping completion with 8 tests
+    # (default timeout 1 s) is answered within 1.5 s plus overhead, next to a correct one.
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "stepreward.cli", "serve", "--port",
+                             str(port), "--workers", "2"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        task = sr.CodeTask(task_id="add", prompt="add", entry_point="add",
+                           tests=_many_add_tests(8)).model_dump_json()
+        body = {"query": [fenced(LOOP), fenced(GOOD)], "prompts": ["", ""],
+                "labels": [task, task]}
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/get_reward",
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        t0 = time.monotonic()
+        with urllib.request.urlopen(req, timeout=60) as r:
+            assert json.load(r)["rewards"] == [0.0, 1.0]
+        assert time.monotonic() - t0 < 1.5 + OVERHEAD_S
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise

@@ -494,7 +494,8 @@ class TestCase(BaseModel):
 
     ``args``, ``kwargs`` and ``expected`` hold canonical literals (see :mod:`stepreward.values`);
     build call tests with :meth:`call`. ``compare`` is ``equal`` (Python ``==``, floats within
-    ``atol``), ``truthy`` or ``falsy``.
+    ``atol``), ``truthy``, ``falsy``, or ``abs_lt`` / ``abs_le`` (``abs(got - expected) < atol``
+    or ``<= atol``: an absolute tolerance, as an ``assert abs(f(x) - v) < tol`` states it).
 
     Example:
         >>> TestCase.call("add", (1, 2), 3).expected
@@ -509,7 +510,7 @@ class TestCase(BaseModel):
     args: Any = None
     kwargs: Any = None
     expected: Any = None
-    compare: Literal["equal", "truthy", "falsy"] = "equal"
+    compare: Literal["equal", "truthy", "falsy", "abs_lt", "abs_le"] = "equal"
     atol: float = Field(0.0, ge=0.0)
     stdin: str | None = None
     expected_stdout: str | None = None
@@ -518,7 +519,8 @@ class TestCase(BaseModel):
     @classmethod
     def call(cls, fn_name: str, args: Any = (), expected: Any = None, *,
              kwargs: dict[str, Any] | None = None, atol: float = 0.0,
-             compare: Literal["equal", "truthy", "falsy"] = "equal") -> TestCase:
+             compare: Literal["equal", "truthy", "falsy", "abs_lt", "abs_le"] = "equal",
+             ) -> TestCase:
         """A call test from Python values (which must be literal-encodable)."""
         from stepreward.values import NOT_LITERAL, to_literal
 

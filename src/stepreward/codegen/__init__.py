@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __all__ = ["CodeScore", "CodeTask", "TestCase", "TestReport", "code_reward",
-           "code_reward_many", "extract_code", "run_tests", "tests_from_assertions"]
+           "code_reward_many", "extract_code", "infer_entry_point", "run_tests",
+           "tests_from_assertions"]
 
 if TYPE_CHECKING:
     from stepreward.codegen._api import (
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
         code_reward,
         code_reward_many,
         extract_code,
+        infer_entry_point,
         run_tests,
         tests_from_assertions,
     )

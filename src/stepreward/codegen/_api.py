@@ -15,8 +15,8 @@ from stepreward.values import NOT_LITERAL, from_literal, parse_value, to_literal
 if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
 
-__all__ = ["CodeScore", "code_reward", "code_reward_many", "extract_code", "run_tests",
-           "tests_from_assertions"]
+__all__ = ["CodeScore", "code_reward", "code_reward_many", "extract_code", "infer_entry_point",
+           "run_tests", "tests_from_assertions"]
 
 ExtractMode = Literal["answer_block", "last_block", "raw"]
 # The rest of an opening fence's line: "```", spaces, an optional language, spaces, newline.
@@ -24,6 +24,7 @@ ExtractMode = Literal["answer_block", "last_block", "raw"]
 _FENCE_OPEN = re.compile(r"[ \t]*(?:(?:python3|python|py)[ \t]*)?\n", re.IGNORECASE)
 MAX_EXTRACT_CHARS = 4_000_000  # characters of a completion searched for code (its end)
 MAX_FALLBACK_TESTS = 20
+SKIPPED = "not run: an earlier test timed out"
 CHUNK = 128  # at most this many call tests per sandbox task...
 CHUNK_BYTES = 1 << 20  # ...and about this much argument data
 
@@ -139,9 +140,12 @@ def _as_call_test(test: ast.expr, names: set[str], fn_name: str) -> TestCase | N
                 ok, args, kwargs = call_args(left.args[0].left)
                 lit_ok, expected = _literal(left.args[0].right)
                 tol_ok, tol = _literal(right)
-                if ok and lit_ok and tol_ok and isinstance(tol, (int, float)) and tol > 0:
+                if ok and lit_ok and tol_ok and isinstance(tol, (int, float)) and \
+                        not isinstance(tol, bool) and tol > 0:
+                    # The assertion's own semantics: an absolute tolerance, strict or not.
                     return TestCase.call(fn_name, args, expected, kwargs=kwargs,
-                                         atol=float(tol))
+                                         atol=float(tol), compare="abs_lt" if isinstance(
+                                             op, ast.Lt) else "abs_le")
         if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and \
                 test.func.attr == "isclose" and isinstance(test.func.value, ast.Name) and \
                 test.func.value.id == "math" and len(test.args) == 2:
@@ -214,6 +218,112 @@ def tests_from_assertions(test_code: str, entry_point: str,
     return tests
 
 
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            for target in ast.walk(node):
+                if isinstance(target, ast.Name) and isinstance(target.ctx, ast.Store):
+                    names.add(target.id)
+    return names
+
+
+def _root_functions(code: str, also_used: set[str]) -> list[str]:
+    """Top-level functions of ``code`` that nothing else in it (or ``also_used``) calls."""
+    tree = ast.parse(code)
+    defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    used: set[str] = set(also_used)
+    for node in tree.body:
+        own = node.name if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+        used.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id != own)
+    return [d.name for d in defs if d.name not in used]
+
+
+def infer_entry_point(test_code: str, code: str | None = None) -> str:
+    """The function that assertion-style ``test_code`` tests, when that is unambiguous.
+
+    In order: a top-level ``check(name)`` call; for HumanEval's ``def check(candidate)``
+    without one, the one top-level function of ``code`` that nothing else calls (helpers
+    are called by the entry point or by the test code); otherwise the single function that
+    the test code calls and does not define (MBPP's ``assert f(...) == ...``), narrowed to
+    the functions ``code`` defines when there are several. Raises ``ValueError`` naming
+    the candidates when it is ambiguous.
+
+    Example:
+        >>> infer_entry_point("assert add(1, 2) == 3\nassert set(add(0, 0)) == set()")
+        'add'
+        >>> infer_entry_point("def check(candidate):\n    assert candidate(1) == 2\n",
+        ...                   "def helper(x):\n    return x\ndef inc(x):\n    return helper(x) + 1")
+        'inc'
+    """
+    import builtins
+
+    try:
+        tree = ast.parse(test_code)
+    except SyntaxError as exc:
+        raise ValueError(f"the test code does not parse: {exc}") from None
+    named: set[str] = set()
+    for stmt in tree.body:
+        call = stmt.value if isinstance(stmt, ast.Expr) else None
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and \
+                call.func.id == "check" and len(call.args) == 1 and \
+                isinstance(call.args[0], ast.Name):
+            named.add(call.args[0].id)
+    if len(named) == 1:
+        return named.pop()
+    if len(named) > 1:
+        raise ValueError(f"ambiguous entry point: check() is called with {sorted(named)}; "
+                         "pass entry_point=")
+    defined = _top_level_names(tree)
+    params = {a.arg for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.Lambda))
+              for a in n.args.args + n.args.kwonlyargs + n.args.posonlyargs}
+    called = sorted({n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call)
+                     and isinstance(n.func, ast.Name)} - defined - params - set(dir(builtins)))
+    has_check = any(isinstance(n, ast.FunctionDef) and n.name == "check" for n in tree.body)
+    code_defs: list[str] | None = None
+    if code is not None:
+        try:
+            code_tree = ast.parse(code)
+        except SyntaxError:
+            code_tree = None
+        if code_tree is not None:
+            code_defs = [n.name for n in code_tree.body
+                         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if has_check:
+        if code is None or code_defs is None:
+            raise ValueError("the test code's check(candidate) does not name the function: "
+                             "pass entry_point= (or code that defines it)")
+        test_names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        # (HumanEval/33's test calls the entry point by its own name too.)
+        roots = code_defs if len(code_defs) == 1 else (
+            _root_functions(code, test_names) or _root_functions(code, set()))
+        if len(roots) == 1:
+            return roots[0]
+        raise ValueError(f"ambiguous entry point: the code defines {roots or code_defs} "
+                         "and check(candidate) does not say which; pass entry_point=")
+    if not called:
+        # A function named like a builtin (Mbpp/126 tests its own ``sum``): the calls that
+        # are the asserted comparison's operands.
+        direct: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assert):
+                t = node.test
+                operands = [t.left, *t.comparators] if isinstance(t, ast.Compare) else [t]
+                direct.update(o.func.id for o in operands if isinstance(o, ast.Call)
+                              and isinstance(o.func, ast.Name))
+        called = sorted(direct - defined - params)
+    if len(called) > 1 and code_defs is not None:
+        called = [c for c in called if c in code_defs] or called
+    if len(called) == 1:
+        return called[0]
+    raise ValueError(f"ambiguous entry point: the test code calls {called or 'no function'}; "
+                     "pass entry_point=")
+
+
 # ---------------------------------------------------------------------------------- running
 
 
@@ -228,6 +338,8 @@ def _judge_call(case: TestCase, raw: list[Any]) -> tuple[bool, str, Any]:
     status = raw[0]
     if status == "timeout":
         return False, "timed out", None
+    if status == "skipped":
+        return False, SKIPPED, None
     if status == "error":
         return False, f"raised {raw[1]}: {raw[2]}", None
     if status == "nonliteral":
@@ -247,6 +359,9 @@ def _judge_call(case: TestCase, raw: list[Any]) -> tuple[bool, str, Any]:
         return bool(got), "returned a falsy value", got_lit
     if case.compare == "falsy":
         return not got, "returned a truthy value", got_lit
+    if case.compare in ("abs_lt", "abs_le"):
+        return _within(got, from_literal(case.expected), case.atol,
+                       case.compare == "abs_le"), "wrong value", got_lit
     expected = from_literal(case.expected)
     try:
         ok = values_equal(got, expected, float_tol=case.atol) if case.atol else \
@@ -256,6 +371,46 @@ def _judge_call(case: TestCase, raw: list[Any]) -> tuple[bool, str, Any]:
     return ok, "wrong value", got_lit
 
 
+def _replay_script(sb: Sandbox, script: str, recorded: dict[str, Any],
+                   lim: Limits) -> tuple[bool, str, Any]:
+    """The verdict of a script test: the task that ran the code only recorded the values
+    its functions returned; the test script runs again, without the code, on those values,
+    so nothing the code does (an always-equal object, a forged report) can pass it."""
+    if not recorded.get("passed"):
+        return False, str(recorded.get("reason")), None  # a failure the code could only fake
+    try:
+        payload = {"script": script, "records": list(recorded["records"]),
+                   "values": dict(recorded["values"]), "modules": dict(recorded["modules"]),
+                   "functions": [str(f) for f in recorded["functions"]]}
+    except (KeyError, TypeError, ValueError):
+        return False, "not gradeable: malformed records", None
+    res = sb.call("stepreward.codegen._child:run_script_replay", payload, limits=lim)
+    value = res.value if res.ok and isinstance(res.value, dict) else None
+    if value is None:
+        return False, f"the test script's replay {res.status}: {res.reason}", None
+    return bool(value.get("passed")), str(value.get("reason")), None
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _within(got: Any, expected: Any, tol: float, inclusive: bool) -> bool:
+    """``abs(got - expected) < tol`` (or ``<=``) as Python evaluates it, on plain numbers."""
+    numbers = (int, float, complex)
+    if not (isinstance(got, numbers) and isinstance(expected, numbers)):
+        return False  # the assertion would raise TypeError: a failure
+    try:
+        diff = abs(got - expected)
+    except (OverflowError, TypeError):
+        return False
+    return bool(diff <= tol if inclusive else diff < tol)
+
+
 def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | None = None,
               sandbox: Sandbox | None = None, timeout_s: float = 1.0,
               total_timeout_s: float = 30.0, memory_mb: int = 512,
@@ -263,7 +418,8 @@ def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | 
     """Run ``code`` against ``tests`` in the sandbox and report what passed.
 
     ``tests`` is a list of :class:`TestCase` or a string of assertion-style test code (then
-    ``entry_point`` names the function; see :func:`tests_from_assertions`). Call tests of one
+    ``entry_point`` names the function, or :func:`infer_entry_point` finds it; see
+    :func:`tests_from_assertions`). Call tests of one
     function run in one task, each with its own ``timeout_s``; if that task dies (a crash, an
     early ``os._exit``, the total deadline), the first ``max_fallback_tests`` run one per task
     and the rest fail. Expected values stay in the trainer: the task only reports values.
@@ -277,7 +433,14 @@ def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | 
     t0 = time.monotonic()
     if isinstance(tests, str):
         if not entry_point:
-            raise ValueError("entry_point is required with assertion-style test code")
+            # A solution that does not parse fails every test anyway (load_error); any name
+            # does for building them.
+            try:
+                entry_point = infer_entry_point(tests, code if isinstance(code, str) else None)
+            except ValueError:
+                if isinstance(code, str) and _parses(code):
+                    raise
+                entry_point = "candidate"
         tests = tests_from_assertions(tests, entry_point)
     cases = list(tests)
     if not isinstance(code, str) or not code.strip():
@@ -296,68 +459,105 @@ def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | 
     for i, c in enumerate(cases):
         if c.kind == "call":
             groups.setdefault(c.fn_name or "", []).append(i)
-    futures = []
+    # (kind, test indices, target, payload, task deadline)
+    jobs: list[tuple[str, list[int], str, dict[str, Any], float]] = []
     for fn, all_idx in groups.items():
         # Chunks keep payloads and results bounded and let one runaway test cost only its
         # chunk; they run concurrently on the pool.
         for idx in _chunks(all_idx, cases):
-            payload = {"code": code, "fn_name": fn, "timeout_s": timeout_s,
-                       "cases": [[cases[i].args, cases[i].kwargs] for i in idx]}
-            futures.append(("call", idx, sb.call_submit(
-                "stepreward.codegen._child:run_call_tests", payload,
-                limits=limits(timeout_s * len(idx) + 2))))
+            jobs.append(("call", idx, "run_call_tests",
+                         {"code": code, "fn_name": fn, "timeout_s": timeout_s,
+                          "cases": [[cases[i].args, cases[i].kwargs] for i in idx]},
+                         timeout_s * len(idx) + 2))
     io_idx = [i for i, c in enumerate(cases) if c.kind == "io"]
     if io_idx:
-        payload = {"code": code, "timeout_s": timeout_s,
-                   "stdins": [cases[i].stdin or "" for i in io_idx]}
-        futures.append(("io", io_idx, sb.call_submit(
-            "stepreward.codegen._child:run_io_tests", payload,
-            limits=limits(timeout_s * len(io_idx) + 2))))
+        jobs.append(("io", io_idx, "run_io_tests",
+                     {"code": code, "timeout_s": timeout_s,
+                      "stdins": [cases[i].stdin or "" for i in io_idx]},
+                     timeout_s * len(io_idx) + 2))
     for i, c in enumerate(cases):
         if c.kind == "script":
-            futures.append(("script", [i], sb.call_submit(
-                "stepreward.codegen._child:run_script", {"code": code, "script": c.script},
-                limits=limits(max(timeout_s * 5, 5.0)))))
+            jobs.append(("script", [i], "run_script_record",
+                         {"code": code, "script": c.script, "timeout_s": timeout_s},
+                         max(timeout_s * 5, 5.0)))
+    timed_out = False
     retry: list[int] = []
-    for kind, idx, fut in futures:
-        res = fut.result()
+
+    def submit(job: tuple[str, list[int], str, dict[str, Any], float]) -> Any:
+        return sb.call_submit(f"stepreward.codegen._child:{job[2]}", job[3],
+                              limits=limits(job[4]))
+
+    def collect(job: tuple[str, list[int], str, dict[str, Any], float], res: Any) -> None:
+        nonlocal load_problem, timed_out
+        kind, idx = job[0], job[1]
         value = res.value if res.ok and isinstance(res.value, dict) else None
         if value is None:
-            if kind == "script":
+            if res.status == "timeout":
+                # The task ignored its per-test deadlines until the sandbox killed it:
+                # rerunning its tests would only pay that again.
+                timed_out = True
+                for i in idx:
+                    outcome[i] = (False, "timed out (the task's deadline)", None)
+            elif kind == "script":
                 outcome[idx[0]] = (False, f"the test script {res.status}: {res.reason}", None)
             else:
                 retry.extend(idx)
-            continue
+            return
         if value.get("status") in ("load_error", "missing"):
             load_problem = load_problem or str(value.get("reason"))
             for i in idx:
                 outcome[i] = (False, str(value.get("reason")), None)
-            continue
+            return
         if kind == "script":
-            outcome[idx[0]] = (bool(value.get("passed")), str(value.get("reason")), None)
-            continue
+            outcome[idx[0]] = _replay_script(sb, job[3]["script"], value, limits(job[4]))
+            return
         results = value.get("results")
         if not isinstance(results, list) or len(results) != len(idx):
             retry.extend(idx)
-            continue
+            return
         for i, raw in zip(idx, results, strict=True):
             try:
+                if raw[0] in ("timeout", "skipped"):
+                    timed_out = True
                 if kind == "call":
                     outcome[i] = _judge_call(cases[i], raw)
+                elif raw[0] == "skipped":
+                    outcome[i] = (False, SKIPPED, None)
                 else:
                     printed = raw[-1] if isinstance(raw[-1], str) else ""
                     ok = raw[0] == "ok" and _normalise_stdout(printed) == _normalise_stdout(
                         cases[i].expected_stdout or "")
-                    reason = "wrong output" if raw[0] == "ok" else f"{raw[0]}: {raw[1:2]}"
+                    reason = "wrong output" if raw[0] == "ok" else (
+                        "timed out" if raw[0] == "timeout" else f"{raw[0]}: {raw[1:2]}")
                     outcome[i] = (ok, reason, printed[:200])
             except (IndexError, TypeError, ValueError):
                 outcome[i] = (False, "malformed result", None)
+
+    # Probe first: when a completion needs several tasks, its first task runs alone, and
+    # the rest only if none of its tests timed out and the code loaded. A looping
+    # completion then costs one per-test timeout, not one per chunk (or a script's 5 s).
+    rest = jobs
+    if len(jobs) > 1:
+        collect(jobs[0], submit(jobs[0]).result())
+        rest = jobs[1:]
+        if timed_out or load_problem:
+            reason = load_problem or SKIPPED
+            for job in rest:
+                for i in job[1]:
+                    outcome[i] = (False, reason, None)
+            rest = []
+    for job, fut in [(job, submit(job)) for job in rest]:
+        collect(job, fut.result())
     # A task that died took every result with it: rerun those tests one per task.
     for n, i in enumerate(sorted(retry)):
+        if timed_out:
+            outcome[i] = (False, SKIPPED, None)
+            continue
         if n >= max_fallback_tests or time.monotonic() - t0 > total_timeout_s:
             outcome[i] = (False, "not run: an earlier test crashed the process", None)
             continue
         c = cases[i]
+        payload: dict[str, Any]
         if c.kind == "call":
             payload = {"code": code, "fn_name": c.fn_name, "timeout_s": timeout_s,
                        "cases": [[c.args, c.kwargs]]}
@@ -366,7 +566,9 @@ def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | 
             value = res.value if res.ok and isinstance(res.value, dict) else None
             if value and value.get("status") == "ok" and len(value.get("results", [])) == 1:
                 outcome[i] = _judge_call(c, value["results"][0])
+                timed_out = value["results"][0][:1] == ["timeout"]
             else:
+                timed_out = res.status == "timeout"
                 outcome[i] = (False, f"the process {res.status}: {res.reason}", None)
         else:
             payload = {"code": code, "timeout_s": timeout_s, "stdins": [c.stdin or ""]}
@@ -376,6 +578,8 @@ def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | 
             first: Any = value.get("results", [None])[0] if value else None
             ok = isinstance(first, list) and bool(first) and first[0] == "ok" and \
                 _normalise_stdout(str(first[-1])) == _normalise_stdout(c.expected_stdout or "")
+            timed_out = res.status == "timeout" or (isinstance(first, list) and
+                                                    first[:1] == ["timeout"])
             outcome[i] = (ok, "wrong output" if first else f"the process {res.status}", None)
     failures = []
     passed = 0

@@ -11,6 +11,7 @@ import io
 import re
 import signal
 import sys
+import time
 import types
 from typing import Any
 
@@ -46,8 +47,38 @@ class _TestTimeout(BaseException):
     pass
 
 
+_armed = False
+_hard_deadline = float("inf")
+# Set while call tests run: ends the task with the results so far if a test keeps running
+# half a timeout past its deadline (it swallowed every _TestTimeout).
+_give_up: Any = None
+
+
 def _alarm(signum: int, frame: object) -> None:
+    if not _armed:
+        return
+    if _give_up is not None and time.monotonic() > _hard_deadline:
+        _give_up()
     raise _TestTimeout
+
+
+def _load_within(code: str, timeout: float) -> tuple[dict[str, Any] | None, str | None]:
+    global _give_up
+
+    def give_up() -> None:
+        from stepreward.sandbox._template import report_and_exit
+
+        report_and_exit({"status": "load_error", "reason": "loading the code timed out"})
+
+    _give_up = give_up
+    try:
+        loaded: tuple[dict[str, Any] | None, str | None] = _with_deadline(
+            max(timeout, 0.5), _load, code)
+    except _TestTimeout:
+        return None, "loading the code timed out"
+    finally:
+        _give_up = None
+    return loaded
 
 
 def _load(code: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -74,29 +105,49 @@ def _short(exc: BaseException) -> str:
 
 def _with_deadline(seconds: float, fn: Any, *args: Any, **kwargs: Any) -> Any:
     # The task is single-threaded and this is its main thread: an interval timer is the
-    # per-test deadline here; the sandbox's own deadline (a kill) bounds everything.
+    # per-test deadline here; the sandbox's own deadline (a kill) bounds everything. The
+    # timer repeats every 20 ms after the deadline, so code that swallows the first
+    # _TestTimeout (``except BaseException: while True: ...``) gets another one; the flag
+    # keeps a signal already in flight from raising after the deadline is cleared.
+    global _armed, _hard_deadline
     signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    _hard_deadline = time.monotonic() + 1.5 * max(seconds, 0.001)
+    _armed = True
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001), 0.02)
     try:
         return fn(*args, **kwargs)
     finally:
+        _armed = False
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
     """Call ``fn_name`` on each case's arguments; report each value as a literal."""
     timeout = float(payload.get("timeout_s", 1.0))
-    signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, max(timeout * 2, 0.5))
-    namespace, problem = _load(payload["code"])
-    signal.setitimer(signal.ITIMER_REAL, 0)
+    namespace, problem = _load_within(payload["code"], timeout)
     if namespace is None:
         return {"status": "load_error", "reason": problem}
     fn = namespace.get(payload["fn_name"])
     if not callable(fn):
         return {"status": "missing", "reason": f"no function named {payload['fn_name']!r}"}
+    global _give_up
     results: list[list[Any]] = []
-    for args_lit, kwargs_lit in payload["cases"]:
+    cases = payload["cases"]
+
+    def give_up() -> None:
+        from stepreward.sandbox._template import report_and_exit
+
+        done = [*results, ["timeout"]]
+        report_and_exit({"status": "ok",
+                         "results": done + [["skipped"]] * (len(cases) - len(done))})
+
+    _give_up = give_up
+    for args_lit, kwargs_lit in cases:
+        if results and results[-1][0] in ("timeout", "skipped"):
+            # Fail fast: after one test has timed out, the rest of the completion's tests
+            # are not run (a looping completion costs one timeout, not tests x timeout).
+            results.append(["skipped"])
+            continue
         try:
             args = V.from_literal(args_lit)
             kwargs = V.from_literal(kwargs_lit) if kwargs_lit is not None else {}
@@ -121,6 +172,7 @@ def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
             results.append(["nonliteral", V.type_name(out), truth])
         else:
             results.append(["ok", lit])
+    _give_up = None
     return {"status": "ok", "results": results}
 
 
@@ -131,9 +183,24 @@ def run_io_tests(payload: dict[str, Any]) -> dict[str, Any]:
         code = compile(payload["code"], "<solution>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
         return {"status": "load_error", "reason": f"{type(exc).__name__}: {_short(exc)}"}
+    global _give_up
     results: list[list[Any]] = []
     real_stdin, real_stdout = sys.stdin, sys.stdout
-    for text in payload["stdins"]:
+    stdins = payload["stdins"]
+
+    def give_up() -> None:
+        from stepreward.sandbox._template import report_and_exit
+
+        sys.stdin, sys.stdout = real_stdin, real_stdout
+        done = [*results, ["timeout", ""]]
+        report_and_exit({"status": "ok",
+                         "results": done + [["skipped", ""]] * (len(stdins) - len(done))})
+
+    _give_up = give_up
+    for text in stdins:
+        if results and results[-1][0] in ("timeout", "skipped"):
+            results.append(["skipped", ""])  # fail fast, as for call tests
+            continue
         out = io.StringIO()
         sys.stdin, sys.stdout = io.StringIO(text), out
         main = types.ModuleType("__main__")
@@ -152,13 +219,167 @@ def run_io_tests(payload: dict[str, Any]) -> dict[str, Any]:
             sys.stdin, sys.stdout = real_stdin, real_stdout
         status.append(out.getvalue()[:MAX_STDOUT])
         results.append(status)
+    _give_up = None
     return {"status": "ok", "results": results}
 
 
 def run_script(payload: dict[str, Any]) -> dict[str, Any]:
     """Run the code followed by a test script as one program (assertions that could not be
-    turned into call tests); pass means it ran to the end."""
+    turned into call tests); pass means it ran to the end. Kept for compatibility: the
+    trainer uses :func:`run_script_record` and :func:`run_script_replay`, whose verdict
+    the code cannot forge."""
     namespace, problem = _load(payload["code"] + "\n\n" + payload["script"])
     if namespace is None:
         return {"status": "ok", "passed": False, "reason": problem}
+    return {"status": "ok", "passed": True, "reason": None}
+
+
+class _NotReplayable(Exception):
+    pass
+
+
+class _ReplayMiss(BaseException):
+    pass
+
+
+def _free_names(script: Any) -> list[str]:
+    """Names the script reads but does not bind at top level: what the solution provides."""
+    import ast
+    import builtins
+
+    bound: set[str] = set()
+    for node in script.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        else:
+            bound.update(n.id for n in ast.walk(node)
+                         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+    loaded = {n.id for n in ast.walk(script) if isinstance(n, ast.Name)}
+    return sorted(loaded - bound - set(dir(builtins)))
+
+
+def _recorder(name: str, fn: Any, records: list[list[Any]]) -> Any:
+    import random
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        args_lit, kwargs_lit = V.to_literal(args), V.to_literal(kwargs)
+        if V.NOT_LITERAL in (args_lit, kwargs_lit):
+            raise _NotReplayable(f"{name} was called with arguments that are not plain values")
+        state = random.getstate()
+        try:
+            # Fresh copies: the test's own objects are not the solution's to change.
+            out = fn(*V.from_literal(args_lit), **V.from_literal(kwargs_lit))
+        except _NotReplayable:
+            raise
+        except BaseException as exc:
+            records.append([name, args_lit, kwargs_lit, "raise", type(exc).__name__])
+            raise
+        finally:
+            random.setstate(state)  # the test's random inputs must not depend on the code
+        lit = V.to_literal(_plain(out), max_items=2_000_000, max_depth=200)
+        if lit is V.NOT_LITERAL:
+            raise _NotReplayable(f"{name} returned a {V.type_name(out)}, not a plain value")
+        records.append([name, args_lit, kwargs_lit, "return", lit])
+        # The test compares a plain copy: no object of the solution's reaches it.
+        return V.from_literal(lit)
+
+    return call
+
+
+def run_script_record(payload: dict[str, Any]) -> dict[str, Any]:
+    """Run the code and the test script, recording every call the script makes into the
+    code (arguments and returned value as literals) and the plain values it reads.
+
+    This task's own verdict is not trusted (the code could forge it); the trainer replays
+    the records in :func:`run_script_replay`, a task without the code."""
+    import ast
+    import random
+
+    namespace, problem = _load_within(payload["code"], float(payload.get("timeout_s", 1.0)))
+    if namespace is None:
+        return {"status": "load_error", "reason": problem}
+    try:
+        tree = ast.parse(payload["script"])
+        program = compile(tree, "<test>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        return {"status": "ok", "passed": False, "reason": f"the test script: {_short(exc)}"}
+    records: list[list[Any]] = []
+    values: dict[str, Any] = {}
+    modules: dict[str, str] = {}
+    functions: list[str] = []
+    for name in _free_names(tree):
+        if name not in namespace:
+            continue
+        v = namespace[name]
+        if isinstance(v, types.ModuleType):
+            modules[name] = v.__name__
+        elif isinstance(v, (types.FunctionType, types.BuiltinFunctionType)):
+            namespace[name] = _recorder(name, v, records)
+            functions.append(name)
+        else:
+            lit = V.to_literal(_plain(v))
+            if lit is not V.NOT_LITERAL:
+                values[name] = lit
+    random.seed(0)
+    try:
+        exec(program, namespace)
+        passed, reason = True, None
+    except _NotReplayable as exc:
+        passed, reason = False, f"not gradeable: {exc}"
+    except SystemExit:
+        passed, reason = False, "the code called exit()"
+    except BaseException as exc:
+        passed, reason = False, f"{type(exc).__name__}: {_short(exc)}"
+    return {"status": "ok", "passed": passed, "reason": reason, "records": records,
+            "values": values, "modules": modules, "functions": functions}
+
+
+def run_script_replay(payload: dict[str, Any]) -> dict[str, Any]:
+    """Run the test script without the code: each call into the code returns (or raises)
+    what :func:`run_script_record` recorded for the same arguments. Only plain values
+    cross over, so an always-equal object or a forged report cannot pass a test here."""
+    import builtins
+    import importlib
+    import random
+
+    pending: dict[str, list[list[Any]]] = {}
+    for rec in payload["records"]:
+        pending.setdefault(str(rec[0]), []).append(rec)
+
+    def stub(name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            key = [V.to_literal(args), V.to_literal(kwargs)]
+            queue = pending.get(name, [])
+            for n, rec in enumerate(queue):
+                if [rec[1], rec[2]] == key:
+                    del queue[n]
+                    if rec[3] == "return":
+                        return V.from_literal(rec[4])
+                    exc_type = getattr(builtins, str(rec[4]), None)
+                    if isinstance(exc_type, type) and issubclass(exc_type, Exception):
+                        raise exc_type("replayed")
+                    raise RuntimeError(f"replayed {rec[4]}")
+            raise _ReplayMiss
+        return call
+
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    try:
+        for name, module in payload["modules"].items():
+            namespace[name] = importlib.import_module(str(module))
+        for name, lit in payload["values"].items():
+            namespace[name] = V.from_literal(lit)
+    except (ImportError, ValueError) as exc:
+        return {"status": "ok", "passed": False, "reason": f"not gradeable: {_short(exc)}"}
+    for name in [*payload["functions"], *pending]:
+        namespace[str(name)] = stub(str(name))
+    random.seed(0)
+    try:
+        exec(compile(payload["script"], "<test>", "exec", dont_inherit=True), namespace)
+    except _ReplayMiss:
+        return {"status": "ok", "passed": False,
+                "reason": "not gradeable: the test's calls differ from the recorded ones"}
+    except BaseException as exc:
+        return {"status": "ok", "passed": False, "reason": f"{type(exc).__name__}: {_short(exc)}"}
     return {"status": "ok", "passed": True, "reason": None}

@@ -230,8 +230,9 @@ class UnitTestReward(_Reward):
         metrics = {"no_code": float(sc.code is None)}
         if report is not None:
             metrics["pass_rate"] = report.pass_rate
-            metrics["timeouts"] = sum(f.reason == "timed out" for f in report.failures) / max(
-                1, report.total)
+            # Tests skipped after a timeout count as timeouts (the completion loops).
+            metrics["timeouts"] = sum(f.reason.startswith(("timed out", "not run: an earlier"))
+                                      for f in report.failures) / max(1, report.total)
         reason = sc.parse_error or (f"{report.passed}/{report.total} tests passed"
                                     if report else "no report")
         return sc.reward, reason, metrics
