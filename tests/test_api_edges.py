@@ -73,3 +73,15 @@ def test_sample_rows_takes_sample_objects(sample: sr.Sample) -> None:
     assert got == [1.0]
     with pytest.raises(TypeError, match="Sample objects or row dicts"):
         sample_rows(["not a row"])  # type: ignore[list-item]
+
+
+def test_code_reward_takes_assertion_code_like_run_tests() -> None:
+    code = "def median(x):\n    return sorted(x)[len(x) // 2]\n"
+    completion = f"<answer>\n```python\n{code}```\n</answer>"
+    asserts = "assert median([1, 2, 3]) == 2\nassert median([5, 1, 3]) == 3\n"
+    assert sr.run_tests(code, asserts).pass_rate == 1.0
+    assert sr.code_reward(completion, asserts).reward == 1.0
+    assert sr.code_reward(completion, "assert median([1, 2, 3]) == 3").reward == 0.0
+    assert sr.code_reward(completion, "").reward is None
+    with pytest.raises(TypeError, match="assertion code as a string"):
+        sr.code_reward(completion, ["assert median([1]) == 1"])  # type: ignore[list-item]

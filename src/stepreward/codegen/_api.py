@@ -611,7 +611,7 @@ class CodeScore:
         return f"CodeScore(reward={self.reward}, passed={passed}, error={self.parse_error!r})"
 
 
-def code_reward(completion: Any, task: CodeTask | Sequence[TestCase] | None, *,
+def code_reward(completion: Any, task: CodeTask | Sequence[TestCase] | str | None, *,
                 mode: Literal["pass_rate", "all_or_nothing"] = "pass_rate",
                 format_bonus: float = 0.0, bonus_on_fail: bool = False,
                 extract: ExtractMode = "answer_block", sandbox: Sandbox | None = None,
@@ -623,7 +623,9 @@ def code_reward(completion: Any, task: CodeTask | Sequence[TestCase] | None, *,
     one test passes, unless ``bonus_on_fail`` (the reference pays it only with a pass).
     Never raises for any completion; a completion without code scores 0 with a reason. A
     task without tests (or None) is not a code-generation task: the reward is None, which
-    TRL reads as "not applicable".
+    TRL reads as "not applicable". ``task`` may also be assertion-style test code, as
+    :func:`run_tests` takes it (the entry point inferred; when the completion's code leaves it
+    ambiguous, the reward is 0 with the reason).
 
     Example:
         >>> tests = [TestCase.call("sq", (3,), 9)]
@@ -633,7 +635,18 @@ def code_reward(completion: Any, task: CodeTask | Sequence[TestCase] | None, *,
     """
     from stepreward.scoring._parse import completion_text
 
-    tests = [] if task is None else (task.tests if isinstance(task, CodeTask) else list(task))
+    tests: list[TestCase] | str
+    if task is None:
+        tests = []
+    elif isinstance(task, str):
+        tests = task if task.strip() else []
+    elif isinstance(task, CodeTask):
+        tests = task.tests
+    else:
+        tests = list(task)
+        if not all(isinstance(t, TestCase) for t in tests):
+            raise TypeError("code_reward takes a CodeTask, a list of TestCase or assertion "
+                            "code as a string")
     if not tests:
         return CodeScore(None, None, None, "not a code-generation task (no tests)")
     text = completion_text(completion)
@@ -642,7 +655,10 @@ def code_reward(completion: Any, task: CodeTask | Sequence[TestCase] | None, *,
     code = extract_code(text, extract)
     if code is None:
         return CodeScore(0.0, None, None, "no code block found")
-    report = run_tests(code, tests, sandbox=sandbox, timeout_s=timeout_s)
+    try:
+        report = run_tests(code, tests, sandbox=sandbox, timeout_s=timeout_s)
+    except ValueError as exc:  # assertion code whose entry point this code leaves ambiguous
+        return CodeScore(0.0, None, code, str(exc))
     if report.status not in ("ok", "load_error"):
         return CodeScore(0.0, report, code, report.reason)
     base = report.pass_rate if mode == "pass_rate" else float(
