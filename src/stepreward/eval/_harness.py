@@ -18,10 +18,54 @@ from stepreward.types import CodeTask, Sample
 if TYPE_CHECKING:
     from stepreward.synth._backends import Generator
 
-__all__ = ["BENCHES", "EvalItem", "ReplayBackend", "bench_items", "pass_at_k", "run_eval"]
+__all__ = ["BENCHES", "DATA_LAYOUT", "EvalItem", "ReplayBackend", "bench_items", "data_path",
+           "pass_at_k", "run_eval"]
 
 BENCHES = ("cruxeval-o", "cruxeval-i", "cruxeval-trace", "humaneval", "humaneval-plus",
-           "mbpp-plus", "synth")
+           "mbpp", "mbpp-plus", "livecodebench-exec", "livecodebench", "synth")
+DEFAULT_MAX_TOKENS = 12288  # the method's generation budget: long reasoning fits
+
+# Where each bench's data lies under a STEPREWARD_DATA folder: (sub-folder, file names tried
+# in order; the first that exists wins, else the only *.jsonl / *.jsonl.gz in the folder).
+DATA_LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
+    "cruxeval-o": ("cruxeval", ("cruxeval.jsonl",)),
+    "cruxeval-i": ("cruxeval", ("cruxeval.jsonl",)),
+    "cruxeval-trace": ("cruxeval", ("cruxeval.jsonl",)),
+    "humaneval": ("humanevalplus", ("HumanEvalPlus.jsonl.gz", "HumanEvalPlus.jsonl")),
+    "humaneval-plus": ("humanevalplus", ("HumanEvalPlus.jsonl.gz", "HumanEvalPlus.jsonl")),
+    "mbpp": ("mbpp", ("mbpp.jsonl", "sanitized-mbpp.jsonl")),
+    "mbpp-plus": ("mbppplus", ("MbppPlus.jsonl.gz", "MbppPlus.jsonl")),
+    "livecodebench-exec": ("livecodebench", ("execution.jsonl", "execution-v2.jsonl")),
+    "livecodebench": ("livecodebench", ("code_generation.jsonl",
+                                        "code_generation_lite.jsonl", "test.jsonl")),
+}
+
+
+def data_path(bench: str, data: str | os.PathLike[str] | None = None) -> str | None:
+    """The local data file for a bench: ``data`` when given, else the bench's file under the
+    ``STEPREWARD_DATA`` folder (layout in ``DATA_LAYOUT``), else None (the hub is tried).
+
+    Example:
+        >>> data_path("cruxeval-o", "my/cruxeval.jsonl")
+        'my/cruxeval.jsonl'
+    """
+    if data:
+        return os.fspath(data)
+    root = os.environ.get("STEPREWARD_DATA")
+    if not root or bench not in DATA_LAYOUT:
+        return None
+    folder, names = DATA_LAYOUT[bench]
+    base = Path(root) / folder
+    for name in names:
+        if (base / name).is_file():
+            return str(base / name)
+    found = sorted(p for p in base.glob("*.jsonl*") if p.name.endswith((".jsonl", ".jsonl.gz")))
+    if len(found) == 1:
+        return str(found[0])
+    raise FileNotFoundError(
+        f"STEPREWARD_DATA={root}: no data for {bench} (looked for "
+        f"{', '.join(str(Path(folder, n)) for n in names)}"
+        + (f"; {len(found)} JSONL files there, name one with --data" if found else "") + ")")
 TRACE_KINDS = ("next_statement", "state", "coverage", "branch")
 CODE_INSTRUCTION = ("Complete the function. Reason first if you like, then give the complete "
                     "code in one ```python block inside <answer> and </answer>.")
@@ -50,33 +94,56 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
 
 
-def _cruxeval_rows(path: str | os.PathLike[str] | None) -> list[dict[str, Any]]:
-    if path:
-        with open(path, encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
-    from stepreward.eval._tasks import _hub_rows
+def _local_or_hub(path: str | os.PathLike[str] | None, hub: str) -> list[dict[str, Any]]:
+    from stepreward.eval._tasks import _hub_rows, _rows
 
-    return _hub_rows("cruxeval-org/cruxeval", "test")
+    return list(_rows(path)) if path else _hub_rows(hub, "test")
 
 
 def bench_items(bench: str, *, path: str | os.PathLike[str] | None = None,
                 limit: int | None = None, seed: int = 0) -> list[EvalItem]:
-    """The items of a benchmark (see ``BENCHES``); ``path`` points at local data.
+    """The items of a benchmark (see ``BENCHES``); ``path`` points at local data (else the
+    ``STEPREWARD_DATA`` folder, else the hub). A data file of another bench is a ValueError.
 
     Example:
         >>> bench_items("nope")  # doctest: +IGNORE_EXCEPTION_DETAIL
         Traceback (most recent call last):
         ValueError: unknown benchmark 'nope'
     """
-    from stepreward.eval._tasks import load_humaneval, load_humaneval_plus, load_mbpp_plus
+    if bench not in BENCHES:
+        raise ValueError(f"unknown benchmark {bench!r}; known: {', '.join(BENCHES)}")
+    path = data_path(bench, path)
+    try:
+        return _bench_items(bench, path, limit, seed)
+    except KeyError as exc:
+        where = f"{path}" if path else "the hub data"
+        raise ValueError(f"{where} does not look like {bench} data: its rows have no "
+                         f"{exc.args[0]!r} field (is it another benchmark's file?)") from None
+
+
+def _bench_items(bench: str, path: str | None, limit: int | None,
+                 seed: int) -> list[EvalItem]:
+    from stepreward.eval._tasks import (
+        load_humaneval,
+        load_humaneval_plus,
+        load_livecodebench,
+        load_mbpp,
+        load_mbpp_plus,
+    )
     from stepreward.questions._sample import sample_from_trace
     from stepreward.trace._api import trace_many
 
-    if bench in ("cruxeval-o", "cruxeval-i", "cruxeval-trace"):
-        rows = _cruxeval_rows(path)[:limit]
-        traces = trace_many([(r["code"], f"f({r['input']})") for r in rows])
+    if bench in ("cruxeval-o", "cruxeval-i", "cruxeval-trace", "livecodebench-exec"):
+        if bench == "livecodebench-exec":
+            # LiveCodeBench-Exec rows carry the whole call (``f(x = 1)``) as their input.
+            rows = _local_or_hub(path, "livecodebench/execution-v2")[:limit]
+            calls = [(r["code"], str(r["input"])) for r in rows]
+        else:
+            rows = _local_or_hub(path, "cruxeval-org/cruxeval")[:limit]
+            calls = [(r["code"], f"f({r['input']})") for r in rows]
+        traces = trace_many(calls)
         kinds = {"cruxeval-o": ("output",), "cruxeval-i": ("input",),
-                 "cruxeval-trace": TRACE_KINDS}[bench]
+                 "cruxeval-trace": TRACE_KINDS, "livecodebench-exec": ("output",)}[bench]
         items = []
         for i, (r, t) in enumerate(zip(rows, traces, strict=True)):
             try:
@@ -84,9 +151,10 @@ def bench_items(bench: str, *, path: str | os.PathLike[str] | None = None,
             except ValueError:
                 continue
             if s.questions:
-                items.append(EvalItem(id=str(r.get("id", i)), prompt=s.prompt, sample=s))
+                item_id = str(r.get("id") or r.get("question_id") or i)
+                items.append(EvalItem(id=item_id, prompt=s.prompt, sample=s))
         return items
-    if bench in ("humaneval", "humaneval-plus", "mbpp-plus"):
+    if bench in ("humaneval", "humaneval-plus", "mbpp", "mbpp-plus", "livecodebench"):
         if bench == "humaneval":
             # The HumanEval+ file (and the original HumanEval JSONL) carry the original
             # check function; without the plus inputs that is HumanEval itself.
@@ -94,6 +162,10 @@ def bench_items(bench: str, *, path: str | os.PathLike[str] | None = None,
                      else load_humaneval())
         elif bench == "humaneval-plus":
             tasks = load_humaneval_plus(path, limit=limit)
+        elif bench == "mbpp":
+            tasks = load_mbpp(path, limit=limit)
+        elif bench == "livecodebench":
+            tasks = load_livecodebench(path, limit=limit)
         else:
             tasks = load_mbpp_plus(path, limit=limit)
         return [EvalItem(id=t.task_id, prompt=f"{t.prompt.rstrip()}\n\n{CODE_INSTRUCTION}",
@@ -109,7 +181,7 @@ def bench_items(bench: str, *, path: str | os.PathLike[str] | None = None,
             out.append(EvalItem(id=s.id, prompt=s.prompt, sample=s,
                                 meta={"level": r.get("level")}))
         return out
-    raise ValueError(f"unknown benchmark {bench!r}; known: {', '.join(BENCHES)}")
+    raise AssertionError(bench)
 
 
 class ReplayBackend:
@@ -137,7 +209,8 @@ def _grade(item: EvalItem, completion: str, bench: str) -> dict[str, Any]:
     from stepreward.scoring._score import score
 
     if item.sample is not None:
-        policy = "execute" if bench in ("cruxeval-o", "cruxeval-i") else "literal"
+        policy = ("execute" if bench in ("cruxeval-o", "cruxeval-i", "livecodebench-exec")
+                  else "literal")
         sc = score(completion, item.sample, policy=policy)  # type: ignore[arg-type]
         verdicts = [{"kind": q.kind, "status": v.status, "correct": v.correct}
                     for q, v in zip(item.sample.questions, sc.verdicts, strict=True)]
@@ -163,10 +236,14 @@ def _consistency(verdicts: list[dict[str, Any]]) -> float:
 
 def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator | None = None,
              replay: str | os.PathLike[str] | None = None, data: str | None = None,
-             n: int = 1, temperature: float = 0.0, max_tokens: int = 1024,
-             limit: int | None = None, seed: int = 0, progress: bool = False,
-             batch_size: int = 32) -> dict[str, Any]:
+             n: int | None = None, temperature: float = 0.0,
+             max_tokens: int = DEFAULT_MAX_TOKENS, limit: int | None = None, seed: int = 0,
+             progress: bool = False, batch_size: int = 32) -> dict[str, Any]:
     """Generate (or replay) completions for a benchmark, grade them, and write the report.
+
+    ``n`` is the number of samples per item: 1 when generating, and every completion the
+    file has for an item when replaying (``n`` then caps it). Items a replay file does not
+    cover, and ids in it that no item has, are reported on stderr and in ``results.json``.
 
     Writes ``completions.jsonl`` (every completion with its verdicts; a rerun continues where
     an interrupted one stopped), ``results.json``, ``report.md`` and ``chart.png``. Items are
@@ -181,12 +258,33 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    items = bench_items(bench, path=data, limit=limit, seed=seed)
+    if n is not None and n < 1:
+        raise ValueError("n must be at least 1")
     if backend is None and replay is None:
         raise ValueError("give a generation backend or a completions file to replay")
     replayer = ReplayBackend(replay) if replay else None
+    # Every check (and loading the data) happens before the output folder exists, so a run
+    # refused for its arguments leaves nothing behind.
+    items = bench_items(bench, path=data, limit=limit, seed=seed)
+    coverage: dict[str, Any] = {}
+    if replayer is not None:
+        ids = {it.id for it in items}
+        missing = [it.id for it in items if not replayer.by_id.get(it.id)]
+        unknown = sorted(set(replayer.by_id) - ids)
+        if len(missing) == len(items) and items:
+            raise ValueError(f"the completions file has no id of this {bench} run "
+                             f"(its ids look like {', '.join(sorted(replayer.by_id)[:3])}; "
+                             f"the bench's like {', '.join(it.id for it in items[:3])})")
+        coverage = {"items_without_completions": len(missing),
+                    "unknown_completion_ids": len(unknown)}
+        if missing or unknown:
+            print(f"warning: the completions file covers {len(items) - len(missing)} of "
+                  f"{len(items)} items; metrics are over those"
+                  + (f"; {len(unknown)} of its ids match no item" if unknown else ""),
+                  file=sys.stderr)
+        items = [it for it in items if replayer.by_id.get(it.id)]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     done: dict[str, list[dict[str, Any]]] = defaultdict(list)
     log_path = out / "completions.jsonl"
     if log_path.exists():
@@ -196,14 +294,15 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
                     row = json.loads(line)
                     done[row["id"]].append(row)
     t0 = time.monotonic()
-    todo = [it for it in items if len(done[it.id]) < (n if not replayer else 1)]
+    need = 1 if replayer else (n or 1)
+    todo = [it for it in items if len(done[it.id]) < need]
     with log_path.open("a") as log_file:
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
             if replayer is not None:
-                texts = [replayer.for_item(it.id, n) for it in chunk]
+                texts = [replayer.for_item(it.id, n or 0) for it in chunk]
             elif backend is not None:
-                texts = backend.generate([it.prompt for it in chunk], n,
+                texts = backend.generate([it.prompt for it in chunk], n or 1,
                                          temperature=temperature, max_tokens=max_tokens,
                                          seed=seed)
             for it, completions in zip(chunk, texts, strict=True):
@@ -220,7 +319,7 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
                 sys.stderr.flush()
     if progress and todo:
         sys.stderr.write("\n")
-    results = _metrics(bench, items, done, n)
+    results = {**_metrics(bench, items, done, n), **coverage}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     (out / "report.md").write_text(_report(results))
     _chart(results, out / "chart.png")
@@ -228,17 +327,19 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
 
 
 def _metrics(bench: str, items: Sequence[EvalItem], done: dict[str, list[dict[str, Any]]],
-             n: int) -> dict[str, Any]:
+             n: int | None) -> dict[str, Any]:
+    # Every metric is over the same samples (all of each item's graded completions, capped
+    # at n), so per-kind accuracy and pass@1 agree on single-question benches.
     per_item = []
     kind_hits: dict[str, list[int]] = defaultdict(list)
     level_hits: dict[str, list[int]] = defaultdict(list)
     unparsed = total_q = 0
     consistency = []
     for it in items:
-        rows = done.get(it.id, [])
+        rows = done.get(it.id, [])[:n] if n else done.get(it.id, [])
         correct = sum(bool(r.get("correct")) for r in rows)
         per_item.append((len(rows), correct))
-        for r in rows[:1]:
+        for r in rows:
             for v in r.get("verdicts", []):
                 kind_hits[v["kind"]].append(int(v["correct"]))
                 unparsed += v["status"] in ("unparseable", "missing")
@@ -251,13 +352,16 @@ def _metrics(bench: str, items: Sequence[EvalItem], done: dict[str, list[dict[st
                 consistency.append(_consistency(r["verdicts"]))
             if it.meta.get("level") is not None:
                 level_hits[str(it.meta["level"])].append(int(bool(r.get("correct"))))
-    ks = sorted({1, n} if n > 1 else {1})
     scored = [(m, c) for m, c in per_item if m > 0]
+    n_max = max((m for m, _ in scored), default=1)
+    n_min = min((m for m, _ in scored), default=1)
+    ks = sorted({1, n_min} if n_min > 1 else {1})
     pass_k = {f"pass@{k}": 100.0 * sum(pass_at_k(m, c, min(k, m)) for m, c in scored)
               / max(1, len(scored)) for k in ks}
     return {
         "bench": bench, "items": len(items), "graded_items": len(scored),
-        "samples_per_item": n, **pass_k,
+        "samples_per_item": n_min if n_min == n_max else f"{n_min}-{n_max}",
+        "samples_graded": sum(m for m, _ in scored), **pass_k,
         "accuracy_per_kind": {k: 100.0 * sum(v) / len(v) for k, v in sorted(kind_hits.items())},
         "accuracy_per_level": {k: 100.0 * sum(v) / len(v) for k, v in sorted(level_hits.items())},
         "unparsed_rate": 100.0 * unparsed / total_q if total_q else 0.0,
