@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 from stepreward.types import CodeTask, Sample
 
 if TYPE_CHECKING:
+    from stepreward.eval._reval import REvalCase
     from stepreward.synth._backends import Generator
 
 __all__ = ["BENCHES", "DATA_LAYOUT", "EvalItem", "ReplayBackend", "bench_items", "data_path",
            "pass_at_k", "run_eval"]
 
 BENCHES = ("cruxeval-o", "cruxeval-i", "cruxeval-trace", "humaneval", "humaneval-plus",
-           "mbpp", "mbpp-plus", "livecodebench-exec", "livecodebench", "synth")
+           "mbpp", "mbpp-plus", "livecodebench-exec", "livecodebench", "reval", "synth")
 DEFAULT_MAX_TOKENS = 12288  # the method's generation budget: long reasoning fits
 
 # Where each bench's data lies under a STEPREWARD_DATA folder: (sub-folder, file names tried
@@ -38,7 +39,15 @@ DATA_LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
     "livecodebench-exec": ("livecodebench", ("execution.jsonl", "execution-v2.jsonl")),
     "livecodebench": ("livecodebench", ("code_generation.jsonl",
                                         "code_generation_lite.jsonl", "test.jsonl")),
+    "reval": ("reval", ("DREval_data.jsonl",)),
 }
+
+
+# LiveCodeBench runs its programs after a block of imports (typing's List and friends, and the
+# stdlib modules contest code uses); its execution programs rely on them.
+_LCB_IMPORTS = ("from typing import *; from collections import *; from itertools import *; "
+                "from functools import *; from heapq import *; from bisect import *; "
+                "import math, string, re\n")
 
 
 def data_path(bench: str, data: str | os.PathLike[str] | None = None) -> str | None:
@@ -80,6 +89,7 @@ class EvalItem:
     sample: Sample | None = None
     task: CodeTask | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    reval: REvalCase | None = None
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -137,7 +147,7 @@ def _bench_items(bench: str, path: str | None, limit: int | None,
         if bench == "livecodebench-exec":
             # LiveCodeBench-Exec rows carry the whole call (``f(x = 1)``) as their input.
             rows = _local_or_hub(path, "livecodebench/execution-v2")[:limit]
-            calls = [(r["code"], str(r["input"])) for r in rows]
+            calls = [(_LCB_IMPORTS + r["code"], str(r["input"])) for r in rows]
         else:
             rows = _local_or_hub(path, "cruxeval-org/cruxeval")[:limit]
             calls = [(r["code"], f"f({r['input']})") for r in rows]
@@ -170,6 +180,16 @@ def _bench_items(bench: str, path: str | None, limit: int | None,
             tasks = load_mbpp_plus(path, limit=limit)
         return [EvalItem(id=t.task_id, prompt=f"{t.prompt.rstrip()}\n\n{CODE_INSTRUCTION}",
                          task=t) for t in tasks[:limit]]
+    if bench == "reval":
+        from stepreward.eval._reval import load_reval
+
+        if not path:
+            raise FileNotFoundError("REval has no hub copy: clone github.com/r-eval/REval and "
+                                    "pass --data REval/data (or set STEPREWARD_DATA with a "
+                                    "reval/ folder holding DREval_data.jsonl and "
+                                    "DREval_tasks.jsonl)")
+        cases, _skipped = load_reval(path, limit=limit)
+        return [EvalItem(id=c.id, prompt=c.prompt(), reval=c) for c in cases]
     if bench == "synth":
         if not path:
             raise ValueError("the synth benchmark needs --data PATH (a stepreward synth file)")
@@ -208,6 +228,10 @@ def _grade(item: EvalItem, completion: str, bench: str) -> dict[str, Any]:
     from stepreward.codegen._api import code_reward
     from stepreward.scoring._score import score
 
+    if item.reval is not None:
+        from stepreward.eval._reval import grade_reval
+
+        return grade_reval(completion, item.reval)
     if item.sample is not None:
         policy = ("execute" if bench in ("cruxeval-o", "cruxeval-i", "livecodebench-exec")
                   else "literal")
@@ -335,6 +359,7 @@ def _metrics(bench: str, items: Sequence[EvalItem], done: dict[str, list[dict[st
     level_hits: dict[str, list[int]] = defaultdict(list)
     unparsed = total_q = 0
     consistency = []
+    ic_sum = ic_probes = 0.0
     for it in items:
         rows = done.get(it.id, [])[:n] if n else done.get(it.id, [])
         correct = sum(bool(r.get("correct")) for r in rows)
@@ -348,6 +373,9 @@ def _metrics(bench: str, items: Sequence[EvalItem], done: dict[str, list[dict[st
                 # Code benches: an unparsed answer is one with no code to run.
                 unparsed += r["parse_error"] is not None
                 total_q += 1
+            if r.get("reval_ic") is not None:
+                ic_sum += r["reval_ic"] * r["reval_probes"]
+                ic_probes += r["reval_probes"]
             if len(r.get("verdicts", [])) > 1:
                 consistency.append(_consistency(r["verdicts"]))
             if it.meta.get("level") is not None:
@@ -366,6 +394,7 @@ def _metrics(bench: str, items: Sequence[EvalItem], done: dict[str, list[dict[st
         "accuracy_per_level": {k: 100.0 * sum(v) / len(v) for k, v in sorted(level_hits.items())},
         "unparsed_rate": 100.0 * unparsed / total_q if total_q else 0.0,
         "consistency": 100.0 * sum(consistency) / len(consistency) if consistency else None,
+        **({"reval_consistency": 100.0 * ic_sum / ic_probes} if ic_probes else {}),
     }
 
 
@@ -377,7 +406,11 @@ def _report(r: dict[str, Any]) -> str:
         lines.append(f"| {key} | {r[key]:.1f}% |")
     lines.append(f"| unparsed answers | {r['unparsed_rate']:.1f}% |")
     if r.get("consistency") is not None:
-        lines.append(f"| consistency (REval-style) | {r['consistency']:.1f}% |")
+        lines.append(f"| consistency (stepreward: right before the first wrong) | "
+                     f"{r['consistency']:.1f}% |")
+    if r.get("reval_consistency") is not None:
+        lines.append(f"| incremental consistency (REval's IC) | "
+                     f"{r['reval_consistency']:.1f}% |")
     for title, key in (("question kind", "accuracy_per_kind"), ("level", "accuracy_per_level")):
         if r[key]:
             lines += ["", f"| {title} | accuracy |", "|---|---|"]
