@@ -291,3 +291,27 @@ def test_mbpp_base_gold_and_broken(tmp_path: Path) -> None:
     r = run_eval("mbpp", tmp_path / "b", data=str(data),
                  replay=write_replay(tmp_path / "b.jsonl", broken))
     assert r["pass@1"] == pytest.approx(200 / 3)
+
+
+def test_bigcodebench_unittest_contract(tmp_path: Path) -> None:
+    data = FIX / "bigcodebench" / "bigcodebench.jsonl"
+    proc = subprocess.run([*EXE, "--bench", "bigcodebench", "--data", str(data), "--completions",
+                           str(write_replay(tmp_path / "none.jsonl", [("BigCodeBench/900", "")])),
+                           "--out", str(tmp_path / "o"), "--json"],
+                          capture_output=True, text=True, timeout=300)
+    # The task whose library is not installed is skipped, and said so.
+    assert proc.returncode == 0, proc.stderr
+    assert "1 BigCodeBench tasks skipped" in proc.stderr and "BigCodeBench/902" in proc.stderr
+    items = bench_items("bigcodebench", path=data)
+    assert [it.id for it in items] == ["BigCodeBench/900", "BigCodeBench/901"]
+    gold = [(it.id, code_completion(it.task.canonical_solution or "")) for it in items]  # type: ignore[union-attr]
+    r = run_eval("bigcodebench", tmp_path / "g", data=str(data),
+                 replay=write_replay(tmp_path / "g.jsonl", gold))
+    assert r["pass@1"] == 100.0
+    # One failing test method fails the task (the whole TestCases suite must pass).
+    broken = [gold[0], ("BigCodeBench/901", code_completion(
+        "import itertools\ndef task_func(n):\n    return list(itertools.combinations("
+        "range(n), 2)) or None"))]
+    r = run_eval("bigcodebench", tmp_path / "b", data=str(data),
+                 replay=write_replay(tmp_path / "b.jsonl", broken))
+    assert r["pass@1"] == 50.0

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __all__ = ["BENCHES", "DATA_LAYOUT", "EvalItem", "ReplayBackend", "bench_items",
-           "canonical_code", "data_path", "load_humaneval", "load_humaneval_plus",
+           "canonical_code", "data_path", "load_bigcodebench", "load_bigcodebench_rows",
+           "load_humaneval", "load_humaneval_plus",
            "load_livecodebench", "load_livecodebench_rows", "load_mbpp", "load_mbpp_plus",
            "load_mbpp_rows", "load_prime_code", "pass_at_k", "run_eval", "tasks_from_synth",
            "verify_canonical"]
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     )
     from stepreward.eval._tasks import (
         canonical_code,
+        load_bigcodebench,
+        load_bigcodebench_rows,
         load_humaneval,
         load_humaneval_plus,
         load_livecodebench,

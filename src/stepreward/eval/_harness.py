@@ -23,7 +23,8 @@ __all__ = ["BENCHES", "DATA_LAYOUT", "EvalItem", "ReplayBackend", "bench_items",
            "pass_at_k", "run_eval"]
 
 BENCHES = ("cruxeval-o", "cruxeval-i", "cruxeval-trace", "humaneval", "humaneval-plus",
-           "mbpp", "mbpp-plus", "livecodebench-exec", "livecodebench", "reval", "synth")
+           "mbpp", "mbpp-plus", "livecodebench-exec", "livecodebench", "reval", "bigcodebench",
+           "synth")
 DEFAULT_MAX_TOKENS = 12288  # the method's generation budget: long reasoning fits
 
 # Where each bench's data lies under a STEPREWARD_DATA folder: (sub-folder, file names tried
@@ -40,6 +41,8 @@ DATA_LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
     "livecodebench": ("livecodebench", ("code_generation.jsonl",
                                         "code_generation_lite.jsonl", "test.jsonl")),
     "reval": ("reval", ("DREval_data.jsonl",)),
+    "bigcodebench": ("bigcodebench", ("bigcodebench.jsonl", "BigCodeBench.jsonl",
+                                      "BigCodeBench.jsonl.gz")),
 }
 
 
@@ -164,6 +167,15 @@ def _bench_items(bench: str, path: str | None, limit: int | None,
                 item_id = str(r.get("id") or r.get("question_id") or i)
                 items.append(EvalItem(id=item_id, prompt=s.prompt, sample=s))
         return items
+    if bench == "bigcodebench":
+        from stepreward.eval._tasks import load_bigcodebench
+
+        bcb, skipped = load_bigcodebench(path, limit=limit)
+        if skipped:
+            print(f"warning: {len(skipped)} BigCodeBench tasks skipped: their libraries are "
+                  f"not installed here (first: {', '.join(skipped[:3])})", file=sys.stderr)
+        return [EvalItem(id=t.task_id, prompt=f"{t.prompt.rstrip()}\n\n{CODE_INSTRUCTION}",
+                         task=t) for t in bcb]
     if bench in ("humaneval", "humaneval-plus", "mbpp", "mbpp-plus", "livecodebench"):
         if bench == "humaneval":
             # The HumanEval+ file (and the original HumanEval JSONL) carry the original

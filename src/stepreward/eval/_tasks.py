@@ -17,9 +17,10 @@ if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
     from stepreward.synth._pipeline import Item
 
-__all__ = ["canonical_code", "load_humaneval", "load_humaneval_plus", "load_livecodebench",
-           "load_livecodebench_rows", "load_mbpp", "load_mbpp_plus", "load_mbpp_rows",
-           "load_prime_code", "tasks_from_synth", "verify_canonical"]
+__all__ = ["canonical_code", "load_bigcodebench", "load_bigcodebench_rows", "load_humaneval",
+           "load_humaneval_plus", "load_livecodebench", "load_livecodebench_rows", "load_mbpp",
+           "load_mbpp_plus", "load_mbpp_rows", "load_prime_code", "tasks_from_synth",
+           "verify_canonical"]
 
 
 def _rows(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
@@ -458,3 +459,86 @@ def load_livecodebench(path: str | os.PathLike[str] | None = None, *,
     rows = list(_rows(path)) if path else _hub_rows("livecodebench/code_generation_lite",
                                                     "test")
     return load_livecodebench_rows(rows[:limit], private=private)
+
+
+# BigCodeBench's contract: the solution and the task's unittest class ``TestCases`` run as one
+# module, and the task passes when the whole suite does (no failure, no error).
+_UNITTEST_RUNNER = (
+    "\n\nimport io as _sr_io, unittest as _sr_ut\n"
+    "_sr_res = _sr_ut.TextTestRunner(stream=_sr_io.StringIO(), verbosity=0).run("
+    "_sr_ut.defaultTestLoader.loadTestsFromTestCase(TestCases))\n"
+    "assert _sr_res.wasSuccessful(), (f'{len(_sr_res.failures)} failures and "
+    "{len(_sr_res.errors)} errors in {_sr_res.testsRun} tests')\n")
+
+
+def _missing_libs(libs: Any) -> list[str]:
+    import importlib.util
+
+    if isinstance(libs, str):
+        from stepreward.values import parse_value
+
+        try:
+            libs = parse_value(libs)
+        except ValueError:
+            libs = []
+    missing = []
+    for lib in libs or []:
+        top = str(lib).split(".")[0]
+        try:
+            found = importlib.util.find_spec(top) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(top)
+    return missing
+
+
+def load_bigcodebench_rows(rows: Iterable[dict[str, Any]], *, split: str = "instruct",
+                           skip_missing_libs: bool = True) -> tuple[list[CodeTask], list[str]]:
+    """BigCodeBench tasks (``bigcode/bigcodebench``) and the ids skipped for missing libraries.
+
+    ``split="instruct"`` prompts with ``instruct_prompt`` (the model writes the whole
+    program); ``"complete"`` with ``complete_prompt``. The test is the task's ``TestCases``
+    unittest class, run in the sandbox after the solution. Tasks whose ``libs`` are not
+    importable here are skipped (and listed) unless ``skip_missing_libs=False``.
+
+    Example:
+        >>> row = {"task_id": "BigCodeBench/0", "instruct_prompt": "Double x.",
+        ...        "complete_prompt": "def task_func(x):", "code_prompt": "def task_func(x):\\n",
+        ...        "canonical_solution": "    return 2 * x\\n", "entry_point": "task_func",
+        ...        "libs": "[]", "test": "import unittest\\nclass TestCases(unittest.TestCase):\\n"
+        ...        "    def test(self):\\n        self.assertEqual(task_func(2), 4)\\n"}
+        >>> tasks, skipped = load_bigcodebench_rows([row])
+        >>> tasks[0].tests[0].kind, skipped
+        ('script', [])
+    """
+    if split not in ("instruct", "complete"):
+        raise ValueError(f"split must be 'instruct' or 'complete', not {split!r}")
+    tasks, skipped = [], []
+    for r in rows:
+        missing = _missing_libs(r.get("libs"))
+        if missing and skip_missing_libs:
+            skipped.append(str(r["task_id"]))
+            continue
+        prompt = str(r["instruct_prompt"] if split == "instruct" else r["complete_prompt"])
+        tests = [TestCase(kind="script", script=str(r["test"]) + _UNITTEST_RUNNER)]
+        tasks.append(CodeTask(task_id=str(r["task_id"]), prompt=prompt,
+                              entry_point=str(r.get("entry_point") or "task_func"),
+                              tests=tests, source="bigcodebench",
+                              canonical_solution=str(r.get("code_prompt") or "")
+                              + str(r.get("canonical_solution") or ""),
+                              info={"libs": r.get("libs"), "missing_libs": missing}))
+    return tasks, skipped
+
+
+def load_bigcodebench(path: str | os.PathLike[str] | None = None, *,
+                      limit: int | None = None, split: str = "instruct",
+                      version: str = "v0.1.4") -> tuple[list[CodeTask], list[str]]:
+    """BigCodeBench from a local JSONL or the hub (``bigcode/bigcodebench``, split
+    ``version``); see :func:`load_bigcodebench_rows`.
+
+    Example:
+        >>> tasks, skipped = load_bigcodebench("bigcodebench.jsonl")  # doctest: +SKIP
+    """
+    rows = list(_rows(path)) if path else _hub_rows("bigcode/bigcodebench", version)
+    return load_bigcodebench_rows(rows[:limit], split=split)
