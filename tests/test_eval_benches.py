@@ -116,11 +116,13 @@ def test_replay_of_few_items_warns_and_counts_only_those(
                           [(it.id, it.sample.gold_completion()) for it in items[:5]]  # type: ignore[union-attr]
                           + [("not-an-item", "x")])
     proc = subprocess.run([*EXE, "--bench", "cruxeval-o", "--data", str(data), "--limit", "40",
-                           "--completions", str(replay), "--out", str(tmp_path / "o"),
-                           "--json"], capture_output=True, text=True, timeout=300)
+                           "--completions", str(replay), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "covers 5 of 40 items" in proc.stderr and "1 of its ids match no item" in proc.stderr
-    r = json.loads(proc.stdout)
+    # The progress counter runs over the covered items, in whole lines when not a terminal.
+    assert "cruxeval-o: 5/5 items" in proc.stderr and "\r" not in proc.stderr
+    r = json.loads((tmp_path / "o" / "results.json").read_text())
     assert r["graded_items"] == 5 and r["items_without_completions"] == 35
     assert r["pass@1"] == 100.0 and r["unknown_completion_ids"] == 1
 

@@ -330,6 +330,7 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
                     row = json.loads(line)
                     done[row["id"]].append(row)
     t0 = time.monotonic()
+    tty = sys.stderr.isatty()
     need = 1 if replayer else (n or 1)
     todo = [it for it in items if len(done[it.id]) < need]
     with log_path.open("a") as log_file:
@@ -351,9 +352,12 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
             if progress:
                 n_done = start + len(chunk)
                 rate = n_done / max(1e-9, time.monotonic() - t0)
-                sys.stderr.write(f"\r{bench}: {n_done}/{len(todo)} items  {rate:.1f}/s")
+                # A terminal gets one updating line; a log file gets whole lines.
+                start_, end = ("\r", "") if tty else ("", "\n")
+                sys.stderr.write(f"{start_}{bench}: {n_done}/{len(todo)} items  "
+                                 f"{rate:.1f}/s{end}")
                 sys.stderr.flush()
-    if progress and todo:
+    if progress and todo and tty:
         sys.stderr.write("\n")
     results = {**_metrics(bench, items, done, n), **coverage}
     (out / "results.json").write_text(json.dumps(results, indent=2))
