@@ -331,6 +331,7 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
                     done[row["id"]].append(row)
     t0 = time.monotonic()
     tty = sys.stderr.isatty()
+    last_line = t0  # a log file gets a line every 10 s at most, and the last one
     need = 1 if replayer else (n or 1)
     todo = [it for it in items if len(done[it.id]) < need]
     with log_path.open("a") as log_file:
@@ -349,8 +350,10 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
                     done[it.id].append(row)
                     log_file.write(json.dumps(row) + "\n")
                 log_file.flush()
-            if progress:
-                n_done = start + len(chunk)
+            n_done = start + len(chunk)
+            if progress and (tty or n_done == len(todo)
+                             or time.monotonic() - last_line > 10.0):
+                last_line = time.monotonic()
                 rate = n_done / max(1e-9, time.monotonic() - t0)
                 # A terminal gets one updating line; a log file gets whole lines.
                 start_, end = ("\r", "") if tty else ("", "\n")
