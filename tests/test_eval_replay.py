@@ -12,7 +12,7 @@ import pytest
 
 import stepreward as sr
 from stepreward.eval import bench_items, run_eval
-from stepreward.eval._tasks import data_file
+from stepreward.eval._harness import data_path
 
 
 def _write(path: Path, rows: list[tuple[str, str]]) -> Path:
@@ -36,7 +36,7 @@ def test_replay_uses_every_completion_and_pass1_matches_the_verdicts(
     replay = _write(tmp_path / "c.jsonl", rows)
     r = run_eval(bench, tmp_path / "out", replay=replay, data=str(data), limit=40)
     logged = [json.loads(line) for line in (tmp_path / "out" / "completions.jsonl").open()]
-    assert len(logged) == len(rows) == r["samples"]  # every completion, not the first
+    assert len(logged) == len(rows) == r["samples_graded"]  # every completion, not the first
     by_item: dict[str, list[bool]] = {}
     for row in logged:
         by_item.setdefault(row["id"], []).append(bool(row["correct"]))
@@ -51,7 +51,7 @@ def test_replay_uses_every_completion_and_pass1_matches_the_verdicts(
     assert r["warnings"] == []
     # --n still caps the samples per item.
     r2 = run_eval(bench, tmp_path / "out2", replay=replay, data=str(data), limit=40, n=1)
-    assert r2["samples"] == len(by_item)
+    assert r2["samples_graded"] == len(by_item)
 
 
 def test_partial_replay_warns(shared_data: Path, tmp_path: Path) -> None:
@@ -63,20 +63,20 @@ def test_partial_replay_warns(shared_data: Path, tmp_path: Path) -> None:
                  data=str(data), limit=30)
     assert r["graded_items"] == 5 and r["pass@1"] == 100.0
     assert any("covers 5 of 30 items" in w for w in r["warnings"])
-    assert any("not items of cruxeval-o" in w for w in r["warnings"])
-    assert "Warning:" in (tmp_path / "out" / "report.md").read_text()
+    assert any("1 of its ids match no item" in w for w in r["warnings"])
+    assert r["items_without_completions"] == 25 and r["unknown_completion_ids"] == 1
 
 
 def test_stepreward_data_points_every_bench_at_local_copies(
         shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STEPREWARD_DATA", str(shared_data))
-    assert data_file("cruxeval") == str(shared_data / "cruxeval" / "cruxeval.jsonl")
+    assert data_path("cruxeval-o") == str(shared_data / "cruxeval" / "cruxeval.jsonl")
     assert bench_items("cruxeval-o", limit=3)
     assert bench_items("humaneval-plus", limit=2)[0].id == "HumanEval/0"
     assert bench_items("humaneval", limit=1)[0].id == "HumanEval/0"
     assert bench_items("mbpp-plus", limit=1)
     monkeypatch.setenv("STEPREWARD_DATA", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="has no copy of cruxeval"):
+    with pytest.raises(FileNotFoundError, match="no data for cruxeval-o"):
         bench_items("cruxeval-o", limit=3)
 
 

@@ -344,8 +344,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
               f"{args.out}/completions.jsonl; run the same command again to continue.",
               file=sys.stderr)
         return 1
-    for warning in results.get("warnings", []):
-        print(f"stepreward eval: warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -508,9 +506,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Generate (or replay) answers for a benchmark, grade them "
                                    "with the reward code, and write results.json, report.md, "
                                    "chart.png and every completion with its verdicts.")
-    p.add_argument("--bench", required=True,
-                   help="cruxeval-o, cruxeval-i, cruxeval-trace, humaneval, humaneval-plus, "
-                        "mbpp-plus, synth")
+    from stepreward.eval._harness import BENCHES, DEFAULT_MAX_TOKENS
+
+    p.add_argument("--bench", required=True, choices=BENCHES, metavar="BENCH",
+                   help=f"one of {', '.join(BENCHES)}")
     p.add_argument("--model", help="local model path (transformers), or the endpoint's model")
     p.add_argument("--endpoint", help="OpenAI-compatible base URL, e.g. http://host:8000/v1")
     p.add_argument("--completions", help="JSONL of precomputed completions to grade")
@@ -518,20 +517,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how --model generates (default transformers)")
     p.add_argument("--batch-size", type=int, default=8,
                    help="items per generation batch (and per log flush)")
-    p.add_argument("--data", help="benchmark data file (CRUXEval JSONL, EvalPlus file, synth)")
+    p.add_argument("--data", help="benchmark data file (CRUXEval JSONL, EvalPlus file, synth "
+                                  "file, ...); default: the bench's file under the "
+                                  "STEPREWARD_DATA folder, else the datasets hub")
     p.add_argument("--n", type=int, default=None,
-                   help="samples per item, for pass@k (default: 1 from a model; every "
-                        "completion an item has in a --completions file)")
+                   help="samples per item (pass@k); default 1 when generating, every "
+                        "completion in the file when replaying (--n caps it)")
     p.add_argument("--temperature", type=float, default=0.0,
-                   help="sampling temperature (default: 0.0, greedy)")
-    p.add_argument("--max-tokens", type=int, default=12288,
-                   help="most new tokens per completion; long enough for reasoning, as the "
-                        "method's evaluation (default: 12288)")
+                   help="sampling temperature (default 0: greedy)")
+    p.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS,
+                   help=f"generation budget per completion (default {DEFAULT_MAX_TOKENS}, "
+                        f"the method's)")
     p.add_argument("--limit", type=int, default=None,
-                   help="evaluate only the first N items (default: all)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True)
-    p.add_argument("--json", action="store_true")
+                   help="grade only the first L items (default: all)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed for question selection and sampling (default 0)")
+    p.add_argument("--out", required=True, help="output folder (also the resume log)")
+    p.add_argument("--json", action="store_true",
+                   help="print results.json instead of the report")
     p.set_defaults(func=cmd_eval)
     return parser
 

@@ -121,13 +121,29 @@ def _with_deadline(seconds: float, fn: Any, *args: Any, **kwargs: Any) -> Any:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+def _resolve(namespace: dict[str, Any], name: str) -> Any:
+    """``f``, or ``Class.method`` called on a fresh instance per call (LeetCode-style tasks
+    such as LiveCodeBench's ``Solution().twoSum``)."""
+    cls_name, dot, method = name.partition(".")
+    if not dot:
+        return namespace.get(name)
+    cls = namespace.get(cls_name)
+    if not isinstance(cls, type) or not callable(getattr(cls, method, None)):
+        return None
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(cls(), method)(*args, **kwargs)
+
+    return call
+
+
 def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
     """Call ``fn_name`` on each case's arguments; report each value as a literal."""
     timeout = float(payload.get("timeout_s", 1.0))
     namespace, problem = _load_within(payload["code"], timeout)
     if namespace is None:
         return {"status": "load_error", "reason": problem}
-    fn = namespace.get(payload["fn_name"])
+    fn = _resolve(namespace, str(payload["fn_name"]))
     if not callable(fn):
         return {"status": "missing", "reason": f"no function named {payload['fn_name']!r}"}
     global _give_up

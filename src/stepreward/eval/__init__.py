@@ -4,24 +4,35 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["BENCHES", "EvalItem", "ReplayBackend", "bench_items", "canonical_code",
-           "load_humaneval", "load_humaneval_plus", "load_mbpp_plus", "load_prime_code",
-           "pass_at_k", "run_eval", "tasks_from_synth", "verify_canonical"]
+__all__ = ["BENCHES", "DATA_LAYOUT", "EvalItem", "ReplayBackend", "bench_items",
+           "canonical_code", "data_path", "load_bigcodebench", "load_bigcodebench_rows",
+           "load_humaneval", "load_humaneval_plus",
+           "load_livecodebench", "load_livecodebench_rows", "load_mbpp", "load_mbpp_plus",
+           "load_mbpp_rows", "load_prime_code", "pass_at_k", "run_eval", "tasks_from_synth",
+           "verify_canonical"]
 
 if TYPE_CHECKING:
     from stepreward.eval._harness import (
         BENCHES,
+        DATA_LAYOUT,
         EvalItem,
         ReplayBackend,
         bench_items,
+        data_path,
         pass_at_k,
         run_eval,
     )
     from stepreward.eval._tasks import (
         canonical_code,
+        load_bigcodebench,
+        load_bigcodebench_rows,
         load_humaneval,
         load_humaneval_plus,
+        load_livecodebench,
+        load_livecodebench_rows,
+        load_mbpp,
         load_mbpp_plus,
+        load_mbpp_rows,
         load_prime_code,
         tasks_from_synth,
         verify_canonical,
@@ -29,7 +40,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("BENCHES", "EvalItem", "ReplayBackend", "bench_items", "pass_at_k", "run_eval"):
+    if name in ("BENCHES", "DATA_LAYOUT", "EvalItem", "ReplayBackend", "bench_items",
+                "data_path", "pass_at_k", "run_eval"):
         from stepreward.eval import _harness
 
         return getattr(_harness, name)

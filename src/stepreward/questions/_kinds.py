@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from stepreward.types import Question, Step, Trace, Verdict
 from stepreward.values import (
+    NOT_LITERAL,
     from_literal,
     normalize_type_name,
     parse_value,
     render_literal,
+    to_literal,
     values_equal,
 )
 
@@ -232,6 +234,48 @@ def _decode(lit: Any) -> Any:
 # ---------------------------------------------------------------------------------- input
 
 
+# Builtin constructors that are pure functions of their literal arguments: an original input
+# written as ``dict(a=1)`` or ``tuple([1, 2])`` is a value like any literal. bytes, bytearray
+# and the like are left out: ``bytes(10**9)`` is a literal-sized way to allocate a gigabyte.
+_PURE_CONSTRUCTORS: dict[str, Any] = {
+    "dict": dict, "list": list, "tuple": tuple, "set": set, "frozenset": frozenset,
+    "str": str, "int": int, "float": float, "bool": bool, "complex": complex,
+}
+_MAX_CONSTRUCTOR_ITEMS = 100_000
+
+
+def _arg_value(node: ast.expr, depth: int = 0) -> Any:
+    """The value of an argument written as a literal or as pure builtin constructors over
+    literals (``dict(f = 1)``, ``set([1, 2])``, ``tuple("ab")``); a generator is not one; raises
+    ValueError for anything else."""
+    try:
+        return parse_value(ast.unparse(node))
+    except ValueError:
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in _PURE_CONSTRUCTORS and depth < 20):
+            raise
+    args = []
+    for a in node.args:
+        if isinstance(a, ast.Starred):
+            raise ValueError("not a supported literal: starred argument")
+        v = _arg_value(a, depth + 1)
+        if isinstance(v, range) and len(v) > _MAX_CONSTRUCTOR_ITEMS:
+            raise ValueError("not a supported literal: range too long to expand")
+        args.append(v)
+    kwargs = {}
+    for k in node.keywords:
+        if k.arg is None:
+            raise ValueError("not a supported literal: ** argument")
+        kwargs[k.arg] = _arg_value(k.value, depth + 1)
+    try:
+        value = _PURE_CONSTRUCTORS[node.func.id](*args, **kwargs)
+    except (TypeError, ValueError, OverflowError, MemoryError) as exc:
+        raise ValueError(f"not a supported literal: {node.func.id}(...) fails: {exc}") from None
+    if to_literal(value) is NOT_LITERAL:
+        raise ValueError(f"not a supported literal: {node.func.id}(...) is no literal value")
+    return value
+
+
 def _literal_args(call: ast.Call) -> tuple[list[Any], dict[str, Any]] | None:
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
@@ -239,11 +283,11 @@ def _literal_args(call: ast.Call) -> tuple[list[Any], dict[str, Any]] | None:
         for a in call.args:
             if isinstance(a, ast.Starred):
                 return None
-            args.append(parse_value(ast.unparse(a)))
+            args.append(_arg_value(a))
         for k in call.keywords:
             if k.arg is None:
                 return None
-            kwargs[k.arg] = parse_value(ast.unparse(k.value))
+            kwargs[k.arg] = _arg_value(k.value)
     except ValueError:
         return None
     return args, kwargs
