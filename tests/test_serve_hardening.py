@@ -232,3 +232,93 @@ def test_run_with_a_negative_timeout_is_one_line() -> None:
     assert r.returncode == 2
     assert r.stderr.strip() == ("stepreward run: timeout_s: Input should be greater than 0 "
                                 "(got -1.0)")
+
+
+def _wait_reply(s: socket.socket, limit: float) -> tuple[bytes | None, float]:
+    """The first bytes the server sends (b"" when it closes), or None after ``limit`` s."""
+    s.settimeout(0.1)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        try:
+            return s.recv(4096), time.monotonic() - t0
+        except TimeoutError:
+            continue
+        except OSError:
+            return b"", time.monotonic() - t0
+    return None, time.monotonic() - t0
+
+
+@pytest.fixture
+def quick_idle() -> Iterator[RewardServer]:
+    srv = RewardServer("127.0.0.1", 0, workers=1, timeout_s=2.0, idle_timeout_s=0.5)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    assert srv.wait_ready()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.mark.parametrize("trickle", [b"", b" "])
+def test_a_body_that_stalls_or_trickles_gets_a_408(quick_idle: RewardServer,
+                                                   trickle: bytes) -> None:
+    # Headers in full, then the body stops (or comes a byte at a time): the request must not
+    # hold its connection (and shutdown) for ever.
+    with socket.create_connection(("127.0.0.1", quick_idle.server_address[1])) as s:
+        s.sendall(b"POST /r HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+        t0 = time.monotonic()
+        reply = None
+        while reply is None and time.monotonic() - t0 < 8:
+            if trickle:
+                try:
+                    s.sendall(trickle)
+                except OSError:
+                    reply = b""
+                    break
+            reply, _ = _wait_reply(s, 0.3)
+        waited = time.monotonic() - t0
+    assert reply is not None and reply.startswith(b"HTTP/1.1 408"), (reply, waited)
+    assert waited < 4.0  # inactivity (0.5 s) or the request deadline (2 s), whichever first
+    assert quick_idle.in_flight == 0 and quick_idle.errors == 0
+
+
+def test_headers_that_trickle_are_cut_after_the_idle_timeout(quick_idle: RewardServer) -> None:
+    with socket.create_connection(("127.0.0.1", quick_idle.server_address[1])) as s:
+        s.sendall(b"POST /r HTTP/1.1\r\nHost: x\r\nX-a: ")
+        t0 = time.monotonic()
+        reply = None
+        while reply is None and time.monotonic() - t0 < 8:
+            try:
+                s.sendall(b"a")
+            except OSError:
+                reply = b""
+                break
+            reply, _ = _wait_reply(s, 0.1)
+        assert reply == b"" and time.monotonic() - t0 < 4.0
+
+
+def test_sigterm_with_a_stalled_body_and_bad_requests_exits_fast_and_logs_no_traceback(
+        ) -> None:
+    port = _free_port()
+    proc = _start_cli(port, "--idle-timeout", "2")
+    assert _status(_raw(port, b"POST /r HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"
+                              b"{}")) == 400
+    stalled = socket.create_connection(("127.0.0.1", port))
+    stalled.sendall(b"POST /r HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+    gone = socket.create_connection(("127.0.0.1", port))  # leaves in the middle of its body
+    gone.sendall(b"POST /r HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+    time.sleep(0.3)
+    gone.close()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    # The stalled client may hold shutdown for its inactivity limit (2 s here), never the
+    # 60 s grace of a request that is really being scored.
+    rc = proc.wait(timeout=90)
+    stalled.close()
+    assert proc.stderr is not None
+    log = proc.stderr.read().decode()
+    assert rc == 0 and time.monotonic() - t0 < 10, log
+    assert "Traceback" not in log, log
+    for line in log.splitlines():
+        json.loads(line)  # JSON lines only

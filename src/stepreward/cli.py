@@ -493,8 +493,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="batches scored at once; more wait for a slot, then 503 "
                         "(default: 256)")
     p.add_argument("--idle-timeout", type=float, default=15.0,
-                   help="close idle keep-alive connections after this many seconds "
-                        "(default: 15)")
+                   help="close idle keep-alive connections, headers that trickle in and "
+                        "bodies that stall (408) after this many seconds (default: 15)")
     p.add_argument("--log-requests", action="store_true", help="one JSON log line per request")
     p.set_defaults(func=cmd_serve)
 
