@@ -506,3 +506,76 @@ def test_site_packages_is_not_readable_from_tasks() -> None:
         # What preload names stays readable (and importable), as does the standard library.
         r = sb.run(f"print(len(open({psutil.__file__!r}).read()) > 0)\nimport decimal")
         assert r.status == "ok" and r.stdout == "True\n", r
+
+
+_INSTALLED_TRAINER = r"""
+import json, os, sys
+import stepreward as sr
+assert "site-packages" in sr.__file__, sr.__file__
+site = os.path.dirname(os.path.dirname(sr.__file__))
+# The task reaches its import directories through sys.path (descriptors the template opened:
+# the task's uid cannot traverse /root), so it looks for each file along sys.path.
+probe = '''
+import json, os, sys
+out = {}
+for name in ("pip", "pydantic", "psutil", "stepreward", "json"):
+    out[name] = "FileNotFoundError"
+    for entry in sys.path:
+        try:
+            out[name] = len(open(os.path.join(entry, name, "__init__.py"), "rb").read()) > 0
+        except OSError as exc:
+            if not isinstance(exc, FileNotFoundError):
+                out[name] = type(exc).__name__
+        else:
+            break
+try:
+    os.listdir(sys.path[0])
+    out["listdir"] = True
+except OSError as exc:
+    out["listdir"] = type(exc).__name__
+print(json.dumps(out))
+'''
+with sr.Sandbox(workers=1, preload=["psutil"]) as sb:
+    r = sb.run(probe)
+    print(json.dumps({"stdout": r.stdout, "stderr": r.stderr, "status": r.status, "site": site,
+                      "isolation": list(sb.isolation)}))
+"""
+
+
+@pytest.mark.slow
+def test_site_packages_is_not_readable_in_a_non_editable_install(tmp_path: Path) -> None:
+    """``pip install .`` (not editable): stepreward then imports from site-packages itself."""
+    import json
+    import subprocess
+    import sys
+    import sysconfig
+
+    repo = Path(__file__).resolve().parents[1]
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    # What `pip install .` does, in two steps so that the build uses this environment's
+    # setuptools (offline): build the wheel, then install it into the fresh venv.
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                    "--no-build-isolation", "--no-index", "-w", str(tmp_path / "dist"),
+                    str(repo)], check=True, cwd=tmp_path)
+    wheel = next((tmp_path / "dist").glob("stepreward-*.whl"))
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                    str(wheel)], check=True, cwd=tmp_path)
+    # The dependencies come from this interpreter's site-packages, appended by a .pth file
+    # (which puts them after the venv's own site-packages, so the installed copy wins).
+    site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_path("
+                                "'purelib'))"], check=True, capture_output=True, text=True)
+                .stdout.strip())
+    (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    out = subprocess.run([str(py), "-c", _INSTALLED_TRAINER], check=True, capture_output=True,
+                         text=True, cwd=tmp_path, timeout=120)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["site"] == str(site), report
+    if not any(layer.startswith("landlock") for layer in report["isolation"]):
+        pytest.skip("no Landlock on this host: file reads are not confined")
+    seen = json.loads(report["stdout"])
+    # Installed next to stepreward (pip) or elsewhere (pydantic): unreadable; the pre-loaded
+    # psutil, stepreward itself and the standard library: readable.
+    assert seen == {"pip": "PermissionError", "pydantic": "PermissionError", "psutil": True,
+                    "stepreward": True, "json": True, "listdir": "PermissionError"}, report
