@@ -417,6 +417,8 @@ class Sandbox:
     interpreter (3.10 or newer; only its standard library is needed), e.g. to trace a program
     under several CPython versions from one trainer. ``backend="ray"`` runs the jobs on Ray
     actors across a cluster, each holding a local pool (see ``RaySandbox`` for its options).
+    ``workdir_mb`` caps each worker's work-dir tmpfs (disk and the RAM that files written there
+    pin) where the host allows the ``workdir-tmpfs`` layer.
 
     Example:
         >>> with Sandbox(workers=1) as sb:
