@@ -81,6 +81,27 @@ CORPUS: dict[str, tuple[str, set[str], sr.Limits]] = {
                       {"ok"}, FAST),
     "unshare_namespaces": ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
                            "assert libc.unshare(0x10000000) != 0\nprint('denied')", {"ok"}, FAST),
+    # Memory the address-space limit does not see: a memfd, a SysV segment, tmpfs files.
+    "memfd_hoard": ("import os\nfds = [os.memfd_create(f'hoard{i}') for i in range(16)]\n"
+                    "for fd in fds:\n    for _ in range(16):\n"
+                    "        os.write(fd, b'x' * (1 << 20))\nprint('held 256 MB')",
+                    {"error"}, sr.Limits(timeout_s=5, memory_mb=64)),
+    "sysv_shm_hoard": ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                       "libc.shmat.restype = ctypes.c_void_p\n"
+                       "libc.shmdt.argtypes = [ctypes.c_void_p]\n"
+                       "for _ in range(8):\n"
+                       "    sid = libc.shmget(0, 32 << 20, 0o600)\n"
+                       "    if sid < 0:\n"
+                       "        raise OSError(ctypes.get_errno(), 'shmget refused')\n"
+                       "    addr = libc.shmat(sid, None, 0)\n"
+                       "    if addr in (None, 2 ** 64 - 1):\n"
+                       "        raise OSError(ctypes.get_errno(), 'shmat refused')\n"
+                       "    ctypes.memset(addr, 1, 32 << 20)\n    libc.shmdt(addr)\n"
+                       "print('held 256 MB')",
+                       {"error"}, sr.Limits(timeout_s=5, memory_mb=64)),
+    "disk_fill": ("for i in range(12):\n    with open(f'fill{i}', 'wb') as f:\n"
+                  "        f.write(b'x' * (8 << 20))\nprint('wrote 96 MB')",
+                  {"error"}, sr.Limits(timeout_s=5)),
 }
 
 
@@ -304,13 +325,24 @@ def test_no_process_survives_close() -> None:
     assert sandbox_processes(before) == []
 
 
-def test_work_dirs_do_not_accumulate(sandbox: sr.Sandbox) -> None:
-    base = os.path.dirname(os.path.dirname(sandbox.run("import os\nprint(os.getcwd())")
-                                           .stdout.strip()))
-    sandbox.run_many(["open('big.bin', 'wb').write(b'0' * 100000)"] * 20)
-    leftover = [p for p in Path(base).rglob("*") if p.is_file()]
-    assert leftover == []
-    assert stat.S_IMODE(os.stat(base).st_mode) == 0o711
+def template_base_dir(sb: sr.Sandbox) -> Path:
+    """The template's directory of work dirs, as the template sees it.
+
+    With the ``workdir-tmpfs`` layer it is a tmpfs in the template's own mount namespace,
+    which the host sees only through ``/proc/<template>/root``.
+    """
+    r = sb.run("import os\nprint(os.getppid(), os.path.dirname(os.getcwd()))")
+    ppid, base = r.stdout.split()
+    return Path(f"/proc/{ppid}/root{base}")
+
+
+def test_work_dirs_do_not_accumulate() -> None:
+    with sr.Sandbox(workers=1) as sb:
+        base = template_base_dir(sb)
+        sb.run_many(["open('big.bin', 'wb').write(b'0' * 100000)"] * 20)
+        leftover = [p for p in base.rglob("*") if p.is_file()]
+        assert leftover == []
+        assert stat.S_IMODE(os.stat(base).st_mode) == 0o711
 
 
 def test_worker_threads_are_not_leaked() -> None:
@@ -319,3 +351,231 @@ def test_worker_threads_are_not_leaked() -> None:
         with sr.Sandbox(workers=2) as sb:
             sb.run("print(1)")
     assert threading.active_count() <= before
+
+
+# ---------------------------------------------------------------------- issue 13 regressions
+
+
+def _host_ipc_keys() -> set[int]:
+    """Keys of the SysV segments, queues and semaphore sets visible in the host's namespace."""
+    keys: set[int] = set()
+    for kind in ("shm", "msg", "sem"):
+        with open(f"/proc/sysvipc/{kind}") as f:
+            next(f)
+            keys.update(int(line.split()[0]) for line in f if line.strip())
+    return keys
+
+
+_IPC_CREATE = (
+    "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nmade = []\n"
+    "for what, call in (('shm', lambda: libc.shmget(KEY, 4096, 0o1666)),\n"
+    "                   ('msg', lambda: libc.msgget(KEY, 0o1666)),\n"
+    "                   ('sem', lambda: libc.semget(KEY, 1, 0o1666))):\n"
+    "    if call() >= 0:\n        made.append(what)\n"
+    "print(made)\n"
+)
+_IPC_LOOKUP = (
+    "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+    "print([what for what, call in (('shm', lambda: libc.shmget(KEY, 0, 0)),\n"
+    "                               ('msg', lambda: libc.msgget(KEY, 0)),\n"
+    "                               ('sem', lambda: libc.semget(KEY, 0, 0))) if call() >= 0])\n"
+)
+
+
+def _remove_host_ipc(key: int) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for get, ctl, args in ((libc.shmget, libc.shmctl, (0, 0)), (libc.msgget, libc.msgctl, (0,)),
+                           (libc.semget, libc.semctl, (0, 0))):
+        ident = get(key, *args)
+        if ident >= 0:
+            ctl(ident, *((0, 0) if ctl is libc.semctl else (0, None)))
+
+
+def test_sysv_ipc_is_neither_visible_to_other_tasks_nor_survives() -> None:
+    key = 0x5EED0000 + os.getpid() % 0xFFFF
+    try:
+        with sr.Sandbox(workers=2) as sb:
+            created = sb.run(_IPC_CREATE.replace("KEY", str(key)))
+            assert created.status == "ok", created
+            # Later tasks on both workers, and the host, see nothing of it.
+            seen = sb.run_many([_IPC_LOOKUP.replace("KEY", str(key))] * 4)
+            assert [r.stdout for r in seen] == ["[]\n"] * 4, (created.stdout, seen)
+            assert key not in _host_ipc_keys(), created.stdout
+            assert "no-sysv-ipc" in sb.isolation or "ipcns-per-task" in sb.isolation
+            # With seccomp the calls are refused outright: nothing is created at all.
+            if "no-sysv-ipc" in sb.isolation:
+                assert created.stdout == "[]\n"
+        with sr.Sandbox(workers=1) as sb:
+            assert sb.run(_IPC_LOOKUP.replace("KEY", str(key))).stdout == "[]\n"
+        assert key not in _host_ipc_keys()
+    finally:
+        _remove_host_ipc(key)
+
+
+def test_deep_work_dir_tree_is_removed_and_close_never_raises() -> None:
+    deep = ("import os\nfor _ in range(3000):\n    os.mkdir('d')\n    os.chdir('d')\n"
+            "    open('f', 'w').close()\nprint('deep')")
+    sb = sr.Sandbox(workers=1, limits=sr.Limits(timeout_s=20))
+    try:
+        base = template_base_dir(sb)
+        template = sb.run("import os\nprint(os.getppid())").stdout
+        r = sb.run(deep)
+        assert r.status == "ok" and r.stdout == "deep\n", r
+        # The same template goes on (it did not crash on the cleanup), and the tree is gone.
+        assert sb.run("import os\nprint(os.getppid())").stdout == template
+        benign_ok(sb)
+        assert [p for p in base.iterdir()] == [] or all(
+            not any(p.iterdir()) for p in base.iterdir())
+        tmp_dir = sb._state.tmp_dir
+    finally:
+        sb.close()  # must not raise
+    assert not os.path.exists(tmp_dir)
+
+
+def test_close_never_raises_even_if_cleanup_fails(tmp_path: Path) -> None:
+    sb = sr.Sandbox(workers=1, tmp_dir=str(tmp_path))
+    benign_ok(sb)
+    # A tree the pool's own cleanup must cope with: deeper than the recursion limit.
+    node = os.open(sb._state.tmp_dir, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(2000):
+        os.mkdir("d", dir_fd=node)
+        child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=node)
+        os.close(node)
+        node = child
+    os.close(node)
+    sb.close()
+    assert not os.path.exists(sb._state.tmp_dir)
+
+
+_TRAINER = """
+import os, sys, time
+import stepreward as sr
+sb = sr.Sandbox(workers=1, limits=sr.Limits(timeout_s=120, max_processes=MAXP))
+sb.submit(CODE)
+time.sleep(1.0)
+print(os.getpid(), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("code", ["import time\ntime.sleep(300)", "while True:\n    pass"])
+def test_no_task_survives_a_sigkilled_trainer(tmp_path: Path, code: str) -> None:
+    import subprocess
+    import sys
+
+    script = _TRAINER.replace("MAXP", "1").replace("CODE", repr(code))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    tasks: list[psutil.Process] = []
+    try:
+        assert proc.stdout is not None
+        trainer = int(proc.stdout.readline())
+        tasks = [p for p in psutil.process_iter(["uids"])
+                 if p.info["uids"] and p.info["uids"].real >= DEFAULT_UID_BASE
+                 and trainer in {a.pid for a in p.parents()}]
+        assert tasks, "the task is running"
+        os.kill(trainer, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 5
+        alive = tasks
+        while alive and time.monotonic() < deadline:
+            alive = [p for p in tasks if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+            time.sleep(0.05)
+        assert alive == [], f"tasks outlived the trainer: {alive}"
+    finally:
+        proc.kill()
+        proc.wait()
+        for task in tasks:  # survivors would disturb the other tests of this session
+            try:
+                task.kill()
+            except psutil.Error:
+                pass
+
+
+def test_site_packages_is_not_readable_from_tasks() -> None:
+    import pydantic
+
+    not_preloaded = os.path.join(os.path.dirname(pydantic.__file__), "__init__.py")
+    site_dir = os.path.dirname(os.path.dirname(pydantic.__file__))
+    with sr.Sandbox(workers=1, preload=["psutil"]) as sb:
+        r = sb.run(f"print(len(open({not_preloaded!r}).read()))")
+        assert r.error_type == "PermissionError", r
+        r = sb.run(f"import os\nprint(os.listdir({site_dir!r}))")
+        assert r.error_type == "PermissionError", r
+        # What preload names stays readable (and importable), as does the standard library.
+        r = sb.run(f"print(len(open({psutil.__file__!r}).read()) > 0)\nimport decimal")
+        assert r.status == "ok" and r.stdout == "True\n", r
+
+
+_INSTALLED_TRAINER = r"""
+import json, os, sys
+import stepreward as sr
+assert "site-packages" in sr.__file__, sr.__file__
+site = os.path.dirname(os.path.dirname(sr.__file__))
+# The task reaches its import directories through sys.path (descriptors the template opened:
+# the task's uid cannot traverse /root), so it looks for each file along sys.path.
+probe = '''
+import json, os, sys
+out = {}
+for name in ("pip", "pydantic", "psutil", "stepreward", "json"):
+    out[name] = "FileNotFoundError"
+    for entry in sys.path:
+        try:
+            out[name] = len(open(os.path.join(entry, name, "__init__.py"), "rb").read()) > 0
+        except OSError as exc:
+            if not isinstance(exc, FileNotFoundError):
+                out[name] = type(exc).__name__
+        else:
+            break
+try:
+    os.listdir(sys.path[0])
+    out["listdir"] = True
+except OSError as exc:
+    out["listdir"] = type(exc).__name__
+print(json.dumps(out))
+'''
+with sr.Sandbox(workers=1, preload=["psutil"]) as sb:
+    r = sb.run(probe)
+    print(json.dumps({"stdout": r.stdout, "stderr": r.stderr, "status": r.status, "site": site,
+                      "isolation": list(sb.isolation)}))
+"""
+
+
+@pytest.mark.slow
+def test_site_packages_is_not_readable_in_a_non_editable_install(tmp_path: Path) -> None:
+    """``pip install .`` (not editable): stepreward then imports from site-packages itself."""
+    import json
+    import subprocess
+    import sys
+    import sysconfig
+
+    repo = Path(__file__).resolve().parents[1]
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    # What `pip install .` does, in two steps so that the build uses this environment's
+    # setuptools (offline): build the wheel, then install it into the fresh venv.
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                    "--no-build-isolation", "--no-index", "-w", str(tmp_path / "dist"),
+                    str(repo)], check=True, cwd=tmp_path)
+    wheel = next((tmp_path / "dist").glob("stepreward-*.whl"))
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                    str(wheel)], check=True, cwd=tmp_path)
+    # The dependencies come from this interpreter's site-packages, appended by a .pth file
+    # (which puts them after the venv's own site-packages, so the installed copy wins).
+    site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_path("
+                                "'purelib'))"], check=True, capture_output=True, text=True)
+                .stdout.strip())
+    (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    out = subprocess.run([str(py), "-c", _INSTALLED_TRAINER], check=True, capture_output=True,
+                         text=True, cwd=tmp_path, timeout=120)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["site"] == str(site), report
+    if not any(layer.startswith("landlock") for layer in report["isolation"]):
+        pytest.skip("no Landlock on this host: file reads are not confined")
+    seen = json.loads(report["stdout"])
+    # Installed next to stepreward (pip) or elsewhere (pydantic): unreadable; the pre-loaded
+    # psutil, stepreward itself and the standard library: readable.
+    assert seen == {"pip": "PermissionError", "pydantic": "PermissionError", "psutil": True,
+                    "stepreward": True, "json": True, "listdir": "PermissionError"}, report

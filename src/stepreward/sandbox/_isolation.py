@@ -26,6 +26,13 @@ PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWNS = 0x00020000
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
 CLONE_THREAD = 0x00010000
 
 _MACHINE = os.uname().machine
@@ -98,6 +105,122 @@ def enter_empty_netns() -> str | None:
     except OSError:
         pass
     return "userns+netns"
+
+
+def _unshare(flags: int) -> bool:
+    unshare = _libc.unshare
+    unshare.argtypes = [ctypes.c_int]
+    return bool(unshare(flags) == 0)
+
+
+def enter_private_ipcns() -> bool:
+    """Move this process into a new, empty SysV IPC / POSIX message-queue namespace (root).
+
+    Its children inherit it, so nothing they create is visible to the host or to other
+    templates, and all of it is destroyed when the last process in it exits.
+    """
+    return os.geteuid() == 0 and _unshare(CLONE_NEWIPC)
+
+
+def mount_private_tmpfs(path: str, size_bytes: int, inodes: int) -> bool:
+    """Mount a size-limited tmpfs on ``path`` in a new, private mount namespace (root).
+
+    The mount exists only in this process's namespace: it disappears with the template and
+    its tasks even if they are SIGKILLed, and the host sees only the empty directory below.
+    """
+    if os.geteuid() != 0 or not _unshare(CLONE_NEWNS):
+        return False
+    mount = _libc.mount
+    mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                      ctypes.c_char_p]
+    # Without this, mounts would propagate back to the host's (shared) mount tree.
+    if mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return False
+    opts = f"size={size_bytes},nr_inodes={inodes},mode=0711".encode()
+    return bool(mount(b"stepreward", os.fsencode(path), b"tmpfs",
+                      MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) == 0)
+
+
+def remove_tree(path: str) -> bool:
+    """Delete ``path`` and everything below it without recursion or following symlinks.
+
+    ``shutil.rmtree`` recurses once per directory level (CPython 3.10-3.12), so a task that
+    builds a tree a few thousand levels deep makes it raise RecursionError.  This walks with
+    an explicit stack of directory descriptors, so depth costs only descriptors (closed as
+    it goes) and paths never grow.  Never raises; returns whether ``path`` is gone.
+    """
+    try:
+        top = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return not os.path.lexists(path)
+    # Each entry: (descriptor of a directory, its name in the parent).  Descriptors of the
+    # ancestors are not kept open: a parent is re-opened through ".." once a child is empty.
+    stack_names: list[str] = []
+    fd = top
+    try:
+        while True:
+            descend: str | None = None
+            try:
+                with os.scandir(fd) as it:
+                    for entry in it:
+                        try:
+                            is_dir = entry.is_dir(follow_symlinks=False)
+                        except OSError:
+                            is_dir = False
+                        if is_dir:
+                            try:
+                                os.rmdir(entry.name, dir_fd=fd)
+                            except OSError:
+                                descend = entry.name
+                                break
+                        else:
+                            try:
+                                os.unlink(entry.name, dir_fd=fd)
+                            except FileNotFoundError:
+                                pass
+            except OSError:
+                pass
+            if descend is not None:
+                try:
+                    child = os.open(descend, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+                                    | os.O_CLOEXEC, dir_fd=fd)
+                except OSError:
+                    descend = None
+                else:
+                    os.close(fd)
+                    fd = child
+                    stack_names.append(descend)
+                    continue
+            if not stack_names:
+                break
+            name = stack_names.pop()
+            parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            try:
+                os.rmdir(name, dir_fd=fd)
+            except OSError:
+                # Something below could not be removed: stop rather than loop forever
+                # (the caller learns from the return value that the tree is still there).
+                break
+    except OSError:
+        pass
+    finally:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+    return not os.path.lexists(path)
 
 
 # --------------------------------------------------------------------------- rlimits
@@ -254,6 +377,12 @@ _NR: dict[str, dict[str, int]] = {
         "execveat": 322, "bpf": 321, "userfaultfd": 323, "pidfd_send_signal": 424,
         "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "clone3": 435,
         "pidfd_getfd": 438,
+        # SysV IPC, POSIX message queues and memfds: shared or pinned memory outside RLIMIT_AS.
+        "shmget": 29, "shmat": 30, "shmctl": 31, "semget": 64, "semop": 65, "semctl": 66,
+        "shmdt": 67, "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71,
+        "semtimedop": 220, "mq_open": 240, "mq_unlink": 241, "mq_timedsend": 242,
+        "mq_timedreceive": 243, "mq_notify": 244, "mq_getsetattr": 245, "memfd_create": 319,
+        "memfd_secret": 447,
     },
     "aarch64": {
         "socket": 198, "connect": 203, "bind": 200, "clone": 220, "execve": 221, "kill": 129,
@@ -266,6 +395,11 @@ _NR: dict[str, dict[str, int]] = {
         "process_vm_writev": 271, "finit_module": 273, "execveat": 281, "bpf": 280,
         "userfaultfd": 282, "pidfd_send_signal": 424, "io_uring_setup": 425,
         "io_uring_enter": 426, "io_uring_register": 427, "clone3": 435, "pidfd_getfd": 438,
+        "mq_open": 180, "mq_unlink": 181, "mq_timedsend": 182, "mq_timedreceive": 183,
+        "mq_notify": 184, "mq_getsetattr": 185, "msgget": 186, "msgctl": 187, "msgrcv": 188,
+        "msgsnd": 189, "semget": 190, "semctl": 191, "semtimedop": 192, "semop": 193,
+        "shmget": 194, "shmctl": 195, "shmat": 196, "shmdt": 197, "memfd_create": 279,
+        "memfd_secret": 447,
     },
 }
 _ALWAYS_DENIED = (
@@ -277,6 +411,13 @@ _ALWAYS_DENIED = (
     "io_uring_setup", "io_uring_enter", "io_uring_register", "pidfd_getfd", "execve",
     "execveat", "socket", "connect", "bind",
 )
+# Denied as well; listed apart because Sandbox.isolation names them as layers of their own.
+IPC_SYSCALLS = (
+    "shmget", "shmat", "shmctl", "shmdt", "semget", "semop", "semctl", "semtimedop",
+    "msgget", "msgsnd", "msgrcv", "msgctl", "mq_open", "mq_unlink", "mq_timedsend",
+    "mq_timedreceive", "mq_notify", "mq_getsetattr",
+)
+MEMFD_SYSCALLS = ("memfd_create", "memfd_secret")
 
 _BPF_LD_W_ABS = 0x20
 _BPF_JEQ_K = 0x15
@@ -339,7 +480,7 @@ def build_seccomp_filter(pid: int, *, allow_fork: bool) -> bytes:
     a.op(_BPF_LD_W_ABS, _OFF_NR)
     if _MACHINE == "x86_64":
         a.op(_BPF_JGE_K, 0x40000000, "kill", 0)  # x32 ABI aliases
-    for name in _ALWAYS_DENIED:
+    for name in (*_ALWAYS_DENIED, *IPC_SYSCALLS, *MEMFD_SYSCALLS):
         if name in nr:
             a.op(_BPF_JEQ_K, nr[name], "eperm", 0)
     # glibc falls back from clone3 to clone on ENOSYS, where flags can be inspected.

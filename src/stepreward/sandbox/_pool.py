@@ -8,7 +8,6 @@ import json
 import math
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from concurrent.futures import Future
 from typing import Any, Literal
 
 import stepreward
+from stepreward.sandbox._isolation import remove_tree
 from stepreward.sandbox._protocol import (
     DeadlineExceeded,
     ProtocolError,
@@ -79,6 +79,8 @@ class _Template:
                 "preload": list(state.preload),
                 "isolation": state.mode,
                 "sweep_uids": list(sweep_uids),
+                "workdir_mb": state.workdir_mb,
+                "preload_paths": state.preload_paths,
             })
             self.hello: dict[str, Any] = read_json(self.resp_fd,
                                                    time.monotonic() + _START_TIMEOUT_S)
@@ -138,11 +140,14 @@ class _State:
     """Everything the workers share; kept apart from Sandbox so a finalizer can close it."""
 
     def __init__(self, workers: int, limits: Limits, preload: Sequence[str], hash_seed: int,
-                 mode: IsolationMode, tmp_dir: str, uid_base: int, python: str) -> None:
+                 mode: IsolationMode, tmp_dir: str, uid_base: int, python: str,
+                 workdir_mb: int = 64) -> None:
         self.python = python
+        self.workdir_mb = workdir_mb
         self.workers = workers
         self.limits = limits
         self.preload = tuple(dict.fromkeys([*DEFAULT_PRELOAD, *preload]))
+        self.preload_paths = _import_roots(preload)
         self.hash_seed = hash_seed
         self.mode = mode
         self.tmp_dir = tmp_dir
@@ -159,12 +164,22 @@ class _State:
         self.dead_uids: list[int] = []
 
     def close(self) -> None:
+        """Never raises: it runs from ``__exit__``, finalizers and interpreter exit."""
         with self.lock:
             if self.closed:
                 return
             self.closed = True
         if os.getpid() != self.owner_pid:
             return  # a forked copy of the trainer must not touch the parent's templates
+        try:
+            self._close()
+        except BaseException as exc:
+            try:
+                sys.stderr.write(f"stepreward: error while closing a Sandbox: {exc!r}\n")
+            except BaseException:
+                pass
+
+    def _close(self) -> None:
         # Jobs still queued get an answer instead of hanging their callers.
         while True:
             try:
@@ -189,7 +204,34 @@ class _State:
         for template in live:
             template.kill()
         _sweep_uids(self.dead_uids)
-        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+        remove_tree(self.tmp_dir)
+
+
+def _import_roots(names: Sequence[str]) -> list[str]:
+    """Directories the template must search to import the third-party modules in ``names``.
+
+    The template runs without site-packages, so it is told where each pre-loaded package
+    lives (as this interpreter finds it); tasks may then read those packages and nothing
+    else in the same directory.
+    """
+    import importlib.util
+
+    roots: list[str] = []
+    for name in names:
+        top = name.partition(".")[0]
+        if top in sys.stdlib_module_names or top == "stepreward":
+            continue
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            continue
+        if spec is None:
+            continue
+        if spec.submodule_search_locations:
+            roots.extend(os.path.dirname(p) for p in spec.submodule_search_locations)
+        elif spec.origin and os.path.isabs(spec.origin):
+            roots.append(os.path.dirname(spec.origin))
+    return list(dict.fromkeys(roots))
 
 
 _CLOSED = ExecResult(status="crashed", reason="the Sandbox was closed before this job finished")
@@ -375,6 +417,8 @@ class Sandbox:
     interpreter (3.10 or newer; only its standard library is needed), e.g. to trace a program
     under several CPython versions from one trainer. ``backend="ray"`` runs the jobs on Ray
     actors across a cluster, each holding a local pool (see ``RaySandbox`` for its options).
+    ``workdir_mb`` caps each worker's work-dir tmpfs (disk and the RAM that files written there
+    pin) where the host allows the ``workdir-tmpfs`` layer.
 
     Example:
         >>> with Sandbox(workers=1) as sb:
@@ -404,6 +448,7 @@ class Sandbox:
         tmp_dir: str | None = None,
         uid_base: int = DEFAULT_UID_BASE,
         python: str | None = None,
+        workdir_mb: int = 64,
     ) -> None:
         if workers is None:
             workers = len(os.sched_getaffinity(0))
@@ -417,13 +462,16 @@ class Sandbox:
             raise ValueError(f"isolation_mode must be 'full' or 'minimal', got {isolation_mode!r}")
         if isinstance(preload, str):
             raise ValueError("preload must be a sequence of module names, not a string")
+        if isinstance(workdir_mb, bool) or not isinstance(workdir_mb, int) or not (
+                1 <= workdir_mb <= 1 << 20):
+            raise ValueError(f"workdir_mb must be an int in [1, 1048576], got {workdir_mb!r}")
         python = python or sys.executable
         if not (os.path.isfile(python) and os.access(python, os.X_OK)):
             raise ValueError(f"python must be an executable interpreter, got {python!r}")
         base = tempfile.mkdtemp(prefix="stepreward-", dir=tmp_dir)
         os.chmod(base, 0o711)
         self._state = _State(workers, limits, preload, int(hash_seed), isolation_mode, base,
-                             uid_base, python)
+                             uid_base, python, workdir_mb)
         errors: list[BaseException] = []
         ready = threading.Barrier(workers + 1)
         for i in range(workers):

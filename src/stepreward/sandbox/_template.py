@@ -18,7 +18,6 @@ import math
 import os
 import resource
 import select
-import shutil
 import signal
 import sys
 import tempfile
@@ -88,6 +87,39 @@ EXIT_SETUP_FAILED = 121  # the child could not confine itself; never reported as
 _RESERVE = bytearray(1 << 18)
 
 
+def _task_import_paths(preload: list[str]) -> list[str]:
+    """What tasks may read to import: the standard library and the pre-loaded packages only.
+
+    Not the directories on ``sys.path`` beyond the standard library: in a normal install the
+    directory stepreward is imported from is site-packages itself, and a task must not read
+    other installed packages (a benchmark's answers, say).
+    """
+    import sysconfig
+
+    paths: list[str] = []
+    for key in ("stdlib", "platstdlib"):
+        try:
+            paths.append(sysconfig.get_path(key))
+        except KeyError:
+            continue
+    std = [os.path.realpath(p) for p in paths]
+    for entry in sys.path:  # the zipped stdlib and lib-dynload, where they live apart
+        real = os.path.realpath(entry) if entry else ""
+        if real and (entry.endswith(".zip") or os.path.basename(real) == "lib-dynload"
+                     or any(real == s or real.startswith(s + os.sep) for s in std)):
+            paths.append(entry)
+    for name in ("stepreward", *preload):
+        module = sys.modules.get(name.partition(".")[0])
+        if module is None:
+            continue
+        package_dirs = getattr(module, "__path__", None)
+        if package_dirs is not None:
+            paths.extend(str(p) for p in package_dirs)
+        elif getattr(module, "__file__", None):
+            paths.append(str(module.__file__))
+    return paths
+
+
 def _remap(path: str, prefixes: list[str], mapping: dict[str, str]) -> str:
     for prefix in prefixes:
         if path == prefix or path.startswith(prefix + os.sep):
@@ -111,6 +143,8 @@ class _Config:
         self.preload: list[str] = list(hello.get("preload", []))
         self.want_isolation: bool = hello.get("isolation", "full") == "full"
         self.sweep_uids: list[int] = [int(u) for u in hello.get("sweep_uids", [])]
+        self.workdir_mb: int = int(hello.get("workdir_mb", 64))
+        self.preload_paths: list[str] = [str(p) for p in hello.get("preload_paths", [])]
 
 
 class Template:
@@ -124,6 +158,8 @@ class Template:
         self.use_uid = False
         self.landlock: iso.LandlockPolicy | None = None
         self.use_seccomp = False
+        self.ipcns_per_task = False  # fallback when seccomp cannot refuse the IPC calls
+        self.has_ipcns = False
         self.devnull = os.open(os.devnull, os.O_RDWR)
         self.preload_errors: dict[str, str] = {}
         self.current: int | None = None  # pid of the task child in flight
@@ -143,6 +179,9 @@ class Template:
             self.layers.append("subreaper")
         except OSError:
             pass
+        # Searched for the pre-loaded third-party packages only; Landlock keeps tasks out of
+        # everything else in these directories (see _task_import_paths).
+        sys.path.extend(p for p in self.cfg.preload_paths if p not in sys.path)
         for name in self.cfg.preload:
             try:
                 importlib.import_module(name)
@@ -151,6 +190,17 @@ class Template:
         os.makedirs(self.cfg.base_dir, mode=0o711, exist_ok=True)
         os.chmod(self.cfg.base_dir, 0o711)
         if self.cfg.want_isolation:
+            # A private IPC namespace: whatever gets past the seccomp refusal below (or
+            # everything, without seccomp) stays out of the host's and other workers' sight.
+            self.has_ipcns = iso.enter_private_ipcns()
+            if self.has_ipcns:
+                self.layers.append("ipcns")
+            # Work dirs live on a tmpfs of bounded size and inode count, mounted in a private
+            # mount namespace: a task cannot fill the host's disk, and the files it writes
+            # (which do not count against RLIMIT_AS) are capped per worker.
+            if iso.mount_private_tmpfs(self.cfg.base_dir, self.cfg.workdir_mb << 20,
+                                       max(1024, self.cfg.workdir_mb * 256)):
+                self.layers.append("workdir-tmpfs")
             self.netns = iso.enter_empty_netns()
             if self.netns:
                 self.layers.append(self.netns)
@@ -166,7 +216,8 @@ class Template:
         policy = None
         if abi:
             try:
-                policy = iso.LandlockPolicy(abi, iso.readable_paths(sys.path, _SYSTEM_READ_ONLY),
+                policy = iso.LandlockPolicy(abi, [*_task_import_paths(self.cfg.preload),
+                                                  *_SYSTEM_READ_ONLY],
                                             [os.devnull], [self.cfg.base_dir])
             except OSError:
                 policy = None
@@ -200,7 +251,7 @@ class Template:
             finally:
                 os._exit(bits)
         _, status = os.waitpid(pid, 0)
-        shutil.rmtree(probe_dir, ignore_errors=True)
+        iso.remove_tree(probe_dir)
         bits = os.waitstatus_to_exitcode(status)
         bits = bits if bits >= 0 else 0
         if bits & 1:
@@ -212,10 +263,13 @@ class Template:
             self.layers.append(f"landlock-abi{abi}")
         if bits & 4:
             self.use_seccomp = True
-            self.layers.append("seccomp")
+            self.layers += ["seccomp", "no-sysv-ipc", "no-memfd"]
             self.seccomp_filters = {
                 allow: iso.build_seccomp_filter(iso.PID_PLACEHOLDER, allow_fork=allow)
                 for allow in (False, True)}
+        elif self.has_ipcns:
+            self.ipcns_per_task = True
+            self.layers.append("ipcns-per-task")
 
     def _import_via_fds(self) -> None:
         """Let unprivileged tasks import modules the template did not pre-load.
@@ -280,7 +334,7 @@ class Template:
                     except OSError:
                         pass
             self._sweep()
-            shutil.rmtree(self.cfg.base_dir, ignore_errors=True)
+            iso.remove_tree(self.cfg.base_dir)
 
     def _make_spare(self) -> _Spare:
         """Fork a task process and confine it as far as no job is needed; it then waits."""
@@ -310,7 +364,7 @@ class Template:
                     os.close(fd)
                 except OSError:
                     pass
-        shutil.rmtree(spare.work_dir, ignore_errors=True)
+        iso.remove_tree(spare.work_dir)
 
     def _launch(self, req: dict[str, Any]) -> _Spare:
         """Hand the job to the waiting task process (forking a new one if it is gone)."""
@@ -442,8 +496,7 @@ class Template:
         # Everything that does not depend on the job happens before it arrives.
         try:
             os.setsid()
-            iso.set_pdeathsig(signal.SIGKILL)
-            if os.getppid() != self.pid:
+            if self.ipcns_per_task and not iso.enter_private_ipcns():
                 os._exit(EXIT_SETUP_FAILED)
             os.dup2(spare.out_fd, 1)
             os.dup2(spare.err_fd, 2)
@@ -455,6 +508,11 @@ class Template:
                 # Credentials changed, so the kernel made us non-dumpable, which hides
                 # /proc/self/fd from ourselves; the import directories are reached through it.
                 iso.set_dumpable()
+            # Armed only now: changing credentials clears the parent-death signal, so one
+            # set before the uid drop would let the task outlive a SIGKILLed template.
+            iso.set_pdeathsig(signal.SIGKILL)
+            if os.getppid() != self.pid:
+                os._exit(EXIT_SETUP_FAILED)  # the template died before the signal was armed
             if self.landlock is not None:
                 self.landlock.restrict()
             iso.close_fds_except(4, [*self.keep_fds, ctl, spare.in_fd, self.devnull])
