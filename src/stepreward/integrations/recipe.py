@@ -548,11 +548,17 @@ def _plot_learning(folder: Path, out: Path, results: dict[str, dict[str, Any]]) 
         pts = [(e.get("step", i), e["reward"]) for i, e in enumerate(_read_jsonl(path))
                if isinstance(e.get("reward"), (int, float))]
         if pts:
-            left.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", label=stage)
+            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+            line = left.plot(xs, ys, marker=".", alpha=0.35, label=f"{stage} (per step)")
+            w = max(1, len(ys) // 8)  # a running mean: a step holds only a few prompts
+            smooth = [sum(ys[max(0, i - w + 1):i + 1]) / len(ys[max(0, i - w + 1):i + 1])
+                      for i in range(len(ys))]
+            left.plot(xs, smooth, color=line[0].get_color(), linewidth=2.5,
+                      label=f"{stage} (running mean of {w})")
     left.set_xlabel("step")
     left.set_ylabel("mean reward of the step's completions")
     left.set_title("training reward per step")
-    left.legend()
+    left.legend(fontsize=8)
     cols = [k for k in (*KINDS, "accuracy", "code_pass_rate")
             if any(k in r for r in results.values())]
     width = 0.8 / max(1, len(results))
