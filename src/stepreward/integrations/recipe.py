@@ -615,7 +615,8 @@ def _stage_eval(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
     _plot_learning(folder, out, results)
     last = list(results.values())[-1]
     return {"samples": len(samples), "table": table,
-            **{k: v for k, v in last.items() if isinstance(v, float)}}
+            **{k: v for k, v in last.items() if isinstance(v, float)},
+            "chart": str(folder / "learning.png")}
 
 
 def run_recipe(config: str | Path | dict[str, Any], stages: tuple[str, ...] = STAGES,
