@@ -361,8 +361,12 @@ def stage_rewards(cfg: Mapping[str, Any], stage: str) -> list[Any]:
     st = dict(cfg.get(stage) or {})
     rewards: list[Any]
     if stage == "stage1":
-        rewards = [ExecutionReward(reward=st.get("reward", "normalized"),
-                                   policy=st.get("policy", "literal"))]
+        spec = st.get("reward") or "normalized"
+        if isinstance(spec, Mapping):  # RewardConfig fields, e.g. an ablation's alpha/gate
+            from stepreward.types import RewardConfig
+
+            spec = RewardConfig(**spec)
+        rewards = [ExecutionReward(reward=spec, policy=st.get("policy", "literal"))]
     elif stage == "stage2":
         rewards = [UnitTestReward(format_bonus=st.get("format_bonus", 0.0),
                                   timeout_s=st.get("test_timeout_s", 1.0),

@@ -11,13 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import operator
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STAGES", "run_recipe"]
+__all__ = ["STAGES", "compact_prompt", "compact_row", "easy_code_tasks", "eval_table",
+           "run_recipe", "short_answer"]
 
 STAGES = ("data", "sft", "stage1", "stage2", "eval")
 
@@ -69,7 +72,18 @@ def _model_source(cfg: dict[str, Any], out: Path, previous: str | None) -> str:
     if model.get("build_tiny"):
         from stepreward.integrations.tiny import build_tiny_model
 
-        return str(build_tiny_model(out / "base-model", **model.get("tiny", {})))
+        tiny = dict(model.get("tiny", {}))
+        texts: list[str] = []
+        if tiny.pop("corpus_from_data", False):
+            # The recipe's own prompts and answers teach the tokenizer its wording.
+            for name in ("sft.jsonl", "stage1.jsonl", "train.jsonl", "code_tasks.jsonl"):
+                path = out / "data" / name
+                if path.exists():
+                    for row in _read_jsonl(path):
+                        texts.extend(str(row[k]) for k in ("prompt", "completion")
+                                     if row.get(k))
+        tiny.setdefault("seed", cfg.get("seed", 0))
+        return str(build_tiny_model(out / "base-model", extra_texts=texts, **tiny))
     return str(model["name_or_path"])
 
 
@@ -81,7 +95,147 @@ def _system_prompt(cfg: dict[str, Any]) -> str | None:
     return str(value) if value else None
 
 
+def short_answer(question: Any) -> str:
+    """The shortest gold answer line the grader accepts: the bare value for an output
+    question (``1`` rather than ``assert f(x) == 1``), the gold text otherwise.
+
+    Example:
+        >>> from stepreward.types import Question
+        >>> short_answer(Question(kind="output", text="", gold=1, gold_text="assert f(2) == 1"))
+        '1'
+    """
+    text = str(question.gold_text)
+    if question.kind == "output" and text.startswith("assert ") and " == " in text:
+        call = str((question.info or {}).get("call") or "")
+        head = f"assert {call} == "
+        if call and text.startswith(head):
+            return text[len(head):]
+    return text
+
+
+def compact_prompt(prompt: str) -> str:
+    """A sample's prompt without its fixed instructions: the numbered program, the call and
+    the questions. For models trained from scratch, which learn the answer format from SFT
+    and gain nothing from reading the same paragraph in every prompt.
+
+    Example:
+        >>> compact_prompt("Intro.\n\nProgram:\n1 | x\n\nCall: f()\n\nQuestions:\n1. Q\n\nHow")
+        'Program:\n1 | x\n\nCall: f()\n\nQuestions:\n1. Q'
+    """
+    parts = prompt.split("\n\n")
+    if len(parts) >= 5 and parts[1].startswith("Program:") and parts[-1].startswith("How"):
+        return "\n\n".join(parts[1:-1])
+    return prompt
+
+
+def compact_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A dataset row whose prompt (and the prompt of its sample label) is compacted."""
+    label = json.loads(row["label"])
+    label["prompt"] = compact_prompt(label["prompt"])
+    prompt = compact_prompt(row["prompt"])
+    return {**row, "prompt": prompt, "label": json.dumps(label, ensure_ascii=False),
+            "messages": [{"role": "user", "content": prompt}]}
+
+
+def _answers_fit(row: dict[str, Any], limit: int) -> bool:
+    from stepreward.types import Sample
+
+    sample = Sample.from_row(json.loads(row["label"]))
+    return all(len(short_answer(q)) <= limit for q in sample.questions)
+
+
+def _answer_sft_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Answer-only SFT examples: the prompt, then just the answer block (short forms)."""
+    from stepreward.types import Sample
+
+    out = []
+    for row in rows:
+        sample = Sample.from_row(json.loads(row["label"]))
+        completion = sample.answer_text([short_answer(q) for q in sample.questions])
+        out.append({"task": "answers", "prompt": sample.prompt, "completion": completion,
+                    "messages": [{"role": "user", "content": sample.prompt},
+                                 {"role": "assistant", "content": completion}],
+                    "level": row.get("level"), "program_id": row.get("program_id")})
+    return out
+
+
+_EASY_OPS: tuple[tuple[str, str, Callable[[int, int], int]], ...] = (
+    ("add {k} to {v}", "{v} + {k}", operator.add),
+    ("subtract {k} from {v}", "{v} - {k}", operator.sub),
+    ("multiply {v} by {k}", "{v} * {k}", operator.mul),
+    ("take {v} modulo {k}", "{v} % {k}", operator.mod),
+    ("integer-divide {v} by {k}", "{v} // {k}", operator.floordiv))
+
+
+def easy_code_tasks(n: int, seed: int = 0, *, max_ops: int = 2) -> list[Any]:
+    """``n`` easy code-generation tasks: arithmetic on one integer described in words
+    ("add 3 to x, then multiply the result by 2"), five unit tests each. A model of a few
+    million parameters learns to write such functions during SFT, so stage 2 gets unit-test
+    rewards that vary within a group instead of zeros.
+
+    Example:
+        >>> task = easy_code_tasks(1, seed=0)[0]
+        >>> len(task.tests), task.entry_point
+        (5, 'f')
+    """
+    import random
+
+    from stepreward.types import CodeTask, TestCase
+
+    rng = random.Random(seed)
+    tasks: list[Any] = []
+    seen: set[str] = set()
+    while len(tasks) < n:
+        var = rng.choice(("x", "n", "value", "count"))
+        ops = [(rng.randrange(len(_EASY_OPS)), rng.randint(2, 9))
+               for _ in range(rng.randint(1, max_ops))]
+        expr, words = var, []
+        for i, (op, k) in enumerate(ops):
+            text, code, _ = _EASY_OPS[op]
+            words.append(text.format(k=k, v=var if i == 0 else "the result"))
+            expr = code.format(k=k, v=expr if i == 0 else f"({expr})")
+        solution = f"def f({var}):\n    return {expr}"
+        if solution in seen:
+            continue
+        seen.add(solution)
+        tests = []
+        for x in rng.sample(range(-9, 30), 5):
+            y = x
+            for op, k in ops:
+                y = _EASY_OPS[op][2](y, k)
+            tests.append(TestCase.call("f", (x,), y))
+        prompt = (f"Write a Python function `f({var})` that does this: "
+                  f"{', then '.join(words)}, and return the result.")
+        tasks.append(CodeTask(task_id=f"easy/{seed}/{len(tasks)}", prompt=prompt,
+                              entry_point="f", tests=tests, canonical_solution=solution,
+                              source="easy", info={"ops": len(ops)}))
+    return tasks
+
+
+def _code_sft_rows(tasks: list[Any]) -> list[dict[str, Any]]:
+    from stepreward.integrations.trl import code_task_rows
+
+    out = []
+    for task, row in zip(tasks, code_task_rows(tasks), strict=True):
+        completion = (f"<answer>\n```python\n{(task.canonical_solution or '').rstrip()}\n```\n"
+                      "</answer>")
+        prompt = row["prompt"][0]["content"]
+        out.append({"task": "code", "prompt": prompt, "completion": completion,
+                    "messages": [{"role": "user", "content": prompt},
+                                 {"role": "assistant", "content": completion}]})
+    return out
+
+
+def _write_jsonl(path: Path, rows: list[Any]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for r in rows:
+            f.write((r.model_dump_json() if hasattr(r, "model_dump_json")
+                     else json.dumps(r, ensure_ascii=False)) + "\n")
+
+
 def _stage_data(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
+    import random
+
     from stepreward.integrations.paper import (
         check_contamination,
         code_spec,
@@ -93,22 +247,68 @@ def _stage_data(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
 
     d = cfg["data"]
     folder = out / "data"
+    seed = d.get("seed", 0)
+    answers = int(d.get("sft_answers", 0))
     # Stage-2 tasks first: a contaminated training set stops the run before any work.
-    spec = code_spec(d.get("code", {}))
-    tasks = load_code_tasks(spec, seed=d.get("seed", 0))
-    check_contamination(tasks, eval_benchmarks(cfg), force=bool(spec.get("force_contaminated")))
+    code = d.get("code", {})
+    n_code = code.get("n", 64)
+    if code.get("easy"):
+        tasks = easy_code_tasks(n_code, seed=seed + 1, max_ops=code.get("max_ops", 2))
+    else:
+        spec = code_spec(code)
+        tasks = load_code_tasks(spec, seed=seed)
+    check_contamination(tasks, eval_benchmarks(cfg), force=bool(code.get("force_contaminated")))
+    options = dataset_options(d)
+    options.setdefault("validation_fraction", 0.05)
     report = build_dataset(d["n"], folder, levels=d.get("levels", [1, 2, 3, 4, 5, 6]),
-                           seed=d.get("seed", 0), kinds=d.get("kinds", ["output",
-                                                                        "next_statement",
-                                                                        "state"]),
-                           max_per_kind=d.get("max_per_kind", 5), sft=d.get("sft", 0),
-                           progress=True, system_prompt=_system_prompt(cfg),
-                           **dataset_options(d))
-    with (folder / "code_tasks.jsonl").open("w") as f:
-        for t in tasks:
-            f.write(t.model_dump_json() + "\n")
-    return {"samples": sum(report.per_level.values()), "code_tasks": len(tasks),
-            "sft_rows": report.files.get("sft.jsonl", 0)}
+                           seed=seed, kinds=d.get("kinds", ["output", "next_statement",
+                                                            "state"]),
+                           max_per_kind=d.get("max_per_kind", 5),
+                           sft=0 if answers else d.get("sft", 0), progress=True,
+                           system_prompt=_system_prompt(cfg), **options)
+    info: dict[str, Any] = {"samples": sum(report.per_level.values())}
+    limit = d.get("max_answer_chars")
+    if d.get("compact_prompts") or limit:
+        # Both splits alike, so that validation matches what was trained.
+        for name in ("train.jsonl", "validation.jsonl"):
+            rows = _read_jsonl(folder / name)
+            if limit:
+                rows = [r for r in rows if _answers_fit(r, int(limit))]
+            if d.get("compact_prompts"):
+                rows = [compact_row(r) for r in rows]
+            _write_jsonl(folder / name, rows)
+            info[f"{name.split('.')[0]}_rows"] = len(rows)
+    if answers:
+        # Answer-only SFT on programs of the train split that stage 1 does not see.
+        train = _read_jsonl(folder / "train.jsonl")
+        programs = sorted({r["program_id"] for r in train})
+        random.Random(seed).shuffle(programs)
+        sft_programs: set[str] = set()
+        sft_rows: list[dict[str, Any]] = []
+        for pid in programs:
+            if len(sft_rows) >= answers:
+                break
+            sft_programs.add(pid)
+            sft_rows.extend(r for r in train if r["program_id"] == pid)
+        _write_jsonl(folder / "stage1.jsonl",
+                     [r for r in train if r["program_id"] not in sft_programs])
+        sft_records = _answer_sft_rows(sft_rows)
+    # Held-out code tasks for the eval stage; the SFT set may show some of the others.
+    held = int(code.get("validation", 0))
+    code_sft = int(code.get("sft", 0)) if answers else 0
+    _write_jsonl(folder / "code_tasks.jsonl", tasks[held + code_sft:])
+    if held:
+        _write_jsonl(folder / "code_validation.jsonl", tasks[:held])
+    if answers:
+        sft_records += _code_sft_rows(tasks[held:held + code_sft])
+        random.Random(seed).shuffle(sft_records)
+        _write_jsonl(folder / "sft.jsonl", sft_records)
+        info["stage1_rows"] = sum(1 for _ in (folder / "stage1.jsonl").open())
+    info["code_tasks"] = len(tasks) - held - code_sft
+    info["sft_rows"] = (len(sft_records) if answers
+                        else report.files.get("sft.jsonl", 0))
+    info.setdefault("validation_rows", report.files.get("validation.jsonl", 0))
+    return info
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -167,21 +367,46 @@ def _grpo(cfg: dict[str, Any], out: Path, source: str, name: str, rows: list[dic
     trainer.save_model(str(folder))
     tokenizer.save_pretrained(folder)
     _write_metrics(folder, trainer.state.log_history)
+    return {"steps": trainer.state.global_step, **_reward_summary(trainer.state.log_history)}
+
+
+def _reward_summary(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean of each reward over the run, the total reward over the first and the last
+    quarter of the steps, and the mean share of groups whose rewards were all equal."""
     means: dict[str, list[float]] = {}
-    for e in trainer.state.log_history:
+    for e in history:
         for k, v in e.items():
             if k.startswith("rewards/") and k.endswith("/mean") and isinstance(v, (int, float)):
                 means.setdefault(k, []).append(float(v))
-    return {"steps": trainer.state.global_step,
-            **{k.split("/")[1]: sum(v) / len(v) for k, v in means.items() if v}}
+    out: dict[str, Any] = {k.split("/")[1]: sum(v) / len(v) for k, v in means.items() if v}
+    total = [float(e["reward"]) for e in history if isinstance(e.get("reward"), (int, float))]
+    if total:
+        q = max(1, len(total) // 4)
+        out["reward_first_quarter"] = sum(total[:q]) / q
+        out["reward_last_quarter"] = sum(total[-q:]) / q
+    zero = [float(e["frac_reward_zero_std"]) for e in history
+            if isinstance(e.get("frac_reward_zero_std"), (int, float))]
+    if zero:
+        out["frac_reward_zero_std"] = sum(zero) / len(zero)
+    return out
+
+
+def _execution_reward(spec: Any) -> Any:
+    """A preset name, or a mapping of :class:`stepreward.RewardConfig` fields."""
+    from stepreward.types import RewardConfig
+
+    if isinstance(spec, dict):
+        return RewardConfig(**spec)
+    return spec or "normalized"
 
 
 def _stage1(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
     from stepreward.integrations.paper import stage_rewards
     from stepreward.integrations.trl import sample_rows
 
-    rows = sample_rows(_read_jsonl(out / "data" / "train.jsonl"),
-                       system_prompt=_system_prompt(cfg))
+    data = out / "data"
+    rows = sample_rows(_read_jsonl(data / "stage1.jsonl") if (data / "stage1.jsonl").exists()
+                       else _read_jsonl(data / "train.jsonl"), system_prompt=_system_prompt(cfg))
     st = cfg["stage1"]
     rewards = stage_rewards(cfg, "stage1")
     return _grpo(cfg, out, source, "stage1", rows[: st.get("max_rows", len(rows))], rewards)
@@ -200,46 +425,227 @@ def _stage2(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
     return _grpo(cfg, out, source, "stage2", rows, rewards)
 
 
-def _stage_eval(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
+EVAL_CHECKPOINTS = ("base", "sft", "stage1", "stage2")
+KINDS = ("output", "input", "next_statement", "state", "coverage", "branch")
+
+
+def _generate(source: str, prompts: list[str], max_new_tokens: int,
+              batch_size: int, system: str | None = None) -> list[str]:
+    """Greedy completions for chat prompts, batched with left padding."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from stepreward.scoring._score import score
-    from stepreward.types import Sample
-
-    e = cfg.get("eval", {})
-    rows = _read_jsonl(out / "data" / "validation.jsonl") or _read_jsonl(
-        out / "data" / "train.jsonl")
-    rows = rows[: e.get("n", 16)]
     tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForCausalLM.from_pretrained(source)
+    tokenizer.padding_side = "left"
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = AutoModelForCausalLM.from_pretrained(source, dtype="auto").to(device)  # type: ignore[arg-type,unused-ignore]
     model.eval()  # type: ignore[no-untyped-call,unused-ignore]
-    rewards = []
-    for row in rows:
-        sample = Sample.from_row(json.loads(row["label"]))
-        system = _system_prompt(cfg)
-        text = tokenizer.apply_chat_template(
-            [*([{"role": "system", "content": system}] if system else []),
-             {"role": "user", "content": sample.prompt}],
-            tokenize=False, add_generation_prompt=True)
-        enc = tokenizer(text, return_tensors="pt")
+    texts = [tokenizer.apply_chat_template(
+        [*([{"role": "system", "content": system}] if system else []),
+         {"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+        for p in prompts]
+    out: list[str] = []
+    for i in range(0, len(texts), batch_size):
+        enc = tokenizer(texts[i:i + batch_size], return_tensors="pt", padding=True).to(device)
         with torch.no_grad():
-            ids = model.generate(**enc, max_new_tokens=e.get("max_new_tokens", 32),
-                                 do_sample=False, pad_token_id=tokenizer.pad_token_id)
-        completion = tokenizer.decode(ids[0][enc["input_ids"].shape[1]:],
-                                      skip_special_tokens=True)
-        rewards.append(score(completion, sample).reward)
-    folder = out / "eval"
-    folder.mkdir(parents=True, exist_ok=True)
-    result = {"samples": len(rows), "mean_reward": sum(rewards) / max(1, len(rewards))}
-    (folder / "metrics.json").write_text(json.dumps(result, indent=2))
+            ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id)
+        width = enc["input_ids"].shape[1]
+        out.extend(str(tokenizer.decode(row[width:], skip_special_tokens=True)) for row in ids)
+    return out
+
+
+def _eval_checkpoint(source: str, samples: list[Any], tasks: list[Any],
+                     e: dict[str, Any], reward: Any, system: str | None = None) -> dict[str, Any]:
+    from stepreward.codegen._api import code_reward, extract_code
+    from stepreward.scoring._score import score
+
+    batch = int(e.get("batch_size", 16))
+    result: dict[str, Any] = {}
+    if samples:
+        completions = _generate(source, [s.prompt for s in samples],
+                                e.get("max_new_tokens", 32), batch, system)
+        per_kind: dict[str, list[float]] = {}
+        fmt, rewards = [], []
+        for text, sample in zip(completions, samples, strict=True):
+            sc = score(text, sample, reward=reward)
+            for q, v in zip(sample.questions, sc.verdicts, strict=True):
+                per_kind.setdefault(q.kind, []).append(float(v.correct))
+            fmt.append(float(sc.components.get("format") or 0.0))
+            rewards.append(sc.reward)
+        result.update({k: sum(per_kind[k]) / len(per_kind[k]) for k in KINDS
+                       if per_kind.get(k)})
+        result["questions"] = sum(len(v) for v in per_kind.values())
+        result["accuracy"] = sum(sum(v) for v in per_kind.values()) / max(
+            1, result["questions"])
+        result["format"] = sum(fmt) / len(fmt)
+        result["reward"] = sum(rewards) / len(rewards)
+        result["example"] = completions[0][:200]
+    if tasks:
+        from stepreward.integrations.trl import code_task_rows
+
+        prompts = [r["prompt"][0]["content"] for r in code_task_rows(tasks)]
+        completions = _generate(source, prompts, e.get("code_max_new_tokens", 96), batch, system)
+        passed: list[float] = []
+        blocks: list[float] = []
+        for text, task in zip(completions, tasks, strict=True):
+            blocks.append(float(extract_code(text, "answer_block") is not None))
+            passed.append(float(code_reward(text, task,
+                                            timeout_s=e.get("test_timeout_s", 1.0)).reward or 0))
+        result["code_pass_rate"] = sum(passed) / len(passed)
+        result["code_format"] = sum(blocks) / len(blocks)
     return result
 
 
-def run_recipe(config: str | Path, stages: tuple[str, ...] = STAGES,
+def _verdict(before: float, after: float, n: int) -> str:
+    """In words, whether ``after`` beats ``before`` beyond the noise of ``n`` graded items
+    (twice the standard error of a difference of two proportions)."""
+    p = min(max((before + after) / 2, 1.0 / max(1, n)), 1 - 1.0 / max(1, n))
+    noise = 2 * math.sqrt(2 * p * (1 - p) / max(1, n))
+    delta = after - before
+    if delta > noise:
+        return f"improved ({delta:+.3f}, noise ±{noise:.3f})"
+    if delta < -noise:
+        return f"got worse ({delta:+.3f}, noise ±{noise:.3f})"
+    return f"no clear change ({delta:+.3f}, noise ±{noise:.3f})"
+
+
+def eval_table(results: dict[str, dict[str, Any]],
+               training: dict[str, dict[str, Any]] | None = None) -> str:
+    """The per-stage table of held-out results, with a verdict in words per stage.
+
+    Stage 2 is judged on its own objective (the pass rate on held-out code tasks), the
+    other stages on the accuracy over all held-out execution questions.
+
+    Example:
+        >>> print(eval_table({"base": {"accuracy": 0.0, "questions": 90}}).splitlines()[0][:5])
+        stage
+    """
+    training = training or {}
+    cols = [k for k in (*KINDS, "accuracy", "format", "code_pass_rate", "code_format")
+            if any(k in r for r in results.values())]
+    short = {"next_statement": "next", "code_pass_rate": "code pass", "code_format":
+             "code fmt"}
+    head = f"{'stage':<7} " + " ".join(f"{short.get(c, c):>9}" for c in cols)
+    head += f" {'train reward (1st->last quarter)':>32}  verdict"
+    lines = [head, "-" * len(head)]
+    prev: dict[str, Any] | None = None
+    for name, r in results.items():
+        cells = " ".join(f"{r[c]:>9.3f}" if isinstance(r.get(c), (int, float))
+                         else f"{'-':>9}" for c in cols)
+        t = training.get(name, {})
+        trend = (f"{t['reward_first_quarter']:.3f} -> {t['reward_last_quarter']:.3f}"
+                 if "reward_first_quarter" in t else "")
+        if prev is None:
+            words = "starting point"
+        elif name == "stage2" and "code_pass_rate" in r and "code_pass_rate" in prev:
+            words = "code tests: " + _verdict(prev["code_pass_rate"], r["code_pass_rate"],
+                                              int(r.get("code_tasks", 1)))
+        else:
+            words = "held-out accuracy: " + _verdict(prev.get("accuracy", 0.0),
+                                                     r.get("accuracy", 0.0),
+                                                     int(r.get("questions", 1)))
+        if trend:
+            q1, q4 = t["reward_first_quarter"], t["reward_last_quarter"]
+            words += f"; training reward {'rose' if q4 > q1 else 'did not rise'}"
+        lines.append(f"{name:<7} {cells} {trend:>32}  {words}")
+        prev = r
+    return "\n".join(lines)
+
+
+def _plot_learning(folder: Path, out: Path, results: dict[str, dict[str, Any]]) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for stage in ("stage1", "stage2"):
+        path = out / stage / "metrics.jsonl"
+        if not path.exists():
+            continue
+        pts = [(e.get("step", i), e["reward"]) for i, e in enumerate(_read_jsonl(path))
+               if isinstance(e.get("reward"), (int, float))]
+        if pts:
+            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+            line = left.plot(xs, ys, marker=".", alpha=0.35, label=f"{stage} (per step)")
+            w = max(1, len(ys) // 8)  # a running mean: a step holds only a few prompts
+            smooth = [sum(ys[max(0, i - w + 1):i + 1]) / len(ys[max(0, i - w + 1):i + 1])
+                      for i in range(len(ys))]
+            left.plot(xs, smooth, color=line[0].get_color(), linewidth=2.5,
+                      label=f"{stage} (running mean of {w})")
+    left.set_xlabel("step")
+    left.set_ylabel("mean reward of the step's completions")
+    left.set_title("training reward per step")
+    left.legend(fontsize=8)
+    cols = [k for k in (*KINDS, "accuracy", "code_pass_rate")
+            if any(k in r for r in results.values())]
+    width = 0.8 / max(1, len(results))
+    for j, (name, r) in enumerate(results.items()):
+        right.bar([i + j * width for i in range(len(cols))],
+                  [float(r.get(c) or 0.0) for c in cols], width, label=name)
+    right.set_xticks([i + 0.4 - width / 2 for i in range(len(cols))])
+    right.set_xticklabels([c.replace("_", " ") for c in cols], fontsize=8)
+    right.set_ylim(0, 1)
+    right.set_title("held-out accuracy per stage")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "learning.png", dpi=80)
+    plt.close(fig)
+
+
+def _stage_eval(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
+    """Held-out accuracy per question kind (and code pass rate) of every stage's checkpoint."""
+    from stepreward.types import CodeTask, Sample
+
+    e = cfg.get("eval", {})
+    data = out / "data"
+    rows = _read_jsonl(data / "validation.jsonl") or _read_jsonl(data / "train.jsonl")
+    samples = [Sample.from_row(json.loads(r["label"])) for r in rows[: e.get("n", 16)]]
+    code_path = data / "code_validation.jsonl"
+    tasks = ([CodeTask.model_validate(r) for r in _read_jsonl(code_path)][: e.get("code_n", 64)]
+             if code_path.exists() else [])
+    reward = _execution_reward(cfg.get("stage1", {}).get("reward"))
+    results: dict[str, dict[str, Any]] = {}
+    for name in e.get("checkpoints", EVAL_CHECKPOINTS):
+        if name == "base":
+            ckpt = _model_source(cfg, out, None)
+        elif (out / name / "config.json").exists():
+            ckpt = str(out / name)
+        else:
+            continue
+        print(f"   eval {name}", file=sys.stderr, flush=True)
+        results[name] = _eval_checkpoint(ckpt, samples, tasks, e, reward, _system_prompt(cfg))
+        results[name]["code_tasks"] = len(tasks)
+    if not results:  # a model given by name only: evaluate what the driver passed
+        results["final"] = _eval_checkpoint(source, samples, tasks, e, reward,
+                                            _system_prompt(cfg))
+    training = {}
+    for stage in ("stage1", "stage2"):
+        path = out / stage / "metrics.jsonl"
+        if path.exists():
+            training[stage] = _reward_summary(_read_jsonl(path))
+    folder = out / "eval"
+    folder.mkdir(parents=True, exist_ok=True)
+    table = eval_table(results, training)
+    (folder / "metrics.json").write_text(json.dumps(
+        {"samples": len(samples), "code_tasks": len(tasks), "checkpoints": results,
+         "training": training}, indent=2))
+    (folder / "summary.txt").write_text(table + "\n")
+    _plot_learning(folder, out, results)
+    last = list(results.values())[-1]
+    return {"samples": len(samples), "table": table,
+            **{k: v for k, v in last.items() if isinstance(v, float)},
+            "chart": str(folder / "learning.png")}
+
+
+def run_recipe(config: str | Path | dict[str, Any], stages: tuple[str, ...] = STAGES,
                out_dir: str | Path | None = None) -> dict[str, dict[str, Any]]:
-    """Run the recipe stages of ``config`` in order; returns each stage's summary."""
-    cfg = _load_config(config)
+    """Run the recipe stages of ``config`` (a YAML path or its mapping) in order; returns
+    each stage's summary."""
+    cfg = dict(config) if isinstance(config, dict) else _load_config(config)
     out = Path(out_dir or cfg.get("output_dir", "runs/recipe"))
     out.mkdir(parents=True, exist_ok=True)
     if cfg.get("threads"):
@@ -274,8 +680,12 @@ def _table(summary: dict[str, dict[str, Any]]) -> str:
     lines = [f"{'stage':<8} {'seconds':>8}  details", "-" * 72]
     for stage, info in summary.items():
         details = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
-                            for k, v in info.items() if k != "seconds")
+                            for k, v in info.items() if k not in ("seconds", "table"))
         lines.append(f"{stage:<8} {info['seconds']:>8}  {details}")
+    if "table" in summary.get("eval", {}):
+        lines += ["", "held-out evaluation of each stage's checkpoint:",
+                  summary["eval"]["table"]]
+    lines.append(f"total: {sum(float(i['seconds']) for i in summary.values()):.0f} s")
     return "\n".join(lines)
 
 
@@ -285,6 +695,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stages", default=",".join(STAGES),
                     help=f"comma-separated subset of {','.join(STAGES)}")
     ap.add_argument("--out", help="output folder (default: the config's output_dir)")
+    ap.add_argument("--model", help="a local checkpoint to start from (overrides the config's "
+                                    "model.name_or_path)")
     args = ap.parse_args(argv)
     stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
     unknown = [s for s in stages if s not in STAGES]
@@ -296,7 +708,12 @@ def main(argv: list[str] | None = None) -> int:
 
         print(format_settings(effective_settings(_load_config(args.config))))
         return 0
-    summary = run_recipe(args.config, stages, args.out)
+    config: str | dict[str, Any] = args.config
+    if args.model:
+        cfg = _load_config(args.config)
+        cfg["model"] = {"name_or_path": args.model}
+        config = cfg
+    summary = run_recipe(config, stages, args.out)
     print(_table(summary))
     return 0
 

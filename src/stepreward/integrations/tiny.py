@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,15 @@ def _corpus(limit_bytes: int) -> list[str]:
 def build_tiny_model(out_dir: str | os.PathLike[str], *, vocab_size: int = 4096,
                      hidden_size: int = 64, layers: int = 2, heads: int = 4,
                      kv_heads: int = 2, seed: int = 0, corpus_bytes: int = 3_000_000,
-                     force: bool = False) -> Path:
+                     intermediate_size: int | None = None,
+                     extra_texts: Sequence[str] = (), force: bool = False) -> Path:
     """Train a byte-level BPE tokenizer on local Python source and save a random Qwen2-style
     model beside it (~0.3M parameters with the defaults); reload both with
     ``from_pretrained(out_dir)``. Needs ``pip install 'stepreward[trl]'``.
+
+    ``extra_texts`` join the tokenizer's corpus (the recipe passes its prompts and answers,
+    so the fixed prompt wording becomes a few tokens and sequences stay short);
+    ``intermediate_size`` defaults to twice ``hidden_size``.
 
     Example:
         >>> path = build_tiny_model("/tmp/tiny-model")  # doctest: +SKIP
@@ -68,7 +74,7 @@ def build_tiny_model(out_dir: str | os.PathLike[str], *, vocab_size: int = 4096,
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIALS,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                   show_progress=False)
-    tok.train_from_iterator(_corpus(corpus_bytes), trainer=trainer)
+    tok.train_from_iterator([*extra_texts, *_corpus(corpus_bytes)], trainer=trainer)
     tokenizer: Any = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call,unused-ignore]
         tokenizer_object=tok, bos_token=None, eos_token="<|im_end|>",
         pad_token="<|endoftext|>", unk_token=None)
@@ -76,7 +82,8 @@ def build_tiny_model(out_dir: str | os.PathLike[str], *, vocab_size: int = 4096,
     tokenizer.save_pretrained(out)
     torch.manual_seed(seed)
     config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=hidden_size,
-                         intermediate_size=hidden_size * 2, num_hidden_layers=layers,
+                         intermediate_size=intermediate_size or hidden_size * 2,
+                         num_hidden_layers=layers,
                          num_attention_heads=heads, num_key_value_heads=kv_heads,
                          max_position_embeddings=4096, tie_word_embeddings=True,
                          eos_token_id=tokenizer.eos_token_id,
