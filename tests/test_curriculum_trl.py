@@ -118,3 +118,41 @@ def test_informative_group_filter_with_the_real_model(tiny_model: Path, tmp_path
     retired = {f"{lv}:{i}" for lv, ids in cur.state()["retired"].items() for i in ids}
     assert len(retired) == 4
     assert KEY_COLUMN == "curriculum_id"
+
+
+CONFIG = Path(__file__).resolve().parents[1] / "integrations" / "trl" / "tiny-cpu.yaml"
+
+
+def test_recipe_stage1_curriculum_option(tmp_path: Path) -> None:
+    import yaml
+
+    from stepreward.integrations.paper import effective_settings
+    from stepreward.integrations.recipe import run_recipe
+
+    cfg = yaml.safe_load(CONFIG.read_text())
+    cfg["stage1"]["curriculum"] = {"band": [0.3, 0.7], "min_share": 0.1,
+                                   "filter_uniform": True}
+    cfg["stage1"]["config"]["max_steps"] = 2
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    settings = effective_settings(cfg)["stage1"]
+    assert settings["curriculum"]["band"] == [0.3, 0.7] and settings["curriculum"]["seed"] == 0
+    summary = run_recipe(path, stages=("data", "stage1"), out_dir=tmp_path / "run")
+    assert summary["stage1"]["steps"] == 2
+    state = json.loads((tmp_path / "run" / "stage1" / "curriculum.json").read_text())
+    assert state["groups"] >= 2 and set(state["levels"]) == set(cfg["data"]["levels"])
+    assert summary["stage1"]["curriculum_shares"] == state["shares"]
+    logged = [json.loads(x) for x in
+              (tmp_path / "run" / "stage1" / "metrics.jsonl").read_text().splitlines()]
+    assert any("curriculum/share/level_1" in e for e in logged)
+    # A bad option stops the run before any work.
+    cfg["stage1"]["curriculum"] = {"band": [0.9, 0.1]}
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ValueError, match=r"stage1\.curriculum is not valid"):
+        run_recipe(path, stages=("data", "stage1"), out_dir=tmp_path / "bad")
+    assert not (tmp_path / "bad" / "data").exists()
+    cfg["stage1"]["curriculum"] = {"band": [0.2, 0.8]}
+    del cfg["stage1"]["config"]["max_steps"]
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ValueError, match="max_steps"):
+        run_recipe(path, stages=("stage1",), out_dir=tmp_path / "run")

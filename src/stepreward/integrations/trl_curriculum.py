@@ -24,10 +24,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from stepreward.curriculum import KEY_COLUMN, Curriculum
+from stepreward.curriculum import KEY_COLUMN, Curriculum, CurriculumConfig
 from stepreward.integrations.trl import ExecutionReward, _Reward
 
-__all__ = ["CurriculumReward", "curriculum_dataset", "curriculum_grpo_options"]
+__all__ = ["CurriculumReward", "curriculum_dataset", "curriculum_from_config",
+           "curriculum_grpo_options"]
 
 log = logging.getLogger("stepreward.trl")
 
@@ -120,3 +121,34 @@ def curriculum_grpo_options() -> dict[str, Any]:
         False
     """
     return {"shuffle_dataset": False, "dataloader_num_workers": 0}
+
+
+def curriculum_from_config(spec: Any, *, seed: int = 0) -> CurriculumConfig | None:
+    """The recipe's ``stage1.curriculum`` option, validated: None when absent or
+    ``enabled: false``, else a :class:`CurriculumConfig` (with the recipe's ``seed`` unless
+    the option gives one). ``true`` means the defaults.
+
+    Example:
+        >>> curriculum_from_config({"band": [0.2, 0.8], "min_share": 0.1}, seed=3).seed
+        3
+        >>> curriculum_from_config({"enabled": False}) is None
+        True
+    """
+    if spec is None or spec is False:
+        return None
+    if spec is True:
+        spec = {}
+    if not isinstance(spec, dict):
+        raise ValueError("stage1.curriculum must be a mapping of CurriculumConfig settings "
+                         f"(or true), got {type(spec).__name__}")
+    spec = dict(spec)
+    if not spec.pop("enabled", True):
+        return None
+    spec.setdefault("seed", seed)
+    if isinstance(spec.get("band"), list):
+        spec["band"] = tuple(spec["band"])
+    try:
+        config = CurriculumConfig.model_validate(spec)
+    except ValueError as exc:
+        raise ValueError(f"stage1.curriculum is not valid: {exc}") from None
+    return config
