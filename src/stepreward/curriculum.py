@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["KEY_COLUMN", "Curriculum", "CurriculumConfig"]
+__all__ = ["KEY_COLUMN", "Curriculum", "CurriculumConfig", "synth_source"]
 
 KEY_COLUMN = "curriculum_id"
 """The column every served row carries: the key to report its group's rewards under."""
@@ -377,6 +377,52 @@ class Curriculum:
     def __repr__(self) -> str:
         return (f"Curriculum(levels={list(self.levels)}, shares="
                 f"{json.dumps({k: round(v, 3) for k, v in self._shares.items()})})")
+
+
+def synth_source(*, kinds: Sequence[str] = ("output", "next_statement", "state"),
+                 max_per_kind: int = 5, seed: int = 0, sandbox: Any = None,
+                 system_prompt: str | None = None, trl: bool = False,
+                 ) -> Callable[[int, random.Random], dict[str, Any]]:
+    """A live synthesizer for :class:`Curriculum` (``source=``): each call makes a fresh,
+    validated program of the level asked for, traces it and asks ``kinds`` about it.
+
+    Each level has its own deterministic stream (seed ``seed + 1,000,003 * level``, as
+    :func:`stepreward.synth.build_dataset`), so the rows depend only on how many of each
+    level were drawn. Rows are the builder's (``messages``, ``label``, ``level``, ...);
+    ``trl=True`` gives :func:`stepreward.integrations.trl.sample_rows` rows instead.
+    ``system_prompt`` defaults to the builder's.
+
+    Example:
+        >>> cur = Curriculum(source=synth_source(kinds=("output",), trl=True), levels=[1, 2])
+        >>> row = cur.draw()
+        >>> sorted(row)
+        ['curriculum_id', 'level', 'prompt', 'sample', 'task']
+    """
+    from stepreward.questions._sample import sample_from_trace
+    from stepreward.synth._dataset import SYSTEM_PROMPT, _row
+    from stepreward.synth._pipeline import synthesize
+
+    prompt = SYSTEM_PROMPT if system_prompt is None else system_prompt
+    streams: dict[int, Iterator[Any]] = {}
+
+    def source(level: int, rng: random.Random) -> dict[str, Any]:
+        if level not in streams:
+            streams[level] = synthesize(1 << 40, [level], seed + 1_000_003 * level,
+                                        sandbox=sandbox)
+        for item in streams[level]:
+            sample = sample_from_trace(item.trace, tuple(kinds), max_per_kind,
+                                       seed + item.index)
+            if not sample.questions:
+                continue
+            row = _row(item, sample, prompt or None)
+            if trl:
+                from stepreward.integrations.trl import sample_rows
+
+                return sample_rows([row], system_prompt=prompt or None)[0]
+            return row
+        raise RuntimeError(f"the synthesizer ran out of level-{level} programs")
+
+    return source
 
 
 def _parse_key(key: str, shares: Mapping[int, float]) -> tuple[int, int | None]:
