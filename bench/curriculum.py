@@ -1,7 +1,7 @@
 """Stage 1 with and without the online curriculum, at equal compute, over seeds.
 
 Run: ``python bench/curriculum.py [--config integrations/trl/tiny-cpu.yaml] [--seeds 0 1 2]
-[--curriculum '{"band": [0.3, 0.7], "filter_uniform": true}'] [--json]``.
+[--levels 1 2] [--curriculum '{"band": [0.3, 0.7], "filter_uniform": true}'] [--json]``.
 
 For each seed the recipe's data and SFT stages run once; then stage 1 and the held-out
 eval run twice from the same SFT checkpoint: once on the config's rows as they are, once
@@ -40,13 +40,15 @@ def _stage1_rewards(folder: Path) -> list[float]:
 
 
 def run(config: Path, seeds: list[int], curriculum: dict[str, Any], work: Path,
-        stage1_steps: int | None) -> dict[str, Any]:
+        stage1_steps: int | None, levels: list[int] | None = None) -> dict[str, Any]:
     base = yaml.safe_load(config.read_text())
     results: dict[str, list[dict[str, float]]] = {"baseline": [], "curriculum": []}
     for seed in seeds:
         cfg = json.loads(json.dumps(base))
         cfg["seed"] = seed
         cfg.setdefault("data", {})["seed"] = seed
+        if levels:
+            cfg["data"]["levels"] = levels
         if stage1_steps:
             cfg["stage1"].setdefault("config", {})["max_steps"] = stage1_steps
         if not cfg["stage1"].get("config", {}).get("max_steps"):
@@ -86,6 +88,7 @@ def run(config: Path, seeds: list[int], curriculum: dict[str, Any], work: Path,
                    for k in ("train_reward", "train_reward_last_quarter", "heldout_reward")}
              for arm, rs in results.items()}
     return {"config": str(config), "seeds": seeds, "curriculum": curriculum,
+            "levels": levels or base.get("data", {}).get("levels"),
             "runs": results, "means": means}
 
 
@@ -97,11 +100,13 @@ def main(argv: list[str] | None = None) -> int:
                                             '"filter_uniform": true}')
     ap.add_argument("--stage1-steps", type=int, default=None,
                     help="override stage1.config.max_steps (both arms)")
+    ap.add_argument("--levels", type=int, nargs="+", default=None,
+                    help="override data.levels (both arms); the curriculum needs two or more")
     ap.add_argument("--work", default="runs/bench-curriculum")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     out = run(Path(args.config), args.seeds, json.loads(args.curriculum), Path(args.work),
-              args.stage1_steps)
+              args.stage1_steps, args.levels)
     if args.json:
         print(json.dumps(out, indent=2, default=str))
         return 0
