@@ -57,8 +57,11 @@ def run(config: Path, seeds: list[int], curriculum: dict[str, Any], work: Path,
         path = work / f"seed{seed}" / "config.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(cfg))
-        stages = ("data", "sft") if "sft" in cfg else ("data",)
-        run_recipe(path, stages, shared)
+        stages = tuple(s for s in (("data", "sft") if "sft" in cfg else ("data",))
+                       if not (shared / s).exists() or (s == "sft"
+                       and not (shared / s / "config.json").exists()))
+        if stages:  # a rerun reuses the data and SFT of an earlier one
+            run_recipe(path, stages, shared)
         for arm in ("baseline", "curriculum"):
             arm_cfg = json.loads(json.dumps(cfg))
             if arm == "curriculum":
@@ -77,7 +80,9 @@ def run(config: Path, seeds: list[int], curriculum: dict[str, Any], work: Path,
                 "seed": seed, "steps": summary["stage1"]["steps"],
                 "train_reward": statistics.fmean(rewards) if rewards else float("nan"),
                 "train_reward_last_quarter": statistics.fmean(tail) if tail else float("nan"),
-                "heldout_reward": summary["eval"]["mean_reward"],
+                "heldout_reward": summary["eval"].get("mean_reward",
+                                                      summary["eval"].get("reward")),
+                "heldout_accuracy": summary["eval"].get("accuracy"),
                 "heldout_samples": summary["eval"]["samples"],
                 "seconds": round(time.monotonic() - t0, 1),
                 **({"shares": summary["stage1"].get("curriculum_shares"),

@@ -156,6 +156,8 @@ def test_misuse_gets_clear_errors() -> None:
     cur = Curriculum(rows())
     with pytest.raises(ValueError, match="curriculum key"):
         cur.observe("nonsense", [1.0])
+    with pytest.raises(ValueError, match="no row"):
+        cur.observe("1:999", [1.0])
     with pytest.raises(ValueError, match="level 9"):
         cur.observe("9:0", [1.0])
     with pytest.raises(ValueError, match="same length"):

@@ -171,6 +171,15 @@ class Curriculum:
         """The moving-average accuracy per level (None before its first group)."""
         return {lv: self._acc.get(lv) for lv in self.levels}
 
+    def pool_sizes(self) -> dict[int, int]:
+        """Rows per level (empty for a live source).
+
+        Example:
+            >>> Curriculum([{"level": 1}, {"level": 1}, {"level": 4}]).pool_sizes()
+            {1: 2, 4: 1}
+        """
+        return {lv: len(p) for lv, p in sorted(self._pools.items())}
+
     def kind_accuracy(self) -> dict[str, float]:
         """The moving-average accuracy per question kind, over all levels."""
         return dict(sorted(self._kind_acc.items()))
@@ -267,6 +276,9 @@ class Curriculum:
             True
         """
         level, index = _parse_key(key, self._shares)
+        if index is not None and (self._source is not None
+                                  or not 0 <= index < len(self._pools[level])):
+            raise ValueError(f"key {key!r} names no row this curriculum served")
         pairs = [(float(r), (components[k] if components is not None
                              and k < len(components) else None))
                  for k, r in enumerate(rewards) if r is not None and math.isfinite(float(r))]

@@ -82,8 +82,8 @@ class CurriculumPromptDataset:
         self.apply_chat_template = (tokenizer.apply_chat_template
                                     if getattr(data, "apply_chat_template", False) else None)
         self._preprocess = preprocess_data
-        self.length = int(length if length is not None else sum(
-            len(p) for p in curriculum._pools.values()) or 1)
+        self.length = int(length if length is not None else
+                          sum(curriculum.pool_sizes().values()) or 1)
         if self.length < 1:
             raise ValueError("length must be >= 1")
 
