@@ -40,9 +40,11 @@ def _stage1_rewards(folder: Path) -> list[float]:
 
 
 def run(config: Path, seeds: list[int], curriculum: dict[str, Any], work: Path,
-        stage1_steps: int | None, levels: list[int] | None = None) -> dict[str, Any]:
+        stage1_steps: int | None, levels: list[int] | None = None, *,
+        name: str = "curriculum", baseline: bool = True) -> dict[str, Any]:
     base = yaml.safe_load(config.read_text())
-    results: dict[str, list[dict[str, float]]] = {"baseline": [], "curriculum": []}
+    arms = (["baseline"] if baseline else []) + [name]
+    results: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
     for seed in seeds:
         cfg = json.loads(json.dumps(base))
         cfg["seed"] = seed
@@ -62,9 +64,9 @@ def run(config: Path, seeds: list[int], curriculum: dict[str, Any], work: Path,
                        and not (shared / s / "config.json").exists()))
         if stages:  # a rerun reuses the data and SFT of an earlier one
             run_recipe(path, stages, shared)
-        for arm in ("baseline", "curriculum"):
+        for arm in arms:
             arm_cfg = json.loads(json.dumps(cfg))
-            if arm == "curriculum":
+            if arm != "baseline":
                 arm_cfg["stage1"]["curriculum"] = {**curriculum, "seed": seed}
             folder = work / f"seed{seed}" / arm
             if folder.exists():
@@ -87,10 +89,11 @@ def run(config: Path, seeds: list[int], curriculum: dict[str, Any], work: Path,
                 "seconds": round(time.monotonic() - t0, 1),
                 **({"shares": summary["stage1"].get("curriculum_shares"),
                     "filtered": summary["stage1"].get("curriculum_filtered")}
-                   if arm == "curriculum" else {})})
+                   if arm != "baseline" else {})})
             print(f"seed {seed} {arm}: {results[arm][-1]}", file=sys.stderr, flush=True)
     means = {arm: {k: statistics.fmean(r[k] for r in rs)
-                   for k in ("train_reward", "train_reward_last_quarter", "heldout_reward")}
+                   for k in ("train_reward", "train_reward_last_quarter", "heldout_reward",
+                             "heldout_accuracy")}
              for arm, rs in results.items()}
     return {"config": str(config), "seeds": seeds, "curriculum": curriculum,
             "levels": levels or base.get("data", {}).get("levels"),
@@ -107,22 +110,27 @@ def main(argv: list[str] | None = None) -> int:
                     help="override stage1.config.max_steps (both arms)")
     ap.add_argument("--levels", type=int, nargs="+", default=None,
                     help="override data.levels (both arms); the curriculum needs two or more")
+    ap.add_argument("--name", default="curriculum", help="the curriculum arm's folder name")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="run only the curriculum arm (another run made the baseline)")
     ap.add_argument("--work", default="runs/bench-curriculum")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     out = run(Path(args.config), args.seeds, json.loads(args.curriculum), Path(args.work),
-              args.stage1_steps, args.levels)
+              args.stage1_steps, args.levels, name=args.name,
+              baseline=not args.no_baseline)
     if args.json:
         print(json.dumps(out, indent=2, default=str))
         return 0
-    print(f"{'arm':<11} {'seed':>4} {'train':>7} {'last1/4':>8} {'held-out':>9}")
+    print(f"{'arm':<14} {'seed':>4} {'train':>7} {'last1/4':>8} {'held-out':>9} {'acc':>6}")
     for arm, rs in out["runs"].items():
         for r in rs:
-            print(f"{arm:<11} {r['seed']:>4} {r['train_reward']:>7.3f} "
-                  f"{r['train_reward_last_quarter']:>8.3f} {r['heldout_reward']:>9.3f}")
+            print(f"{arm:<14} {r['seed']:>4} {r['train_reward']:>7.3f} "
+                  f"{r['train_reward_last_quarter']:>8.3f} {r['heldout_reward']:>9.3f} "
+                  f"{r['heldout_accuracy'] or 0.0:>6.3f}")
     for arm, m in out["means"].items():
-        print(f"{arm:<11} mean {m['train_reward']:>7.3f} {m['train_reward_last_quarter']:>8.3f} "
-              f"{m['heldout_reward']:>9.3f}")
+        print(f"{arm:<14} mean {m['train_reward']:>7.3f} {m['train_reward_last_quarter']:>8.3f} "
+              f"{m['heldout_reward']:>9.3f} {m['heldout_accuracy']:>6.3f}")
     return 0
 
 
