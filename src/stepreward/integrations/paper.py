@@ -448,6 +448,11 @@ def effective_settings(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         if stage == "stage1":
             values["reward"] = st.get("reward", "normalized")
             values["policy"] = st.get("policy", "literal")
+            if st.get("curriculum") is not None:  # validated here, before any work
+                from stepreward.integrations.trl_curriculum import curriculum_from_config
+
+                cc = curriculum_from_config(st["curriculum"], seed=cfg.get("seed", 0))
+                values["curriculum"] = None if cc is None else cc.model_dump(mode="json")
         if stage == "stage2":
             values["format_bonus"] = st.get("format_bonus", 0.0)
             values["partial_tests"] = st.get("partial_tests")

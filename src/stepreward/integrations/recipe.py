@@ -342,7 +342,7 @@ def _stage_sft(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
 
 
 def _grpo(cfg: dict[str, Any], out: Path, source: str, name: str, rows: list[dict[str, Any]],
-          rewards: list[Any]) -> dict[str, Any]:
+          rewards: list[Any], wrap: Any = None) -> dict[str, Any]:
     import torch
     import trl
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -358,11 +358,14 @@ def _grpo(cfg: dict[str, Any], out: Path, source: str, name: str, rows: list[dic
 
         rows = drop_long_prompts(rows, tokenizer, st["max_prompt_tokens"])
     model = AutoModelForCausalLM.from_pretrained(source)
+    dataset, extra = to_trl_dataset(rows), {}
+    if wrap is not None:  # stage1.curriculum: the dataset and rewards go through it
+        dataset, rewards, extra = wrap(rows, rewards)
     args = trl.GRPOConfig(output_dir=str(folder), report_to="none", save_strategy="no",
                           remove_unused_columns=False, seed=cfg.get("seed", 0),
-                          **st.get("config", {}))
+                          **{**st.get("config", {}), **extra})
     trainer = trl.GRPOTrainer(model=model, processing_class=tokenizer, args=args,
-                              train_dataset=to_trl_dataset(rows), reward_funcs=rewards)
+                              train_dataset=dataset, reward_funcs=rewards)
     trainer.train()
     trainer.save_model(str(folder))
     tokenizer.save_pretrained(folder)
@@ -409,7 +412,44 @@ def _stage1(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
                        else _read_jsonl(data / "train.jsonl"), system_prompt=_system_prompt(cfg))
     st = cfg["stage1"]
     rewards = stage_rewards(cfg, "stage1")
-    return _grpo(cfg, out, source, "stage1", rows[: st.get("max_rows", len(rows))], rewards)
+    rows = rows[: st.get("max_rows", len(rows))]
+    if st.get("curriculum") is None:
+        return _grpo(cfg, out, source, "stage1", rows, rewards)
+    return _stage1_curriculum(cfg, out, source, rows, rewards)
+
+
+def _stage1_curriculum(cfg: dict[str, Any], out: Path, source: str,
+                       rows: list[dict[str, Any]], rewards: list[Any]) -> dict[str, Any]:
+    from stepreward.curriculum import Curriculum
+    from stepreward.integrations.trl import ExecutionReward
+    from stepreward.integrations.trl_curriculum import (
+        CurriculumReward,
+        curriculum_dataset,
+        curriculum_from_config,
+        curriculum_grpo_options,
+    )
+
+    st = cfg["stage1"]
+    config = curriculum_from_config(st["curriculum"], seed=cfg.get("seed", 0))
+    if config is None:
+        return _grpo(cfg, out, source, "stage1", rows, rewards)
+    if not (st.get("config") or {}).get("max_steps"):
+        raise ValueError("stage1.curriculum draws rows endlessly: set stage1.config.max_steps")
+    made: list[Curriculum] = []
+
+    def wrap(kept: list[dict[str, Any]], funcs: list[Any]) -> tuple[Any, list[Any], Any]:
+        cur = Curriculum(kept, config)
+        made.append(cur)
+        funcs = [CurriculumReward(cur, f) if isinstance(f, ExecutionReward) else f
+                 for f in funcs]
+        return curriculum_dataset(cur), funcs, curriculum_grpo_options()
+
+    info = _grpo(cfg, out, source, "stage1", rows, rewards, wrap=wrap)
+    state = made[0].state()
+    (out / "stage1" / "curriculum.json").write_text(json.dumps(state, indent=2))
+    info["curriculum_shares"] = state["shares"]
+    info["curriculum_filtered"] = state["filtered"]
+    return info
 
 
 def _stage2(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
@@ -646,6 +686,10 @@ def run_recipe(config: str | Path | dict[str, Any], stages: tuple[str, ...] = ST
     """Run the recipe stages of ``config`` (a YAML path or its mapping) in order; returns
     each stage's summary."""
     cfg = dict(config) if isinstance(config, dict) else _load_config(config)
+    if "stage1" in stages and (cfg.get("stage1") or {}).get("curriculum") is not None:
+        from stepreward.integrations.trl_curriculum import curriculum_from_config
+
+        curriculum_from_config(cfg["stage1"]["curriculum"])  # a bad option fails first
     out = Path(out_dir or cfg.get("output_dir", "runs/recipe"))
     out.mkdir(parents=True, exist_ok=True)
     if cfg.get("threads"):

@@ -87,6 +87,18 @@ class _Reward:
 
     def __call__(self, prompts: Sequence[Any] | None = None,
                  completions: Sequence[Any] | None = None, **kwargs: Any) -> list[float | None]:
+        return [r for r, _, _ in self.scored(prompts, completions, **kwargs)]
+
+    def scored(self, prompts: Sequence[Any] | None = None,
+               completions: Sequence[Any] | None = None,
+               **kwargs: Any) -> list[tuple[float | None, str, dict[str, float]]]:
+        """Like calling the reward, but per completion: the reward, the reason and the
+        metrics behind it (``{kind}_accuracy`` for :class:`ExecutionReward`).
+
+        Example:
+            >>> ExecutionReward().scored(completions=["x"], sample=[None])
+            [(None, 'not a stage-1 sample', {})]
+        """
         completions = list(completions or [])
         n = len(completions)
         try:
@@ -98,9 +110,8 @@ class _Reward:
         except Exception as exc:
             log.warning("%s failed on a batch: %r", self.__name__, exc)
             results = [(0.0, f"internal error: {exc!r}", {})] * n
-        rewards = [r for r, _, _ in results]
         self._log(kwargs, results)
-        return rewards
+        return results
 
     def _log(self, kwargs: dict[str, Any], results: list[tuple[
             float | None, str, dict[str, float]]]) -> None:
@@ -253,14 +264,15 @@ class FormatReward(_Reward):
         super().__init__(name, column, 1)
         self.task_column = task_column
 
-    def __call__(self, prompts: Sequence[Any] | None = None,
-                 completions: Sequence[Any] | None = None, **kwargs: Any) -> list[float | None]:
+    def scored(self, prompts: Sequence[Any] | None = None,
+               completions: Sequence[Any] | None = None,
+               **kwargs: Any) -> list[tuple[float | None, str, dict[str, float]]]:
         n = len(completions or [])
         samples = list(kwargs.get(self.column) or [None] * n)
         tasks = list(kwargs.get(self.task_column) or [None] * n)
         items = [(s, t) for s, t in zip((samples + [None] * n)[:n], (tasks + [None] * n)[:n],
                                          strict=True)]
-        return super().__call__(prompts, completions, **{**kwargs, self.column: items})
+        return super().scored(prompts, completions, **{**kwargs, self.column: items})
 
     def _one(self, text: str | None, item: Any) -> tuple[float | None, str, dict[str, float]]:
         from stepreward.codegen._api import extract_code

@@ -96,7 +96,9 @@ def score_one(response: str, label: Any) -> tuple[float, dict[str, float]]:
         opts: dict[str, Any] = {}
         if isinstance(data, dict) and isinstance(data.get("reward_options"), dict):
             opts = data["reward_options"]
-            data = {k: v for k, v in data.items() if k != "reward_options"}
+        if isinstance(data, dict):  # the curriculum's key rides in the label too
+            data = {k: v for k, v in data.items() if k not in ("reward_options",
+                                                               "curriculum_id")}
         if isinstance(data, dict) and "questions" in data:
             from stepreward.scoring._score import score
 
