@@ -32,6 +32,9 @@ def _load_config(path: str | Path) -> dict[str, Any]:
         cfg = yaml.safe_load(f)
     if not isinstance(cfg, dict):
         raise ValueError(f"{path} is not a mapping")
+    from stepreward.integrations.recipe_schema import validate_recipe_config
+
+    validate_recipe_config(cfg, str(path))  # a misspelled key stops here, named
     return cfg
 
 
@@ -685,7 +688,13 @@ def run_recipe(config: str | Path | dict[str, Any], stages: tuple[str, ...] = ST
                out_dir: str | Path | None = None) -> dict[str, dict[str, Any]]:
     """Run the recipe stages of ``config`` (a YAML path or its mapping) in order; returns
     each stage's summary."""
-    cfg = dict(config) if isinstance(config, dict) else _load_config(config)
+    if isinstance(config, dict):
+        from stepreward.integrations.recipe_schema import validate_recipe_config
+
+        validate_recipe_config(config)
+        cfg = dict(config)
+    else:
+        cfg = _load_config(config)
     if "stage1" in stages and (cfg.get("stage1") or {}).get("curriculum") is not None:
         from stepreward.integrations.trl_curriculum import curriculum_from_config
 
@@ -747,10 +756,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown stages: {unknown}", file=sys.stderr)
         return 2
+    try:
+        checked = _load_config(args.config)  # a misspelled key stops here, in one line
+    except (OSError, ValueError) as exc:
+        print(f"stepreward-recipe: {exc}", file=sys.stderr)
+        return 2
     if os.environ.get("PRINT_ARGS", "0") == "1":  # as the OpenRLHF scripts: print, run nothing
         from stepreward.integrations.paper import effective_settings, format_settings
 
-        print(format_settings(effective_settings(_load_config(args.config))))
+        print(format_settings(effective_settings(checked)))
         return 0
     config: str | dict[str, Any] = args.config
     if args.model:
