@@ -30,6 +30,7 @@ from stepreward.integrations.openrlhf.curriculum import (  # noqa: E402
 )
 
 STUBS = str(Path(__file__).resolve().parent / "stubs")
+STUB_PACKAGES = {p.name for p in Path(STUBS).iterdir() if p.is_dir()}
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,10 @@ def samples_generator() -> Iterator[Any]:
         yield module
     finally:
         sys.path.remove(STUBS)
+        # The stand-ins must not outlive this module: TRL imports vllm when it is importable.
+        for name in list(sys.modules):
+            if name.split(".")[0] in STUB_PACKAGES:
+                del sys.modules[name]
 
 
 @pytest.fixture(scope="module")

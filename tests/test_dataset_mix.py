@@ -219,7 +219,9 @@ def test_recipe_data_stage_applies_the_configured_bounds(models: str, tmp_path: 
                                    "max_pass": 3, "temperature": 1.0},
                        solver={"endpoint": models, "model": "solver", "n": 1,
                                "temperature": 0.6})
-    cfg["data"]["code"]["n"] = 4
+    for key in ("sft_answers", "compact_prompts", "max_answer_chars"):  # the demo's extras
+        cfg["data"].pop(key, None)
+    cfg["data"]["code"] = {"source": "synth", "n": 4, "levels": [2, 3]}
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(cfg))
     summary = run_recipe(config, stages=("data",), out_dir=tmp_path / "run")

@@ -163,5 +163,8 @@ def test_empirical_difficulty_and_the_paper_filter(sandbox: sr.Sandbox) -> None:
     counts = estimate_difficulty(samples, backend2, flt=loose)
     assert counts[0] == 0
     with pytest.raises(ValueError, match="output question"):
-        estimate_difficulty([sr.build_sample("def f():\n    return 1\n", "f()",
-                                             kinds=("state",), sandbox=sandbox)], backend)
+        from stepreward.questions import sample_from_trace
+
+        no_output = sample_from_trace(sr.trace("def f():\n    return 1\n", "f()",
+                                               sandbox=sandbox), ("state",))
+        estimate_difficulty([no_output], backend)

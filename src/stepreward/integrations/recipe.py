@@ -299,6 +299,9 @@ def _stage_data(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
     # Held-out code tasks for the eval stage; the SFT set may show some of the others.
     held = int(code.get("validation", 0))
     code_sft = int(code.get("sft", 0)) if answers else 0
+    if held + code_sft >= len(tasks):
+        raise ValueError(f"data.code: {len(tasks)} tasks leave none for stage 2 after "
+                         f"validation ({held}) and sft ({code_sft}); raise data.code.n")
     _write_jsonl(folder / "code_tasks.jsonl", tasks[held + code_sft:])
     if held:
         _write_jsonl(folder / "code_validation.jsonl", tasks[:held])
