@@ -46,9 +46,8 @@ def _status(reply: bytes) -> int:
     return int(reply.split(b" ", 2)[1])
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[RewardServer]:
-    srv = RewardServer("127.0.0.1", 0, workers=2, timeout_s=1.0, max_body_bytes=65536)
+def _serving(srv: RewardServer) -> Iterator[RewardServer]:
+    """Serve ``srv`` on a thread for the fixture's life; it must stop cleanly."""
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     assert srv.wait_ready()
@@ -57,6 +56,12 @@ def server() -> Iterator[RewardServer]:
     srv.server_close()
     thread.join(10)
     assert not thread.is_alive()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RewardServer]:
+    yield from _serving(RewardServer("127.0.0.1", 0, workers=2, timeout_s=1.0,
+                                     max_body_bytes=65536))
 
 
 def _post(srv: RewardServer, body: object, timeout: float = 30) -> tuple[int, dict[str, object]]:
@@ -250,13 +255,8 @@ def _wait_reply(s: socket.socket, limit: float) -> tuple[bytes | None, float]:
 
 @pytest.fixture
 def quick_idle() -> Iterator[RewardServer]:
-    srv = RewardServer("127.0.0.1", 0, workers=1, timeout_s=2.0, idle_timeout_s=0.5)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    assert srv.wait_ready()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    yield from _serving(RewardServer("127.0.0.1", 0, workers=1, timeout_s=2.0,
+                                     idle_timeout_s=0.5))
 
 
 @pytest.mark.parametrize("trickle", [b"", b" "])
