@@ -37,7 +37,7 @@ def _small(cfg: dict[str, Any]) -> dict[str, Any]:
     for stage in ("stage1", "stage2"):
         cfg[stage]["config"].update(max_steps=2, per_device_train_batch_size=4,
                                     num_generations=4)
-    cfg["eval"].update(n=6, code_n=4, max_new_tokens=12, code_max_new_tokens=12)
+    cfg["eval"].update(n=6, code_n=4, max_new_tokens=12, code_max_new_tokens=12, samples=2)
     return cfg
 
 
@@ -72,7 +72,10 @@ def test_tiny_cpu_recipe_end_to_end(tmp_path: Path) -> None:
     assert list(metrics["checkpoints"]) == ["base", "sft", "stage1", "stage2"]
     for result in metrics["checkpoints"].values():
         assert {"output", "next_statement", "state", "accuracy", "format",
-                "code_pass_rate"} <= set(result)
+                "code_pass_rate", "sampled"} <= set(result)
+        # Per-sample scores for paired verdicts, greedy and sampled, on the same samples.
+        assert len(result["per_sample"]) == len(result["per_sample_sampled"]) == metrics["samples"]
+        assert 0.0 <= result["sampled"] <= 1.0
     assert (tmp_path / "eval" / "learning.png").stat().st_size > 0
     table = (tmp_path / "eval" / "summary.txt").read_text()
     assert "starting point" in table and "stage2" in table and "code tests" in table
@@ -104,6 +107,14 @@ def test_easy_code_tasks_are_deterministic_and_correct(sandbox: Any) -> None:
     assert run_tests(wrong, tasks[0].tests, sandbox=sandbox).pass_rate < 1.0
 
 
+def test_easy_code_tasks_refuse_more_than_exist() -> None:
+    assert len(easy_code_tasks(160, seed=3, max_ops=1)) == 160  # every one-op task
+    with pytest.raises(ValueError, match="only 160 distinct"):
+        easy_code_tasks(161, max_ops=1)
+    with pytest.raises(ValueError, match="max_ops"):
+        easy_code_tasks(1, max_ops=0)
+
+
 def test_compact_prompt_keeps_program_call_and_questions() -> None:
     from stepreward.questions import build_sample
 
@@ -128,6 +139,26 @@ def test_eval_table_says_in_words_whether_each_stage_improved() -> None:
     assert "improved" in lines[3]
     assert "no clear change" in lines[4] and "training reward rose" in lines[4]
     assert "code tests: improved" in lines[5]
+
+
+def test_paired_verdict_uses_the_same_items() -> None:
+    # Each item gains the same 0.1: unpaired noise of 30 items would hide it, paired it shows.
+    before = [0.2 + 0.02 * (i % 30) for i in range(30)]
+    after = [b + 0.1 for b in before]
+    results = {"sft": {"accuracy": sum(before) / 30, "questions": 90, "per_sample": before},
+               "stage1": {"accuracy": sum(after) / 30, "questions": 90, "per_sample": after,
+                          "sampled": 0.5, "per_sample_sampled": [0.5] * 30}}
+    results["sft"].update(sampled=0.5, per_sample_sampled=[0.5] * 30)
+    line = eval_table(results).splitlines()[3]
+    assert "held-out accuracy: improved (+0.100" in line
+    assert "sampled: no clear change (+0.000" in line
+    # Mixed gains and losses of equal size: no verdict either way.
+    mixed = [b + (0.1 if i % 2 else -0.1) for i, b in enumerate(before)]
+    results["stage1"].update(per_sample=mixed, accuracy=sum(mixed) / 30)
+    assert "held-out accuracy: no clear change" in eval_table(results).splitlines()[3]
+    worse = [b - 0.2 for b in before]
+    results["stage1"].update(per_sample=worse, accuracy=sum(worse) / 30)
+    assert "held-out accuracy: got worse (-0.200" in eval_table(results).splitlines()[3]
 
 
 @pytest.mark.slow

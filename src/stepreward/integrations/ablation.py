@@ -57,15 +57,22 @@ def compare(a: list[float], b: list[float]) -> str:
     return f"within noise ({delta:+.3f} vs ±{2 * se:.3f})"
 
 
-def _trace_accuracy(result: dict[str, Any], samples: list[Any]) -> float:
+def _trace_accuracy(result: dict[str, Any], samples: list[Any], prefix: str = "") -> float:
     # Weighted by the number of questions of each trace kind.
     num = den = 0.0
     for kind in TRACE_KINDS:
         count = sum(1 for s in samples for q in s.questions if q.kind == kind)
-        if kind in result:
-            num += result[kind] * count
+        if prefix + kind in result:
+            num += result[prefix + kind] * count
             den += count
     return num / den if den else 0.0
+
+
+def _with_trace(result: dict[str, Any], samples: list[Any]) -> dict[str, Any]:
+    result["trace"] = _trace_accuracy(result, samples)
+    if "sampled" in result:
+        result["sampled_trace"] = _trace_accuracy(result, samples, "sampled_")
+    return result
 
 
 def run_ablation(config: str | Path, out_dir: str | Path | None = None,
@@ -123,12 +130,12 @@ def run_ablation(config: str | Path, out_dir: str | Path | None = None,
             s = time.monotonic()
             train = recipe._stage1(cfg, run, str(shared / "sft"))
             held = recipe._eval_checkpoint(str(run / "stage1"), samples, [], e, "normalized")
-            held["trace"] = _trace_accuracy(held, samples)
+            _with_trace(held, samples)
             result = {"train": train, "eval": held, "seconds": round(time.monotonic() - s, 1)}
             (run / "result.json").write_text(json.dumps(result, indent=2))
             shutil.rmtree(run / "stage1", ignore_errors=True)  # keep the disk small
             results.setdefault(arm, {})[seed] = result
-    sft_result["trace"] = _trace_accuracy(sft_result, samples)
+    _with_trace(sft_result, samples)
     report = _report(results, sft_result, len(samples))
     summary = {"seeds": seeds, "arms": {a: all_arms[a] for a in names}, "sft": sft_result,
                "results": results, "report": report,
@@ -141,13 +148,17 @@ def run_ablation(config: str | Path, out_dir: str | Path | None = None,
 
 def _report(results: dict[str, dict[int, dict[str, Any]]], sft: dict[str, Any],
             n: int) -> str:
-    metrics = (("output", "held-out output accuracy"),
-               ("trace", "held-out trace accuracy (next statement + state)"),
-               ("reward", "held-out reward (normalized preset)"))
-    lines = [f"{n} held-out samples; SFT checkpoint: output {sft.get('output', 0):.3f}, "
-             f"trace {sft.get('trace', 0):.3f}, reward {sft.get('reward', 0):.3f}", ""]
+    metrics = [("output", "held-out output accuracy (greedy)"),
+               ("trace", "held-out trace accuracy (next statement + state, greedy)"),
+               ("sampled_output", "held-out output accuracy (sampled)"),
+               ("sampled_trace", "held-out trace accuracy (sampled)"),
+               ("reward", "held-out reward (normalized preset, greedy)")]
+    lines = [f"{n} held-out samples; SFT checkpoint: "
+             + ", ".join(f"{key} {sft[key]:.3f}" for key, _ in metrics if key in sft), ""]
     arms = list(results)
     for key, title in metrics:
+        if key not in sft:
+            continue
         lines.append(title)
         first = [r["eval"].get(key, 0.0) for r in results[arms[0]].values()] if arms else []
         for arm in arms:

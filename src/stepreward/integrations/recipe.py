@@ -185,6 +185,13 @@ def easy_code_tasks(n: int, seed: int = 0, *, max_ops: int = 2) -> list[Any]:
 
     from stepreward.types import CodeTask, TestCase
 
+    if max_ops < 1:
+        raise ValueError(f"max_ops must be at least 1, got {max_ops}")
+    # Distinct solutions: 4 names times (5 ops x 8 constants) per op, for 1..max_ops ops.
+    distinct = sum(4 * (len(_EASY_OPS) * 8) ** m for m in range(1, max_ops + 1))
+    if n > distinct:
+        raise ValueError(f"only {distinct} distinct easy tasks have at most {max_ops} "
+                         f"op(s); asked for {n}: raise max_ops or lower n")
     rng = random.Random(seed)
     tasks: list[Any] = []
     seen: set[str] = set()
@@ -476,8 +483,10 @@ KINDS = ("output", "input", "next_statement", "state", "coverage", "branch")
 
 
 def _generate(source: str, prompts: list[str], max_new_tokens: int,
-              batch_size: int, system: str | None = None) -> list[str]:
-    """Greedy completions for chat prompts, batched with left padding."""
+              batch_size: int, system: str | None = None, samples: int = 0,
+              temperature: float = 1.0, seed: int = 0) -> list[str]:
+    """Greedy completions for chat prompts, batched with left padding; with ``samples``,
+    that many sampled completions per prompt instead (prompt-major order)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -490,12 +499,19 @@ def _generate(source: str, prompts: list[str], max_new_tokens: int,
         [*([{"role": "system", "content": system}] if system else []),
          {"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
         for p in prompts]
+    options: dict[str, Any] = {"do_sample": False}
+    if samples:
+        # Seeded so that every checkpoint is judged on equally lucky draws.
+        torch.manual_seed(seed)
+        options = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0,
+                   "num_return_sequences": samples}
+    per_batch = max(1, batch_size // max(1, samples))
     out: list[str] = []
-    for i in range(0, len(texts), batch_size):
-        enc = tokenizer(texts[i:i + batch_size], return_tensors="pt", padding=True).to(device)
+    for i in range(0, len(texts), per_batch):
+        enc = tokenizer(texts[i:i + per_batch], return_tensors="pt", padding=True).to(device)
         with torch.no_grad():
-            ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id)
+            ids = model.generate(**enc, max_new_tokens=max_new_tokens,
+                                 pad_token_id=tokenizer.pad_token_id, **options)
         width = enc["input_ids"].shape[1]
         out.extend(str(tokenizer.decode(row[width:], skip_special_tokens=True)) for row in ids)
     return out
@@ -512,13 +528,14 @@ def _eval_checkpoint(source: str, samples: list[Any], tasks: list[Any],
         completions = _generate(source, [s.prompt for s in samples],
                                 e.get("max_new_tokens", 32), batch, system)
         per_kind: dict[str, list[float]] = {}
-        fmt, rewards = [], []
+        fmt, rewards, items = [], [], []
         for text, sample in zip(completions, samples, strict=True):
             sc = score(text, sample, reward=reward)
             for q, v in zip(sample.questions, sc.verdicts, strict=True):
                 per_kind.setdefault(q.kind, []).append(float(v.correct))
             fmt.append(float(sc.components.get("format") or 0.0))
             rewards.append(sc.reward)
+            items.append(sum(float(v.correct) for v in sc.verdicts) / max(1, len(sc.verdicts)))
         result.update({k: sum(per_kind[k]) / len(per_kind[k]) for k in KINDS
                        if per_kind.get(k)})
         result["questions"] = sum(len(v) for v in per_kind.values())
@@ -527,6 +544,27 @@ def _eval_checkpoint(source: str, samples: list[Any], tasks: list[Any],
         result["format"] = sum(fmt) / len(fmt)
         result["reward"] = sum(rewards) / len(rewards)
         result["example"] = completions[0][:200]
+        result["per_sample"] = items
+        k = int(e.get("samples") or 0)
+        if k:
+            # What GRPO optimises: the accuracy of answers drawn at a temperature, averaged
+            # over k draws per prompt (pass@1 estimated from k samples).
+            drawn = _generate(source, [s.prompt for s in samples], e.get("max_new_tokens", 32),
+                              batch, system, samples=k,
+                              temperature=float(e.get("temperature", 1.0)))
+            sampled: list[float] = []
+            drawn_kind: dict[str, list[float]] = {}
+            for j, sample in enumerate(samples):
+                hits = []
+                for text in drawn[j * k:(j + 1) * k]:
+                    verdicts = score(text, sample, reward=reward).verdicts
+                    for q, v in zip(sample.questions, verdicts, strict=True):
+                        drawn_kind.setdefault(q.kind, []).append(float(v.correct))
+                        hits.append(float(v.correct))
+                sampled.append(sum(hits) / max(1, len(hits)))
+            result["sampled"] = sum(sampled) / len(sampled)
+            result.update({f"sampled_{kind}": sum(v) / len(v) for kind, v in drawn_kind.items()})
+            result["per_sample_sampled"] = sampled
     if tasks:
         from stepreward.integrations.trl import code_task_rows
 
@@ -556,6 +594,36 @@ def _verdict(before: float, after: float, n: int) -> str:
     return f"no clear change ({delta:+.3f}, noise ±{noise:.3f})"
 
 
+def _paired_verdict(before: list[float], after: list[float]) -> str:
+    """In words, whether per-item scores ``after`` beat ``before`` on the same held-out items
+    beyond noise (twice the standard error of the mean paired difference)."""
+    n = len(before)
+    diffs = [a - b for a, b in zip(after, before, strict=True)]
+    delta = sum(diffs) / n
+    var = sum((d - delta) ** 2 for d in diffs) / max(1, n - 1)
+    noise = 2 * math.sqrt(var / n)
+    if delta > noise and delta > 0:
+        return f"improved ({delta:+.3f}, noise ±{noise:.3f})"
+    if delta < -noise and delta < 0:
+        return f"got worse ({delta:+.3f}, noise ±{noise:.3f})"
+    return f"no clear change ({delta:+.3f}, noise ±{noise:.3f})"
+
+
+def _accuracy_verdict(prev: dict[str, Any], r: dict[str, Any]) -> str:
+    """Greedy accuracy (and sampled accuracy when measured) against the previous stage;
+    paired over the same held-out samples when their per-sample scores are known."""
+    def one(key: str, items: str) -> str:
+        a, b = prev.get(items), r.get(items)
+        if isinstance(a, list) and isinstance(b, list) and len(a) == len(b) > 1:
+            return _paired_verdict(a, b)
+        return _verdict(prev.get(key, 0.0), r.get(key, 0.0), int(r.get("questions", 1)))
+
+    words = "held-out accuracy: " + one("accuracy", "per_sample")
+    if "sampled" in prev and "sampled" in r:
+        words += "; sampled: " + one("sampled", "per_sample_sampled")
+    return words
+
+
 def eval_table(results: dict[str, dict[str, Any]],
                training: dict[str, dict[str, Any]] | None = None) -> str:
     """The per-stage table of held-out results, with a verdict in words per stage.
@@ -568,8 +636,8 @@ def eval_table(results: dict[str, dict[str, Any]],
         stage
     """
     training = training or {}
-    cols = [k for k in (*KINDS, "accuracy", "format", "code_pass_rate", "code_format")
-            if any(k in r for r in results.values())]
+    cols = [k for k in (*KINDS, "accuracy", "sampled", "format", "code_pass_rate",
+                        "code_format") if any(k in r for r in results.values())]
     short = {"next_statement": "next", "code_pass_rate": "code pass", "code_format":
              "code fmt"}
     head = f"{'stage':<7} " + " ".join(f"{short.get(c, c):>9}" for c in cols)
@@ -588,9 +656,7 @@ def eval_table(results: dict[str, dict[str, Any]],
             words = "code tests: " + _verdict(prev["code_pass_rate"], r["code_pass_rate"],
                                               int(r.get("code_tasks", 1)))
         else:
-            words = "held-out accuracy: " + _verdict(prev.get("accuracy", 0.0),
-                                                     r.get("accuracy", 0.0),
-                                                     int(r.get("questions", 1)))
+            words = _accuracy_verdict(prev, r)
         if trend:
             q1, q4 = t["reward_first_quarter"], t["reward_last_quarter"]
             words += f"; training reward {'rose' if q4 > q1 else 'did not rise'}"
@@ -626,7 +692,7 @@ def _plot_learning(folder: Path, out: Path, results: dict[str, dict[str, Any]]) 
     left.set_ylabel("mean reward of the step's completions")
     left.set_title("training reward per step")
     left.legend(fontsize=8)
-    cols = [k for k in (*KINDS, "accuracy", "code_pass_rate")
+    cols = [k for k in (*KINDS, "accuracy", "sampled", "code_pass_rate")
             if any(k in r for r in results.values())]
     width = 0.8 / max(1, len(results))
     for j, (name, r) in enumerate(results.items()):

@@ -94,6 +94,8 @@ class EvalSection(_Section):
     code_max_new_tokens: int | None = None
     batch_size: int | None = None
     checkpoints: list[str] | None = None
+    samples: int | None = None
+    temperature: float | None = None
     benchmarks: dict[str, Any] | list[str] | None = None
 
 
