@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from stepreward._version import __version__
 
 # Public name -> module that defines it.  Imported on first use so that `import stepreward`
 # stays cheap and the sandbox template can import its own modules without third-party packages.
