@@ -296,3 +296,16 @@ def test_lower_layers_load_without_the_higher_ones() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_architecture_doc_lists_the_layers_of_the_table() -> None:
+    doc = (SRC.parent / "docs" / "architecture.md").read_text()
+    rows = [line.split("|")[1:4] for line in doc.splitlines()
+            if line.startswith("| ") and line.split("|")[1].strip().isdigit()]
+    assert [(int(n), name.strip()) for n, name, _ in rows] == \
+        [(i, name) for i, (name, _) in enumerate(LAYERS)]
+    for (_, _, cell), (_, names) in zip(rows, LAYERS, strict=True):
+        cells = [m.strip().strip("`").rstrip("/") for m in cell.split(",")]
+        listed = {ROOT if m == f"{ROOT}/__init__.py" else f"{ROOT}.{m.replace('/', '.')}"
+                  for m in cells}
+        assert listed == set(names), (cell, names)

@@ -1,4 +1,9 @@
-"""stepreward: verifiable rewards from program execution for RL on code models (ExecVerify)."""
+"""stepreward: verifiable rewards from program execution for RL on code models (ExecVerify).
+
+The package is layered, imports pointing down only: types and values; sandbox; trace;
+questions; scoring; codegen; synth; eval; integrations; cli; this facade on top. The order is
+the ``LAYERS`` table in ``stepreward._layers``; ``docs/architecture.md`` walks through it.
+"""
 
 from __future__ import annotations
 
