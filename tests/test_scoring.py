@@ -311,7 +311,7 @@ def test_rebinding_answers_never_pass_the_execute_gate(sandbox: sr.Sandbox,
 def test_the_gate_resolves_names_like_python() -> None:
     import ast
 
-    from stepreward.scoring._gate import check_expression
+    from stepreward.questions._gate import check_expression
 
     def gate(text: str, *, call: bool = False) -> str | None:
         return check_expression(ast.parse(text, mode="eval").body, "f", call_of_entry=call)
@@ -327,13 +327,13 @@ def test_the_gate_resolves_names_like_python() -> None:
     # Lambda defaults are evaluated outside the lambda.
     assert "not allowed" in (gate("(lambda y=y: y)()") or "")
     # RestrictedPython's restricted expression policy is a second, independent layer.
-    from stepreward.scoring._gate import _restricted_errors
+    from stepreward.questions._gate import _restricted_errors
 
     for bad in ("__import__('os')", "(1).__class__", "[1 for _x in []]", "x = 1",
                 "(x for x in []).gi_frame.f_globals"):
         assert "RestrictedPython refused" in (_restricted_errors(bad) or ""), bad
     # ... and our own check refuses frame and code attributes without relying on it.
-    from stepreward.scoring._gate import INTROSPECTION_ATTRIBUTES, _Scopes
+    from stepreward.questions._gate import INTROSPECTION_ATTRIBUTES, _Scopes
 
     for attr in sorted(INTROSPECTION_ATTRIBUTES):
         scopes = _Scopes("f")

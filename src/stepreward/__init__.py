@@ -1,11 +1,16 @@
-"""stepreward: verifiable rewards from program execution for RL on code models (ExecVerify)."""
+"""stepreward: verifiable rewards from program execution for RL on code models (ExecVerify).
+
+The package is layered, imports pointing down only: types and values; sandbox; trace;
+questions; scoring; codegen; synth; eval; integrations; cli; this facade on top. The order is
+the ``LAYERS`` table in ``stepreward._layers``; ``docs/architecture.md`` walks through it.
+"""
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from stepreward._version import __version__
 
 # Public name -> module that defines it.  Imported on first use so that `import stepreward`
 # stays cheap and the sandbox template can import its own modules without third-party packages.

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from stepreward._version import __version__
+
 __all__ = ["main"]
 
 DEMO_PROGRAMS: list[tuple[str, str, str | None]] = [
@@ -358,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="stepreward",
         description="Verifiable rewards from program execution (sandbox, traces, rewards).")
     parser.add_argument("--version", action="version",
-                        version=f"stepreward {__import__('stepreward').__version__}")
+                        version=f"stepreward {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 

@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 __all__ = [
     "CodeTask",
-    "Constraints",
     "ExecResult",
     "ExecStatus",
     "GradingPolicy",
@@ -27,6 +26,21 @@ __all__ = [
     "Value",
     "Verdict",
 ]
+
+# Names that moved up to the layer they belong to, still found here by old code. They are
+# looked up on first access, so importing this module never imports their new home, and
+# grading never depends on how data is made (see stepreward._layers).
+_MOVED = {"Constraints": "stepreward.synth._constraints"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stepreward.types' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 ExecStatus = Literal["ok", "error", "timeout", "memory", "output_limit", "crashed", "rejected"]
 
@@ -443,49 +457,6 @@ class Score(BaseModel):
     parse_error: str | None = None
     preset: str = "normalized"
     policy: GradingPolicy = "literal"
-
-
-class Constraints(BaseModel):
-    """What a synthesized program must contain (frozen and hashable).
-
-    ``type``/``method``: the method under test (see :data:`stepreward.synth.VOCABULARY`);
-    ``nested_calls``: call it at least twice, at least once nested in another call;
-    ``other_methods``: use at least one other built-in method; ``helper``: a helper function
-    that the entry point calls; ``depth``: control-flow nesting depth 0-3; ``blueprint``: the
-    constructs outermost first (sampled when empty); ``params``: number of parameters;
-    ``max_lines``: upper bound on the function's length; ``allow_exceptions``: keep programs
-    whose run raises (their samples then have no output question).
-
-    Example:
-        >>> Constraints(type="str", method="replace", depth=1).depth
-        1
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    type: str
-    method: str
-    nested_calls: bool = True
-    other_methods: bool = True
-    helper: bool = False
-    depth: int = Field(0, ge=0, le=3)
-    blueprint: tuple[Literal["if", "for", "while", "if-elif"], ...] = ()
-    params: int = Field(2, ge=1, le=3)
-    max_lines: int = Field(24, ge=3, le=80)
-    allow_exceptions: bool = False
-
-    @model_validator(mode="after")
-    def _check(self) -> Constraints:
-        from stepreward.synth.vocab import VOCABULARY
-
-        if self.type not in VOCABULARY:
-            raise ValueError(f"unknown type {self.type!r}; known: {sorted(VOCABULARY)}")
-        if self.method not in VOCABULARY[self.type]:
-            raise ValueError(f"{self.method!r} is not a method of {self.type!r} in the vocabulary")
-        if self.blueprint and len(self.blueprint) != self.depth:
-            raise ValueError(f"blueprint has {len(self.blueprint)} constructs for depth "
-                             f"{self.depth}")
-        return self
 
 
 class TestCase(BaseModel):

@@ -14,10 +14,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# The method's stage-2 reward is defined with the other code rewards, below the adapters that
+# use it; it stays importable from here.
+from stepreward.codegen._method import method_code_reward
 from stepreward.types import CodeTask
 
 if TYPE_CHECKING:
-    from stepreward.codegen._api import CodeScore
     from stepreward.sandbox._pool import Sandbox
 
 __all__ = ["PRIME_DATASET", "STAGE2_INSTRUCTION", "ContaminationError", "benchmark_tasks_ids",
@@ -44,53 +46,6 @@ _FAMILIES = {"mbpp-plus": "mbpp", "mbpp": "mbpp", "humaneval-plus": "humaneval",
 
 class ContaminationError(ValueError):
     """A training set shares tasks with an evaluation benchmark."""
-
-
-# ------------------------------------------------------------------------------ stage-2 reward
-
-
-def method_code_reward(completion: Any, task: CodeTask, *, format_bonus: float = 0.05,
-                       partial_tests: int = 10, timeout_s: float = 1.0,
-                       sandbox: Sandbox | None = None) -> CodeScore:
-    """The method's stage-2 reward: 1 when every test passes; otherwise the pass rate over
-    the first ``partial_tests`` tests; plus ``format_bonus`` only when that rate is above 0.
-
-    As in the reference, the code is the last python block of the ``<answer>`` block (the
-    block's text when it has no fence) and a completion without a closed ``<answer>`` block
-    scores 0. The reference's crash when nothing passes (B-7) is a plain 0 here. Never raises.
-
-    Example:
-        >>> from stepreward.types import TestCase
-        >>> t = CodeTask(task_id="t", prompt="", tests=[TestCase.call("sq", (3,), 9)])
-        >>> method_code_reward("<answer>\\n```python\\ndef sq(x):\\n    return x * x\\n```\\n"
-        ...                    "</answer>", t).reward
-        1.05
-    """
-    from stepreward.codegen._api import CodeScore, extract_code, run_tests
-    from stepreward.scoring._parse import completion_text
-
-    if not task.tests:
-        return CodeScore(None, None, None, "not a code-generation task (no tests)")
-    text = completion_text(completion)
-    if text is None:
-        return CodeScore(0.0, None, None, "completion is not text")
-    start = text.rfind("<answer>")
-    if start < 0 or text.find("</answer>", start) < 0:
-        return CodeScore(0.0, None, None, "no closed <answer> block")
-    code = extract_code(text, "answer_block") or extract_code(text, "raw")
-    if code is None:
-        return CodeScore(0.0, None, None, "empty <answer> block")
-    report = run_tests(code, task.tests, sandbox=sandbox, timeout_s=timeout_s)
-    if report.status != "ok":
-        return CodeScore(0.0, report, code, report.reason)
-    if report.passed == report.total:
-        rate = 1.0
-    else:
-        first = min(max(1, partial_tests), report.total)
-        failed = sum(f.index < first for f in report.failures)
-        rate = (first - failed) / first
-    reward = round(rate + format_bonus, 10) if rate > 0 else 0.0
-    return CodeScore(reward, report, code, None)
 
 
 # ------------------------------------------------------------------------------ stage-2 data

@@ -227,8 +227,8 @@ class UnitTestReward(_Reward):
         if task is None or not task.tests:
             return None, "not a code-generation task", {}
         if self.partial_tests is not None:
-            # The method's semantics (see stepreward.integrations.paper.method_code_reward).
-            from stepreward.integrations.paper import method_code_reward
+            # The method's semantics (see stepreward.codegen._method.method_code_reward).
+            from stepreward.codegen._method import method_code_reward
 
             sc = method_code_reward(text, task, format_bonus=self.format_bonus,
                                     partial_tests=self.partial_tests, timeout_s=self.timeout_s)

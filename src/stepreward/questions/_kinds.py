@@ -308,7 +308,7 @@ class InputKind(QuestionKind):
             # lambda) are inputs like any other as long as they pass the answer gate: the
             # gold answer, like any answer that differs from it, is then checked by running
             # the program on it in the sandbox.
-            from stepreward.scoring._gate import check_expression
+            from stepreward.questions._gate import check_expression
 
             if check_expression(ctx.call_node, ctx.entry, call_of_entry=True) is not None:
                 return []
@@ -347,7 +347,7 @@ class InputKind(QuestionKind):
         # given, so that a correct answer is never paid 0. The arguments pass the answer
         # gate first; the expected output never enters the sandbox, and the comparison
         # happens here.
-        from stepreward.scoring._gate import check_expression
+        from stepreward.questions._gate import check_expression
 
         why = check_expression(node, entry, call_of_entry=True)
         if why:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from typing import Any, Literal
 
-import stepreward
+from stepreward.sandbox._backends import backend_class
 from stepreward.sandbox._isolation import remove_tree
 from stepreward.sandbox._protocol import (
     DeadlineExceeded,
@@ -40,7 +40,9 @@ IsolationMode = Literal["full", "minimal"]
 DEFAULT_UID_BASE = 2_000_000_000
 _START_TIMEOUT_S = 60.0
 _GRACE_S = 5.0
-_SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(stepreward.__file__)))
+# The directory that holds the stepreward package (src/ in a checkout): this file is
+# stepreward/sandbox/_pool.py under it.
+_SRC_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _BOOT = (
     "import sys; sys.path.insert(0, {src!r}); "
     "from stepreward.sandbox._template import main; main()"
@@ -427,13 +429,11 @@ class Sandbox:
     """
 
     def __new__(cls, *args: Any, backend: str = "local", **kwargs: Any) -> Sandbox:
-        if backend == "ray" and cls is Sandbox:
-            from stepreward.sandbox._ray import RaySandbox
-
-            return object.__new__(RaySandbox)
-        if backend not in ("local", "ray"):
-            raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
-        return object.__new__(cls)
+        if backend == "local":
+            return object.__new__(cls)
+        # Another backend is a subclass found by name: this module never imports one.
+        klass = backend_class(backend)
+        return object.__new__(klass if cls is Sandbox else cls)
 
     def __init__(
         self,

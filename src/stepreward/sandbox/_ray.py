@@ -11,6 +11,7 @@ import time
 from concurrent.futures import Future
 from typing import Any, Literal
 
+from stepreward.sandbox._backends import register_backend
 from stepreward.sandbox._pool import Sandbox, _preflight
 from stepreward.types import ExecResult, Limits
 
@@ -318,3 +319,6 @@ class RaySandbox(Sandbox):
         state = "closed" if self._closed else "open"
         return (f"Sandbox(backend='ray', actors={len(self._actors)}, "
                 f"workers_per_node={self._per_node}, {state})")
+
+
+register_backend("ray", RaySandbox)

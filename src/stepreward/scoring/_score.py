@@ -11,8 +11,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from stepreward.questions._gate import check_expression
 from stepreward.questions._kinds import get_kind
-from stepreward.scoring._gate import check_expression
 from stepreward.scoring._parse import (
     AnswerBlock,
     completion_text,

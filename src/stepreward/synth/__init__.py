@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         VLLMGenerator,
     )
     from stepreward.synth._check import check_constraints
+    from stepreward.synth._constraints import Constraints
     from stepreward.synth._dataset import BuildReport, build_dataset, narrate, sft_record
     from stepreward.synth._model import (
         PAPER_FILTER,
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
         synthesize,
     )
     from stepreward.synth.vocab import VOCABULARY
-    from stepreward.types import Constraints
 
 _WHERE = {"LEVELS": "_pipeline", "Item": "_pipeline", "SynthStats": "_pipeline",
           "features": "_pipeline", "level_constraints": "_pipeline",
@@ -60,7 +60,7 @@ def __getattr__(name: str) -> Any:
     import importlib
 
     if name == "Constraints":
-        from stepreward.types import Constraints
+        from stepreward.synth._constraints import Constraints
 
         return Constraints
     if name in _WHERE:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from stepreward.types import Constraints
+from stepreward.synth._constraints import Constraints
 
 __all__ = ["check_constraints", "method_nodes"]
 

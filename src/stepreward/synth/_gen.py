@@ -7,6 +7,7 @@ import random
 import re
 from dataclasses import dataclass, field
 
+from stepreward.synth._constraints import Constraints
 from stepreward.synth._ops import (
     BOOL,
     DSI,
@@ -23,7 +24,6 @@ from stepreward.synth._ops import (
     concrete_types,
     elem,
 )
-from stepreward.types import Constraints
 
 __all__ = ["Program", "generate_program"]
 

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 from stepreward.synth._backends import Generator
 from stepreward.synth._check import check_constraints, method_nodes
+from stepreward.synth._constraints import Constraints
 from stepreward.synth._pipeline import INPUTS_PER_PROGRAM, Item, features, normalized_hash
-from stepreward.types import Constraints, Sample
+from stepreward.types import Sample
 
 if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox

@@ -8,14 +8,12 @@ forms avoid exceptions where a precondition is easy to establish (``x in s`` bef
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from stepreward.synth._gen import Builder
-
-__all__ = ["OPS", "Use", "concrete_types"]
+__all__ = ["OPS", "Builder", "Use", "concrete_types"]
 
 INT, FLOAT, STR, BOOL, BYTES = "int", "float", "str", "bool", "bytes"
 LI, LS, TI, TS, DSI, SI = "list[int]", "list[str]", "tuple[int]", "tuple[str]", "dict[str,int]", \
@@ -31,7 +29,30 @@ class Use:
     guard: str | None = None  # a condition under which the use is safe (emitted as an `if`)
 
 
-Op = Callable[["Builder", str], Use | None]
+class Builder(Protocol):
+    """What an op needs from the generator's builder (:class:`stepreward.synth._gen.Builder`).
+
+    Declared here so that the generator imports its op table and not the other way round.
+    """
+
+    rng: random.Random
+
+    def need(self, module: str) -> None: ...
+    def type_of(self, expr: str) -> str: ...
+    def small_index(self) -> str: ...
+    def char_lit(self) -> str: ...
+    def pair_lit(self) -> str: ...
+    def two_chars(self) -> tuple[str, str]: ...
+    def value(self, t: str) -> str: ...
+    def other(self, t: str, not_: str = "") -> str: ...
+    def element_of(self, t: str, r: str) -> str: ...
+    def key(self, r: str) -> str: ...
+    def mutable(self, r: str) -> str: ...
+    def predicate_for(self, r: str) -> str: ...
+    def range_args(self, r: str) -> str: ...
+
+
+Op = Callable[[Builder, str], Use | None]
 
 
 def concrete_types(family: str) -> tuple[str, ...]:

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stepreward.synth._check import check_constraints
+from stepreward.synth._constraints import Constraints
 from stepreward.synth._gen import Program, generate_program
 from stepreward.synth._inputs import make_value, mutate_value, render_args
 from stepreward.synth.vocab import pairs
-from stepreward.types import Constraints, Trace
+from stepreward.types import Trace
 
 if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
