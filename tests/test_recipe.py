@@ -156,6 +156,13 @@ def test_paired_verdict_uses_the_same_items() -> None:
     mixed = [b + (0.1 if i % 2 else -0.1) for i, b in enumerate(before)]
     results["stage1"].update(per_sample=mixed, accuracy=sum(mixed) / 30)
     assert "held-out accuracy: no clear change" in eval_table(results).splitlines()[3]
+    # Stage 2 is judged on code tasks, paired by task: 12 of 40 newly pass, none newly fail.
+    code_before = [1.0] * 8 + [0.0] * 32
+    code_after = [1.0] * 20 + [0.0] * 20
+    results["stage2"] = {**results["stage1"], "code_pass_rate": 0.5, "per_task": code_after}
+    results["stage1"].update(code_pass_rate=0.2, per_task=code_before)
+    assert "code tests: improved (+0.300" in eval_table(results).splitlines()[4]
+    del results["stage2"]
     worse = [b - 0.2 for b in before]
     results["stage1"].update(per_sample=worse, accuracy=sum(worse) / 30)
     assert "held-out accuracy: got worse (-0.200" in eval_table(results).splitlines()[3]

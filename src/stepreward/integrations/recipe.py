@@ -577,6 +577,7 @@ def _eval_checkpoint(source: str, samples: list[Any], tasks: list[Any],
             passed.append(float(code_reward(text, task,
                                             timeout_s=e.get("test_timeout_s", 1.0)).reward or 0))
         result["code_pass_rate"] = sum(passed) / len(passed)
+        result["per_task"] = passed
         result["code_format"] = sum(blocks) / len(blocks)
     return result
 
@@ -653,8 +654,12 @@ def eval_table(results: dict[str, dict[str, Any]],
         if prev is None:
             words = "starting point"
         elif name == "stage2" and "code_pass_rate" in r and "code_pass_rate" in prev:
-            words = "code tests: " + _verdict(prev["code_pass_rate"], r["code_pass_rate"],
-                                              int(r.get("code_tasks", 1)))
+            a, b = prev.get("per_task"), r.get("per_task")
+            words = "code tests: " + (
+                _paired_verdict(a, b) if isinstance(a, list) and isinstance(b, list)
+                and len(a) == len(b) > 1 else
+                _verdict(prev["code_pass_rate"], r["code_pass_rate"],
+                         int(r.get("code_tasks", 1))))
         else:
             words = _accuracy_verdict(prev, r)
         if trend:
