@@ -142,6 +142,10 @@ def test_transformers_backend_on_the_tiny_model(shared_data: Path, tmp_path: Pat
     batched = gen.generate(prompts, 1, temperature=0.0, max_tokens=6)
     alone = [gen.generate([p], 1, temperature=0.0, max_tokens=6)[0] for p in prompts]
     assert batched == alone
+    # A system turn, when given, goes through the chat template before the user's turn.
+    framed = TransformersGenerator(str(model), system_prompt="Be exact.")._text("PROMPT")
+    assert "Be exact." in framed and framed.index("Be exact.") < framed.index("PROMPT")
+    assert "Be exact." not in gen._text("PROMPT")
 
 
 def test_eval_cli_with_a_local_model(shared_data: Path, tmp_path: Path) -> None:
@@ -168,12 +172,15 @@ class _Fake(BaseHTTPRequestHandler):
     answers: ClassVar[dict[str, str]] = {}
     failures: ClassVar[dict[str, int]] = {}
     slow: ClassVar[set[str]] = set()
+    systems: ClassVar[list[str | None]] = []
 
     def log_message(self, *args: object) -> None:
         pass
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        first = body["messages"][0]
+        self.systems.append(first["content"] if first["role"] == "system" else None)
         prompt = body["messages"][-1]["content"]
         key = next((k for k in self.answers if k in prompt), "")
         if self.failures.get(key, 0) > 0:  # fail first, then succeed: the client retries
@@ -245,3 +252,20 @@ def test_generation_failure_keeps_finished_batches(shared_data: Path, tmp_path: 
     assert len((out / "completions.jsonl").read_text().splitlines()) == 3
     r = run_eval("cruxeval-o", out, backend=Flaky(), data=data, limit=6, batch_size=3)
     assert r["graded_items"] == 6 and r["pass@1"] == 100.0 and Flaky.calls == 3
+
+
+@pytest.mark.parametrize(("option", "expected"), [
+    ("none", None), ("recipe", "recipe"), ("Think step by step.", "Think step by step.")])
+def test_eval_cli_system_prompt(option: str, expected: str | None, fake_server: str,
+                                shared_data: Path, tmp_path: Path) -> None:
+    """The eval prompts carry the system turn a model was trained with, when asked to."""
+    from stepreward.cli import main
+    from stepreward.synth._dataset import SYSTEM_PROMPT
+
+    _Fake.answers, _Fake.failures, _Fake.slow, _Fake.systems = {}, {}, set(), []
+    rc = main(["eval", "--bench", "cruxeval-o", "--endpoint", fake_server, "--model", "m",
+               "--data", str(shared_data / "cruxeval" / "cruxeval.jsonl"), "--limit", "2",
+               "--system-prompt", option, "--out", str(tmp_path / "out"), "--json"])
+    assert rc == 0
+    want = SYSTEM_PROMPT if expected == "recipe" else expected
+    assert _Fake.systems == [want, want]

@@ -313,20 +313,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from stepreward.synth._backends import GenerationError
 
     backend: Any = None
+    system: str | None = args.system_prompt
+    if system in ("none", ""):
+        system = None
+    elif system == "recipe":
+        from stepreward.synth._dataset import SYSTEM_PROMPT
+
+        system = SYSTEM_PROMPT
     if args.endpoint:
         from stepreward.synth._backends import OpenAICompatible
 
-        backend = OpenAICompatible(args.endpoint, model=args.model or "default")
+        backend = OpenAICompatible(args.endpoint, model=args.model or "default",
+                                   system_prompt=system)
     elif args.model and not args.completions:
         try:
             if args.backend == "vllm":
                 from stepreward.synth._backends import VLLMGenerator
 
-                backend = VLLMGenerator(args.model)
+                backend = VLLMGenerator(args.model, system_prompt=system)
             else:
                 from stepreward.synth._backends import TransformersGenerator
 
-                backend = TransformersGenerator(args.model, batch_size=args.batch_size)
+                backend = TransformersGenerator(args.model, batch_size=args.batch_size,
+                                                system_prompt=system)
         except (ImportError, OSError, ValueError) as exc:
             print(f"stepreward eval: {exc}", file=sys.stderr)
             return 2
@@ -519,6 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how --model generates (default transformers)")
     p.add_argument("--batch-size", type=int, default=8,
                    help="items per generation batch (and per log flush)")
+    p.add_argument("--system-prompt", default="none", metavar="TEXT",
+                   help="system turn of every prompt: 'none' (default), 'recipe' (the one the "
+                        "recipe and `stepreward synth` train with) or the text itself")
     p.add_argument("--data", help="benchmark data file (CRUXEval JSONL, EvalPlus file, synth "
                                   "file, ...); default: the bench's file under the "
                                   "STEPREWARD_DATA folder, else the datasets hub")

@@ -37,6 +37,12 @@ class Generator(Protocol):
                  max_tokens: int = 512, seed: int | None = None) -> list[list[str]]: ...
 
 
+def _messages(prompt: str, system_prompt: str | None) -> list[dict[str, str]]:
+    """The chat turns of one prompt: the system turn (when there is one), then the user's."""
+    return ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
+        {"role": "user", "content": prompt}]
+
+
 class OpenAICompatible:
     """Chat completions from an OpenAI-compatible server (a local vLLM server, for example).
 
@@ -80,8 +86,7 @@ class OpenAICompatible:
 
     def _request(self, prompt: str, n: int, temperature: float, max_tokens: int,
              seed: int | None) -> list[str]:
-        messages = ([{"role": "system", "content": self.system_prompt}]
-                    if self.system_prompt else []) + [{"role": "user", "content": prompt}]
+        messages = _messages(prompt, self.system_prompt)
         body: dict[str, Any] = {"model": self.model, "messages": messages, "n": n,
                                 "temperature": temperature, "max_tokens": max_tokens}
         if seed is not None:
@@ -128,7 +133,8 @@ class TransformersGenerator:
         'TransformersGenerator'
     """
 
-    def __init__(self, model: Any, tokenizer: Any | None = None, *, batch_size: int = 8) -> None:
+    def __init__(self, model: Any, tokenizer: Any | None = None, *, batch_size: int = 8,
+                 system_prompt: str | None = None) -> None:
         try:
             import torch  # noqa: F401
             import transformers
@@ -138,6 +144,7 @@ class TransformersGenerator:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.batch_size = batch_size
+        self.system_prompt = system_prompt
         if isinstance(model, str):
             self.tokenizer = tokenizer or transformers.AutoTokenizer.from_pretrained(model)
             self.model = transformers.AutoModelForCausalLM.from_pretrained(model)
@@ -149,9 +156,9 @@ class TransformersGenerator:
     def _text(self, prompt: str) -> str:
         if getattr(self.tokenizer, "chat_template", None):
             return str(self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": prompt}], tokenize=False,
+                _messages(prompt, self.system_prompt), tokenize=False,
                 add_generation_prompt=True))
-        return prompt
+        return f"{self.system_prompt}\n\n{prompt}" if self.system_prompt else prompt
 
     def generate(self, prompts: Sequence[str], n: int = 1, *, temperature: float = 1.0,
                  max_tokens: int = 512, seed: int | None = None) -> list[list[str]]:
@@ -195,19 +202,21 @@ class VLLMGenerator:
         'VLLMGenerator'
     """
 
-    def __init__(self, model: str, **engine_args: Any) -> None:
+    def __init__(self, model: str, *, system_prompt: str | None = None,
+                 **engine_args: Any) -> None:
         try:
             import vllm
         except ImportError:
             raise ImportError("VLLMGenerator needs vLLM: pip install vllm "
                               "(or serve the model and use --endpoint)") from None
         self._vllm = vllm
+        self.system_prompt = system_prompt
         self.llm = vllm.LLM(model=model, **engine_args)
 
     def generate(self, prompts: Sequence[str], n: int = 1, *, temperature: float = 1.0,
                  max_tokens: int = 512, seed: int | None = None) -> list[list[str]]:
         params = self._vllm.SamplingParams(n=n, temperature=temperature, max_tokens=max_tokens,
                                            seed=seed)
-        results = self.llm.chat([[{"role": "user", "content": p}] for p in prompts], params,
+        results = self.llm.chat([_messages(p, self.system_prompt) for p in prompts], params,
                                 use_tqdm=False)
         return [[c.text for c in r.outputs] for r in results]
