@@ -1136,6 +1136,10 @@ class NumpyArray:
     def __reduce__(self) -> tuple[Any, ...]:
         return (NumpyArray, (self.dtype, self.shape, self.data))
 
+    def flat(self) -> list[Any]:
+        """The elements in C order, as a flat list of Python scalars."""
+        return _np_leaves(self.data)
+
     def tolist(self) -> Any:
         """The data as nested lists (a fresh copy), as ``ndarray.tolist()``."""
         return _np_copy(self.data)
