@@ -27,6 +27,7 @@ __all__ = [
     "NotLiteralType",
     "NumpyArray",
     "NumpyScalar",
+    "contains_numpy",
     "dumps_literal",
     "from_literal",
     "literals_equal",
@@ -1293,6 +1294,29 @@ def _numpy_scalar_types(np: Any) -> dict[type, str]:
                 out.setdefault(cls, name)
     _np_scalar_cache[id(np)] = out
     return out
+
+
+def contains_numpy(value: Any) -> bool:
+    """Whether a decoded value holds a :class:`NumpyArray` or :class:`NumpyScalar` anywhere
+    (in lists, tuples, dicts, sets).
+
+    Example:
+        >>> contains_numpy([1, {"a": NumpyScalar("int64", 2)}]), contains_numpy([1, 2])
+        (True, False)
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        cls = type(item)
+        if cls is NumpyArray or cls is NumpyScalar:
+            return True
+        if depth > 200:
+            continue
+        if cls in (list, tuple, set, frozenset):
+            stack.extend((x, depth + 1) for x in item)
+        elif cls is dict:
+            stack.extend((x, depth + 1) for pair in item.items() for x in pair)
+    return False
 
 
 def realize_numpy(value: Any) -> Any:

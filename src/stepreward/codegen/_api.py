@@ -15,6 +15,7 @@ from stepreward.values import (
     NOT_LITERAL,
     NumpyArray,
     NumpyScalar,
+    contains_numpy,
     from_literal,
     parse_value,
     to_literal,
@@ -391,7 +392,7 @@ def _judge_call(case: TestCase, raw: list[Any]) -> tuple[bool, str, Any]:
         return _within(got, from_literal(case.expected), case.atol,
                        case.compare == "abs_le"), "wrong value", got_lit
     expected = from_literal(case.expected)
-    if _has_numpy(got) or _has_numpy(expected):
+    if contains_numpy(got) or contains_numpy(expected):
         ok = _numpy_close(got, expected, case.atol or NUMPY_ATOL)
         return ok, "" if ok else _numpy_mismatch(got, expected), got_lit
     try:
@@ -434,20 +435,6 @@ def _parses(code: str) -> bool:
 # rtol * |expected|, with atol 1e-6 where the task sets none; NaN matches NaN.
 NUMPY_RTOL = 1e-07
 NUMPY_ATOL = 1e-06
-
-
-def _has_numpy(value: Any, depth: int = 0) -> bool:
-    t = type(value)
-    if t is NumpyArray or t is NumpyScalar:
-        return True
-    if depth > 100:
-        return False
-    if t in (list, tuple, set, frozenset):
-        return any(_has_numpy(x, depth + 1) for x in value)
-    if t is dict:
-        return any(_has_numpy(k, depth + 1) or _has_numpy(v, depth + 1)
-                   for k, v in value.items())
-    return False
 
 
 def _close(x: Any, y: Any, atol: float) -> bool:
