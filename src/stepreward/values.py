@@ -1415,6 +1415,41 @@ def _check_comparable(value: object) -> None:
         stack.extend((child, depth + 1) for child in children)
 
 
+# Float widths below float64, narrowest first; complex64 has float32 parts.
+_NP_NARROW: Final[dict[str, str]] = {"float16": "float16", "float32": "float32",
+                                     "complex64": "float32"}
+
+
+def _np_narrowest(*dtypes: str | None) -> str | None:
+    widths = [_NP_NARROW[d] for d in dtypes if d in _NP_NARROW]
+    return min(widths, key=("float16", "float32").index) if widths else None
+
+
+def _np_round(value: Any, width: str) -> Any:
+    if type(value) is float:
+        return _round_float(value, width)
+    if type(value) is complex:
+        return complex(_round_float(value.real, width), _round_float(value.imag, width))
+    return value
+
+
+def _np_round_data(data: Any, width: str) -> Any:
+    if type(data) is list:
+        return [_np_round_data(item, width) for item in data]
+    return _np_round(data, width)
+
+
+def _np_unwrap_pair(a: Any, b: Any) -> tuple[Any, Any]:
+    da = a.dtype if type(a) is NumpyScalar else None
+    db = b.dtype if type(b) is NumpyScalar else None
+    a = a.value if da else a
+    b = b.value if db else b
+    width = _np_narrowest(da, db)
+    if width is not None:
+        return _np_round(a, width), _np_round(b, width)
+    return a, b
+
+
 def _has_nan(value: object) -> bool:
     if type(value) is NumpyScalar:
         value = value.value
@@ -1486,11 +1521,10 @@ class _Comparer:
         self.exact: _Comparer = self if tol == 0.0 else _Comparer(0.0)
 
     def eq(self, a: Any, b: Any) -> bool:
-        # A numpy scalar compares as its Python value (np.int64(3) == 3 == 3.0, as in numpy).
-        if type(a) is NumpyScalar:
-            a = a.value
-        if type(b) is NumpyScalar:
-            b = b.value
+        # A numpy scalar compares as its Python value (np.int64(3) == 3 == 3.0, as in numpy),
+        # at the precision of a narrow float dtype: 0.1 matches np.float32(0.1).
+        if type(a) is NumpyScalar or type(b) is NumpyScalar:
+            a, b = _np_unwrap_pair(a, b)
         ta = type(a)
         tb = type(b)
         if ta is NumpyArray or tb is NumpyArray:
@@ -1512,6 +1546,9 @@ class _Comparer:
         if a.shape != b.shape or _NP_FAMILY[a.dtype] != _NP_FAMILY[b.dtype]:
             return False
         # Same shape and family: the nested lists hold numbers of one kind, or strings.
+        narrow = _np_narrowest(a.dtype, b.dtype)
+        if narrow is not None and a.dtype != b.dtype:
+            return self.eq(_np_round_data(a.data, narrow), _np_round_data(b.data, narrow))
         return self.eq(a.data, b.data)
 
     def _real_eq(self, x: Any, y: Any) -> bool:
