@@ -99,6 +99,17 @@ def test_values_without_a_literal_form() -> None:
                   np.array([1], dtype=np.float128), np.arange(3).view(Sub),
                   np.ma.masked_array([1, 2], mask=[0, 1]), np.array([(1, 2.0)], dtype="i4,f8")):
         assert to_literal(value) is NOT_LITERAL, value
+    # A class posing as numpy's: its __module__ is a str subclass, never compared by its
+    # own methods.
+    calls = []
+
+    class Sneaky(str):
+        def __ne__(self, other: object) -> bool:
+            calls.append(other)
+            return False
+
+    pose = type("ndarray", (), {"__module__": Sneaky("numpy")})
+    assert to_literal(pose()) is NOT_LITERAL and calls == []
     # Large arrays follow the item limit of every other container.
     assert to_literal(np.arange(1000), max_items=1000) is not NOT_LITERAL
     assert to_literal(np.arange(1001), max_items=1000) is NOT_LITERAL

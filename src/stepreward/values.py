@@ -238,6 +238,11 @@ def to_literal(
       sorted by their :func:`dumps_literal` text, so the result is independent of
       ``PYTHONHASHSEED``.
     * range: ``{"range": [start, stop, step]}``.
+    * numpy (only where the program imported it; numpy's own exact types, see
+      docs/traces.md): an array ``{"ndarray": [dtype, shape, data]}`` with ``data`` as
+      ``tolist()`` gives it, elements encoded as above (its elements count against
+      ``max_items``); a scalar ``{"np_scalar": [dtype, value]}``. They decode to
+      :class:`NumpyArray` and :class:`NumpyScalar`, which need no numpy.
 
     Example:
         >>> to_literal({"a": (1, 2.0), "b": {3}})
@@ -821,7 +826,11 @@ def parse_value(text: str, *, max_len: int = 100_000, max_depth: int = 100) -> A
     ``a+bj``/``a-bj``, lists, tuples, dicts, sets, ``set()``, ``set([...])``,
     ``frozenset()``, ``frozenset([...])``/``frozenset({...})``, ``range(a[, b[, c]])`` with int
     arguments, ``float('inf')``/``float('-inf')``/``float('nan')`` (any string ``float``
-    accepts) and the bare names ``inf`` and ``nan``.  Everything else (other names, calls,
+    accepts), the bare names ``inf`` and ``nan``, and numpy values: ``np.array(DATA)``,
+    ``numpy.array``, ``np.asarray`` or numpy's repr ``array(...)`` with an optional
+    ``dtype=``, ``np.empty(SHAPE)`` of a shape with a 0, scalars ``np.int64(3)`` /
+    ``int64(3)`` / ``np.True_``, and ``np.nan`` / ``np.inf`` (see :class:`NumpyArray`; no
+    numpy needed).  Everything else (other names, calls,
     attributes, subscripts, operators, comprehensions, lambdas, f-strings, ``...``) raises
     ValueError with a reason, as do inputs longer than ``max_len`` characters, containers
     nested deeper than ``max_depth``, inputs the parser cannot handle, and int literals of
@@ -1255,7 +1264,14 @@ def _numpy_literal(obj: object, cls: type, encoder: _Encoder, depth: int) -> JSO
         return {"ndarray": [obj.dtype, list(obj.shape),
                             _np_encode_data(obj.data, obj.dtype, obj.ndim)]}
     np: Any = sys.modules.get("numpy")
-    if np is None or _TYPE_MODULE.__get__(cls, type) != "numpy":
+    if np is None:
+        raise _Abort
+    try:
+        module = _TYPE_MODULE.__get__(cls, type)
+    except Exception:
+        raise _Abort from None
+    # The exact-type check first: a str subclass could define __ne__.
+    if type(module) is not str or module != "numpy":
         raise _Abort
     scalars = _numpy_scalar_types(np)
     if cls in scalars:
