@@ -288,6 +288,12 @@ def test_input_questions_with_numpy_arguments(npbox: sr.Sandbox) -> None:
     # Arbitrary numpy expressions stay behind the gate.
     gated = kind.grade("assert g(np.arange(3)) == 2", q, source=src, sandbox=npbox)
     assert gated.status == "unparseable" and "np" in (gated.reason or "")
+    # The execute policy runs numpy literal arguments the same way.
+    for answer, reward in (("assert g(array([5, 7, 0])) == 2", 1.0),
+                           ("assert g(np.array([5, 0, 0])) == 2", 0.0),
+                           ("assert g(np.arange(3)) == 2", 0.0)):
+        sc = sr.score(f"<answer>\n{answer}\n</answer>", s, policy="execute", sandbox=npbox)
+        assert sc.reward == reward, (answer, sc.verdicts)
 
 
 # ---------------------------------------------------------------------------------- run_tests

@@ -380,6 +380,15 @@ class InputKind(QuestionKind):
                        reason=None if ok else "the call returns a different value")
 
 
+def numpy_input_call(node: ast.Call, entry: str) -> str | None:
+    """The call to run for an input answer whose arguments are literals holding numpy values
+    (rendered from the parsed values, never the answer's text), else None."""
+    predicted = _literal_args(node)
+    if predicted is None or not contains_numpy(predicted):
+        return None
+    return _numpy_call_text(entry, predicted)
+
+
 def _numpy_call_text(entry: str, args: tuple[list[Any], dict[str, Any]]) -> str:
     """``f(np.array([...]), k=...)`` with ``np`` bound to numpy whatever the program calls it."""
     parts = [render_literal(to_literal(a)) for a in args[0]]

@@ -202,10 +202,15 @@ def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | No
                 and node.func.id == entry):
             return Verdict(correct=False, status="unparseable",
                            reason=f"expected a call of {entry}(...)")
-        why = check_expression(node, entry, call_of_entry=True)
-        if why:
-            return Verdict(correct=False, status="unparseable", reason=why)
-        expression = ast.unparse(node)
+        from stepreward.questions._kinds import numpy_input_call
+
+        # Literal numpy arguments run as the trainer renders them, as under the literal policy.
+        numpy_call = numpy_input_call(node, entry)
+        if numpy_call is None:
+            why = check_expression(node, entry, call_of_entry=True)
+            if why:
+                return Verdict(correct=False, status="unparseable", reason=why)
+        expression = numpy_call or ast.unparse(node)
         gold = from_literal(q.info["output"])
     value = eval_call(sample.source, expression, limits, sandbox=sandbox or default_sandbox())
     if value is None:
