@@ -202,9 +202,20 @@ def test_numpy_needs_preload_and_works_with_it(sandbox: sr.Sandbox, npbox: sr.Sa
     assert npbox.info["preload_errors"] == {}
     # Under every confinement layer (uid, Landlock, seccomp where the host has them) numpy
     # runs, BLAS included, with the task's process limit of one.
-    r = npbox.run("import numpy as np\na = np.ones((300, 300))\nprint(int((a @ a)[0, 0]))",
-                  limits=sr.Limits(max_processes=1))
-    assert r.ok and r.stdout == "300\n", (r.status, r.reason, r.stderr[-500:])
+    # Submodules numpy loads lazily (random, fft, polynomial) import inside the task too.
+    code = textwrap.dedent("""\
+        import numpy as np
+        a = np.ones((300, 300))
+        print(int((a @ a)[0, 0]))
+        rng = np.random.default_rng(0)
+        m = rng.random((4, 4)) + np.eye(4) * 4
+        print(bool(np.allclose(m @ np.linalg.solve(m, np.ones(4)), 1)))
+        print(np.fft.fft(np.ones(4)).real.tolist())
+        import numpy.polynomial
+        """)
+    r = npbox.run(code, limits=sr.Limits(max_processes=1))
+    assert r.ok and r.stdout == "300\nTrue\n[4.0, 0.0, 0.0, 0.0]\n", (r.status, r.reason,
+                                                                      r.stderr[-500:])
 
 
 def test_trace_records_numpy_values(npbox: sr.Sandbox) -> None:
