@@ -11,8 +11,11 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import stepreward as sr
 from stepreward.codegen import tests_from_assertions
@@ -31,6 +34,7 @@ from stepreward.values import (
 )
 
 np = pytest.importorskip("numpy")
+hnp = pytest.importorskip("hypothesis.extra.numpy")
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -383,3 +387,37 @@ def test_run_tests_with_numpy_in_the_test_script(npbox: sr.Sandbox) -> None:
     reshaped = sr.run_tests(shape, tests, entry_point="scale", sandbox=npbox)
     assert reshaped.passed == 0
     assert any(f.reason.startswith("wrong shape") for f in reshaped.failures)
+
+
+# ---------------------------------------------------------------------------------- properties
+
+_DTYPES = ["bool", "int8", "int64", "uint8", "uint64", "float16", "float32", "float64",
+           "complex64", "complex128", "U3"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(hnp.arrays(st.sampled_from(_DTYPES).map(np.dtype),
+                  hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4)))
+def test_any_array_round_trips_through_its_rendered_form(arr: Any) -> None:
+    lit = to_literal(arr)
+    assert lit is not NOT_LITERAL
+    text = render_literal(lit)
+    assert to_literal(parse_value(text)) == lit, text
+    real = realize_numpy(from_literal(lit))
+    assert real.shape == arr.shape and real.dtype.kind == arr.dtype.kind
+    if arr.dtype.kind != "U":
+        assert real.dtype == arr.dtype
+    np.testing.assert_array_equal(real, arr)
+    assert values_equal(from_literal(lit), parse_value(text))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(_DTYPES[:-1]).flatmap(lambda d: hnp.from_dtype(np.dtype(d))))
+def test_any_scalar_round_trips_through_its_rendered_form(value: Any) -> None:
+    lit = to_literal(value)
+    assert lit is not NOT_LITERAL
+    text = render_literal(lit)
+    assert to_literal(parse_value(text)) == lit, text
+    real = realize_numpy(from_literal(lit))
+    assert type(real) is type(value)
+    np.testing.assert_equal(real, value)

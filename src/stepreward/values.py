@@ -617,10 +617,13 @@ def _describe(node: ast.AST) -> str:
 
 
 class _LiteralParser:
-    __slots__ = ("max_depth",)
+    __slots__ = ("in_numpy", "max_depth")
 
     def __init__(self, max_depth: int) -> None:
         self.max_depth = max_depth
+        # Inside a numpy call ``complex(re, im)`` is accepted too: it is how a complex
+        # element with a non-finite imaginary part is rendered (``0+infj`` is no literal).
+        self.in_numpy = False
 
     def convert(self, node: ast.expr, depth: int) -> Any:
         if isinstance(node, ast.Constant):
@@ -686,7 +689,11 @@ class _LiteralParser:
             dtype = self._dtype_arg(keyword.value)
         if len(node.args) != 1:
             _reject(f"{_describe(node)} takes one positional argument")
-        arg = self.convert(node.args[0], depth)  # Starred is rejected here
+        outer, self.in_numpy = self.in_numpy, True
+        try:
+            arg = self.convert(node.args[0], depth)  # Starred is rejected here
+        finally:
+            self.in_numpy = outer
         try:
             if name in _NP_ARRAY_CALLS:
                 return NumpyArray.from_data(arg, dtype)
@@ -786,8 +793,22 @@ class _LiteralParser:
                 _reject(f"unhashable dict key of type {type(key).__name__}")
         return out
 
+    def _complex_call(self, node: ast.Call, depth: int) -> complex:
+        if node.keywords or not 1 <= len(node.args) <= 2:
+            _reject("complex() takes one or two real numbers here")
+        parts = [self._number(arg, depth, (int, float)) if not isinstance(arg, ast.UnaryOp)
+                 else self._signed(arg, depth) for arg in node.args]
+        if any(type(p) not in (int, float) for p in parts):
+            _reject("complex() takes one or two real numbers here")
+        try:
+            return complex(*(float(p) for p in parts))
+        except OverflowError:
+            _reject("complex() part out of range")
+
     def _call(self, node: ast.Call, depth: int) -> Any:
         func = node.func
+        if isinstance(func, ast.Name) and func.id == "complex" and self.in_numpy:
+            return self._complex_call(node, depth)
         if not isinstance(func, ast.Name) or func.id not in ("set", "frozenset", "range", "float"):
             _reject(_describe(node))
         if node.keywords:
@@ -1744,6 +1765,9 @@ def _np_render_element(value: Any, dtype: str) -> str:
     family = _NP_FAMILY[dtype]
     if family == "float":
         return _short_float(value, dtype)
+    if family == "complex" and not (math.isfinite(value.real) and math.isfinite(value.imag)):
+        return f"complex({_short_float(value.real, 'float64')}, " \
+               f"{_short_float(value.imag, 'float64')})"
     return repr(value)  # complex parts as float64 reprs: exact, if longer than numpy's
 
 
