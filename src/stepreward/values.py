@@ -569,8 +569,8 @@ _NP_ARRAY_CALLS: Final = frozenset({"array", "asarray"})
 def _numpy_call(node: ast.Call) -> str | None:
     """``array``, ``empty`` or a scalar type (``int64``) when ``node`` calls numpy's, else None.
 
-    ``np.X`` and ``numpy.X``; bare ``array(...)`` (numpy's repr) and bare scalar type names
-    that are not Python builtins (``int64(3)``, ``float32(0.5)``).
+    ``np.X`` and ``numpy.X``; bare ``array(...)`` (numpy's repr) and the bare dtype names of
+    ``_NP_BARE_CALLS`` (``int64(3)``, ``float32(0.5)``).
     """
     func = node.func
     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and \
@@ -579,13 +579,16 @@ def _numpy_call(node: ast.Call) -> str | None:
         if name in _NP_ARRAY_CALLS or name == "empty" or name in _NP_SCALAR_CALLS:
             return name
         return None
-    if isinstance(func, ast.Name) and (func.id in _NP_ARRAY_CALLS or (
-            func.id in _NP_SCALAR_CALLS and func.id not in _BUILTIN_NAMES)):
+    if isinstance(func, ast.Name) and (func.id in _NP_ARRAY_CALLS or func.id in _NP_BARE_CALLS):
         return func.id
     return None
 
 
-_BUILTIN_NAMES: Final = frozenset(vars(builtins))
+# Bare scalar calls as numpy 1 printed them: only names that say numpy (``int64(3)``), not
+# ones a program may well define itself (``double``, ``single``, ``half``).
+_NP_BARE_CALLS: Final = frozenset({
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16",
+    "float32", "float64", "complex64", "complex128", "bool_", "str_"})
 
 
 def _reject(message: str) -> NoReturn:
