@@ -421,3 +421,16 @@ def test_any_scalar_round_trips_through_its_rendered_form(value: Any) -> None:
     real = realize_numpy(from_literal(lit))
     assert type(real) is type(value)
     np.testing.assert_equal(real, value)
+
+
+def test_numpy_reprs_spread_over_lines_are_one_answer(npbox: sr.Sandbox) -> None:
+    src = "import numpy as np\n\ndef h(n):\n    m = np.arange(n * n).reshape(n, n)\n    return m\n"
+    t = sr.trace(src, "h(2)", sandbox=npbox)
+    s = sample_from_trace(t, ("output", "state"))
+    assert [q.kind for q in s.questions] == ["output", "state"]
+    # numpy prints 2-D arrays over several lines; a model that copies that style is read
+    # the same way.
+    block = ("<answer>\nassert h(2) == array([[0, 1],\n       [2, 3]])\n"
+             "array([[0, 1],\n       [2, 3]]); numpy.ndarray\n</answer>")
+    sc = sr.score(block, s)
+    assert sc.reward == 1.0, sc.verdicts
