@@ -434,3 +434,27 @@ def test_numpy_reprs_spread_over_lines_are_one_answer(npbox: sr.Sandbox) -> None
              "array([[0, 1],\n       [2, 3]]); numpy.ndarray\n</answer>")
     sc = sr.score(block, s)
     assert sc.reward == 1.0, sc.verdicts
+
+
+def test_preloaded_openblas_runs_one_thread_per_task() -> None:
+    """The template pins native thread pools before pre-loading: without that, OpenBLAS
+    would size itself to the host's cores (2 here, 16 or 64 on a GPU node)."""
+    libs = sorted(Path(np.__file__).parents[1].glob("numpy.libs/*openblas*.so*"))
+    if not libs:
+        pytest.skip("this numpy does not bundle OpenBLAS")
+    code = textwrap.dedent(f"""\
+        import ctypes, os
+        lib = ctypes.CDLL({str(libs[0])!r}, mode=os.RTLD_NOLOAD)
+        for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                     "openblas_get_num_threads"):
+            if hasattr(lib, name):
+                print(getattr(lib, name)())
+                break
+        """)
+    # Minimal isolation: the check reads the library's file, which Landlock would deny.
+    with sr.Sandbox(workers=1, preload=["numpy", "ctypes"], isolation_mode="minimal") as sb:
+        r = sb.run(code)
+    assert r.ok, r.stderr[-500:]
+    if not r.stdout:
+        pytest.skip("no known OpenBLAS thread-count symbol")
+    assert r.stdout == "1\n"
