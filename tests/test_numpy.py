@@ -350,12 +350,18 @@ def test_run_tests_compares_numpy_results_like_evalplus(npbox: sr.Sandbox) -> No
         (sr.TestCase.call("ident", (2,), [[1, 0, 0], [0, 1, 0]]), False),
         (sr.TestCase.call("mean", ([0.1, 0.2],), 0.15), True),
         (sr.TestCase.call("mean", ([0.1, 0.2],), 0.16), False),
+        (sr.TestCase.call("total", ([1, 2],), compare="truthy"), True),  # a numpy scalar
+        (sr.TestCase.call("total", ([0, 0],), compare="truthy"), False),  # np.int64(0)
+        (sr.TestCase.call("total", ([0, 0],), compare="falsy"), True),
+        (sr.TestCase.call("ident", (1,), compare="truthy"), True),  # one element
+        (sr.TestCase.call("ident", (2,), compare="truthy"), False),  # ambiguous, as in numpy
     ]
     report = sr.run_tests(SOLUTION, [c for c, _ in cases], sandbox=npbox)
     failed = {f.index: f.reason for f in report.failures}
     for i, (case, passes) in enumerate(cases):
         assert (i not in failed) is passes, (i, case, failed.get(i))
     assert failed[4].startswith("wrong shape: (2,), expected (1, 2)")
+    assert "ambiguous" in failed[len(cases) - 1]
     assert report.passed == sum(p for _, p in cases)
 
 

@@ -1074,6 +1074,9 @@ class NumpyScalar:
     def __hash__(self) -> int:
         return hash(self.value)
 
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
     def __repr__(self) -> str:
         return _render(self, 0)
 

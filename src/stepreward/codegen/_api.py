@@ -384,6 +384,9 @@ def _judge_call(case: TestCase, raw: list[Any]) -> tuple[bool, str, Any]:
         got = from_literal(got_lit)
     except ValueError:
         return False, "returned a malformed value", None
+    if case.compare in ("truthy", "falsy") and type(got) is NumpyArray and got.size != 1:
+        # `assert f(x)` raises there too: an array's truth value is ambiguous.
+        return False, "returned an array, whose truth value is ambiguous", got_lit
     if case.compare == "truthy":
         return bool(got), "returned a falsy value", got_lit
     if case.compare == "falsy":
