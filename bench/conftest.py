@@ -173,10 +173,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             base = by_label.get(e.baseline) if e.baseline else None
             tb = base.seconds_per_item() if base else None
             if tb is not None:
-                line += f"   vs {e.baseline}: {tb / t:.2f}x"
+                ratio = tb / t
+                line += f"   vs {e.baseline}: {ratio:.2f}x"
+                if ratio < 1:
+                    line += f" (takes {1 / ratio:.2f}x its time)"
             tr.write_line(line)
     if reg.targets:
         tr.write_sep("-", "ratio targets")
         for t in reg.targets:
             tr.write_line(f"{'met ' if t.met else 'MISS'} {t.group}: {t.label} vs {t.baseline}: "
-                          f"{t.value:.2f}x (target >= {t.at_least}x; {t.why})")
+                          f"{t.value:.2f}x (target >= {t.at_least:.3g}x; {t.why})")
