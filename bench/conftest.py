@@ -47,7 +47,7 @@ class Entry:
     group: str
     label: str
     items: int
-    baseline: str | None
+    baselines: tuple[str, ...]
     fixture: Any  # pytest_benchmark.fixture.BenchmarkFixture
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -134,17 +134,18 @@ def measure(benchmark: Any, request: pytest.FixtureRequest) -> Iterator[Measure]
 
     ``items`` is how many units (programs, completions, characters) one call handles, so
     that batches of different sizes compare per item. ``baseline`` names the entry of the
-    same group this one is compared with in the summary.
+    same group this one is compared with in the summary (a tuple for several).
     """
     reg = _registry(request.config)
 
     def run(fn: Callable[..., Any], *, group: str, label: str, items: int = 1,
-            baseline: str | None = None, rounds: int = 3, warmup_rounds: int = 0,
+            baseline: str | tuple[str, ...] | None = None, rounds: int = 3, warmup_rounds: int = 0,
             setup: Callable[[], Any] | None = None, **info: Any) -> Any:
+        baselines = (baseline,) if isinstance(baseline, str) else tuple(baseline or ())
         benchmark.group = group
-        benchmark.extra_info.update({"label": label, "items": items, "baseline": baseline,
-                                     **info})
-        entry = Entry(group, label, items, baseline, benchmark, info)
+        benchmark.extra_info.update({"label": label, "items": items,
+                                     "baselines": list(baselines), **info})
+        entry = Entry(group, label, items, baselines, benchmark, info)
         reg.entries[(group, label)] = entry
         return benchmark.pedantic(fn, setup=setup, rounds=rounds, warmup_rounds=warmup_rounds,
                                   iterations=1)
@@ -159,7 +160,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not rows:
         return
     tr = terminalreporter
-    tr.write_sep("-", "stepreward vs baseline (per item, medians of rounds, same session)")
+    tr.write_sep("-", "stepreward vs baseline: per item, medians of rounds, same session")
     groups: dict[str, list[Entry]] = {}
     for e in rows:
         groups.setdefault(e.group, []).append(e)
@@ -169,15 +170,19 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         for e in groups[group]:
             t = e.seconds_per_item()
             assert t is not None
-            line = f"    {e.label:<56} {1 / t:>12,.1f} items/s"
-            base = by_label.get(e.baseline) if e.baseline else None
-            tb = base.seconds_per_item() if base else None
-            if tb is not None:
+            shown = ", ".join(f"{k} {v}" for k, v in e.fixture.extra_info.items()
+                              if k not in ("label", "items", "baselines")
+                              and isinstance(v, (int, float)))
+            tr.write_line(f"    {e.label:<60} {1 / t:>12,.1f} items/s"
+                          + (f"  ({shown})" if shown else ""))
+            for name in e.baselines:
+                base = by_label.get(name)
+                tb = base.seconds_per_item() if base else None
+                if tb is None:
+                    continue
                 ratio = tb / t
-                line += f"   vs {e.baseline}: {ratio:.2f}x"
-                if ratio < 1:
-                    line += f" (takes {1 / ratio:.2f}x its time)"
-            tr.write_line(line)
+                slower = f" (takes {1 / ratio:.2f}x its time)" if ratio < 1 else ""
+                tr.write_line(f"        {ratio:.2f}x vs {name}{slower}")
     if reg.targets:
         tr.write_sep("-", "ratio targets")
         for t in reg.targets:
