@@ -47,6 +47,7 @@ class Entry:
     group: str
     label: str
     items: int
+    unit: str
     baselines: tuple[str, ...]
     fixture: Any  # pytest_benchmark.fixture.BenchmarkFixture
     info: dict[str, Any] = field(default_factory=dict)
@@ -132,20 +133,21 @@ def measure(benchmark: Any, request: pytest.FixtureRequest) -> Iterator[Measure]
     """``measure(fn, group=..., label=..., items=N, baseline=None, rounds=3, ...)``: run
     ``fn`` under ``benchmark.pedantic`` in ``group`` and register it for ratios.
 
-    ``items`` is how many units (programs, completions, characters) one call handles, so
-    that batches of different sizes compare per item. ``baseline`` names the entry of the
-    same group this one is compared with in the summary (a tuple for several).
+    ``items`` is how many units (``unit``: programs, completions, characters) one call
+    handles, so that batches of different sizes compare per item. ``baseline`` names the
+    entry of the same group this one is compared with in the summary (a tuple for several).
     """
     reg = _registry(request.config)
 
     def run(fn: Callable[..., Any], *, group: str, label: str, items: int = 1,
             baseline: str | tuple[str, ...] | None = None, rounds: int = 3, warmup_rounds: int = 0,
-            setup: Callable[[], Any] | None = None, **info: Any) -> Any:
+            setup: Callable[[], Any] | None = None, unit: str = "items",
+            **info: Any) -> Any:
         baselines = (baseline,) if isinstance(baseline, str) else tuple(baseline or ())
         benchmark.group = group
-        benchmark.extra_info.update({"label": label, "items": items,
+        benchmark.extra_info.update({"label": label, "items": items, "unit": unit,
                                      "baselines": list(baselines), **info})
-        entry = Entry(group, label, items, baselines, benchmark, info)
+        entry = Entry(group, label, items, unit, baselines, benchmark, info)
         reg.entries[(group, label)] = entry
         return benchmark.pedantic(fn, setup=setup, rounds=rounds, warmup_rounds=warmup_rounds,
                                   iterations=1)
@@ -171,9 +173,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             t = e.seconds_per_item()
             assert t is not None
             shown = ", ".join(f"{k} {v}" for k, v in e.fixture.extra_info.items()
-                              if k not in ("label", "items", "baselines")
+                              if k not in ("label", "items", "unit", "baselines")
                               and isinstance(v, (int, float)))
-            tr.write_line(f"    {e.label:<60} {1 / t:>12,.1f} items/s"
+            tr.write_line(f"    {e.label:<60} {1 / t:>14,.1f} {e.unit}/s"
                           + (f"  ({shown})" if shown else ""))
             for name in e.baselines:
                 base = by_label.get(name)
