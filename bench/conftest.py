@@ -111,6 +111,24 @@ def _registry(config: pytest.Config) -> Registry:
     return config.stash[_REGISTRY]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--bench-long", action="store_true",
+                     help="also run the long benchmarks (minutes each; see docs/benchmarks.md)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "bench_long: a long benchmark, run with --bench-long")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--bench-long"):
+        return
+    skip = pytest.mark.skip(reason="long benchmark: run with --bench-long")
+    for item in items:
+        if "bench_long" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def data() -> Path:
     d = data_dir()
