@@ -7,6 +7,9 @@ a sample costs when no candidate is ever rejected. The ratio is the share of syn
 that goes into samples that ship; the rest is generating candidates and the filters (the
 dead-code filter traces each candidate on up to four inputs).
 
+The level-3 target is a ratio to the sandbox's throughput in the same session, so it is
+checked when this file runs with ``test_bench_sandbox.py`` (as ``make bench`` does).
+
 ``--bench-long`` adds the 10,000-sample run over levels 1-6 (about 3-4 minutes).
 """
 
@@ -79,8 +82,10 @@ def test_ten_thousand(measure: Measure, benchmark: Any, sandbox: sr.Sandbox) -> 
 
 
 def test_targets(ratios: Registry) -> None:
-    # Issue target: 100 valid samples/s at level 3 on this 2-core machine, set when tracing
-    # and question building ran ~376 CRUXEval programs/s (docs/traces.md): >= 0.27x of
-    # tracing the kept items alone.
-    ratios.check("synth: level 3", "synthesize + questions", TRACE_ONLY, at_least=0.27,
-                 why="100 samples/s at level 3 when trace + questions ran ~376/s")
+    # Issue target: 100 valid samples/s at level 3 on this 2-core machine when it was quiet,
+    # where the sandbox ran 578 small programs/s with 2 workers (docs/sandbox.md). A machine's
+    # speed moves both, so the target is their ratio: >= 100/578 = 0.17x of the sandbox's
+    # throughput measured in the same session (bench/test_bench_sandbox.py).
+    ratios.check("synth: level 3", "synthesize + questions", "Sandbox, 2 workers",
+                 baseline_group="sandbox: small CRUXEval programs", at_least=0.17,
+                 why="100 samples/s at level 3 when the sandbox ran 578/s")
