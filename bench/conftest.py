@@ -53,11 +53,12 @@ class Entry:
     info: dict[str, Any] = field(default_factory=dict)
 
     def seconds_per_item(self) -> float | None:
-        """Median round time over items; None when the benchmark did not run (disabled)."""
+        """The fastest round's time over items (the round least disturbed by other jobs on a
+        shared machine; every entry is treated alike); None when it did not run (disabled)."""
         meta = self.fixture.stats
         if meta is None or not meta.stats.data:
             return None
-        return float(meta.stats.median) / self.items
+        return float(meta.stats.min) / self.items
 
 
 @dataclass
@@ -97,7 +98,7 @@ class Registry:
     def check(self, group: str, label: str, baseline: str, *, at_least: float, why: str,
               baseline_group: str | None = None) -> float:
         """Assert that ``label`` is at least ``at_least`` times as fast as ``baseline`` (per
-        item, medians, same session) and record the outcome for the summary."""
+        item, fastest rounds, same session) and record the outcome for the summary."""
         value = self.speedup(group, label, baseline, baseline_group=baseline_group)
         shown = baseline if baseline_group is None else f"{baseline_group}: {baseline}"
         self.targets.append(Target(group, label, shown, value, at_least, why))
@@ -184,7 +185,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not rows:
         return
     tr = terminalreporter
-    tr.write_sep("-", "stepreward vs baseline: per item, medians of rounds, same session")
+    tr.write_sep("-", "stepreward vs baseline: per item, fastest round of each, same session")
     groups: dict[str, list[Entry]] = {}
     for e in rows:
         groups.setdefault(e.group, []).append(e)

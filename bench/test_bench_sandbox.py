@@ -93,7 +93,8 @@ def test_subprocess(measure: Measure, programs: dict[str, list[str]], workload: 
     items = programs[WORKLOADS[workload]][:SUBPROCESS_N]
     label = f"subprocess {variant}, 2 threads"
     ok = measure(lambda: _subprocess(flags, exe)(items), group=f"sandbox: {workload}",
-                 label=label, items=len(items), baseline=None if label == REFERENCE else REFERENCE)
+                 label=label, items=len(items), baseline=None if label == REFERENCE else REFERENCE,
+                 rounds=5)
     assert ok == len(items)
 
 
@@ -106,7 +107,8 @@ def test_sandbox(measure: Measure, programs: dict[str, list[str]], workload: str
         sb.run_many(items[:20])  # start the templates
         results = measure(lambda: sb.run_many(items), group=f"sandbox: {workload}",
                           label=f"Sandbox, {workers} worker{'s' if workers > 1 else ''}",
-                          items=len(items), baseline=REFERENCE, isolation=sb.isolation)
+                          items=len(items), baseline=REFERENCE, rounds=5,
+                          isolation=sb.isolation)
     assert all(r.ok for r in results)
 
 
