@@ -41,7 +41,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed-dev
 
 # pytest-benchmark over bench/ (docs/benchmarks.md): the grouped table, the ratios against each
 # baseline and the ratio targets; the JSON goes to .benchmarks/ for a later
-# `make bench BENCH_ARGS=--benchmark-compare`. About 6-10 minutes on 2 cores.
+# `make bench BENCH_ARGS=--benchmark-compare`. About 5-7 minutes on 2 cores.
 BENCH_ARGS ?=
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m pytest bench --timeout 1800 --benchmark-autosave \
