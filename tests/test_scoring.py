@@ -391,8 +391,8 @@ def test_lambda_arguments_in_input_answers(sandbox: sr.Sandbox, policy: str, arg
 
 # ------------------------------------------------------------------ adversarial lines (linear)
 
-# Lines crafted against backtracking regular expressions (see bench/adversarial.py for the
-# table at 20 KB - 4 MB). Before the fix the type-name normaliser took 132 s on an 8 KB line
+# Lines crafted against backtracking regular expressions (see bench/test_bench_adversarial.py
+# for 320 KB - 4 MB). Before the fix the type-name normaliser took 132 s on an 8 KB line
 # (cubic), the numbering pattern 2 s on a 20 KB line and code-fence extraction 2.6 s on 80 KB
 # (quadratic).
 ADVERSARIAL = {
