@@ -421,9 +421,22 @@ def _stage1(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
     from stepreward.integrations.trl import sample_rows
 
     data = out / "data"
-    rows = sample_rows(_read_jsonl(data / "stage1.jsonl") if (data / "stage1.jsonl").exists()
-                       else _read_jsonl(data / "train.jsonl"), system_prompt=_system_prompt(cfg))
     st = cfg["stage1"]
+    raw = (_read_jsonl(data / "stage1.jsonl") if (data / "stage1.jsonl").exists()
+           else _read_jsonl(data / "train.jsonl"))
+    if st.get("per_program"):
+        # A program seen with several calls lets the policy learn that program's answers;
+        # capping the calls per program makes the training reward measure what carries over.
+        cap = int(st["per_program"])
+        seen: dict[str, int] = {}
+        kept = []
+        for r in raw:
+            key = str(r.get("program_id") or r.get("source"))
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] <= cap:
+                kept.append(r)
+        raw = kept
+    rows = sample_rows(raw, system_prompt=_system_prompt(cfg))
     rewards = stage_rewards(cfg, "stage1")
     rows = rows[: st.get("max_rows", len(rows))]
     if st.get("curriculum") is None:

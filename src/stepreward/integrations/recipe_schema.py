@@ -77,6 +77,7 @@ class GrpoSection(_Section):
     policy: str | None = None
     format_reward: bool | None = None
     max_rows: int | None = None
+    per_program: int | None = None
     max_prompt_tokens: int | None = None
     curriculum: dict[str, Any] | bool | None = None
     format_bonus: float | None = None
