@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 import stepreward as sr
 from programs import PAPER
 from stepreward.scoring import extract_answer_block, split_answers
+from stepreward.values import NumpyArray, NumpyScalar
 
 CALL = "f([3, 4, 6, 9], 3)"
 
@@ -137,6 +138,25 @@ STATE_PROBES = [
     ("frozenset({1}); frozenset", frozenset({1}), "frozenset", True, False),
     ("range(0, 3); range", range(3), "range", True, False),
     ("float('inf'); float", float("inf"), "float", True, False),
+    # numpy values (decoded as stand-ins: no numpy needed here).
+    ("[1, 2]; numpy.ndarray", NumpyArray.from_data([1, 2]), "numpy.ndarray", True, False),
+    ("np.array([1, 2]); numpy.ndarray", NumpyArray.from_data([1, 2]), "numpy.ndarray", True,
+     False),
+    ("array([1, 2]); np.ndarray", NumpyArray.from_data([1, 2]), "numpy.ndarray", True, False),
+    ("[1, 2]; list", NumpyArray.from_data([1, 2]), "numpy.ndarray", False, False),
+    ("[1.0, 2.0]; numpy.ndarray", NumpyArray.from_data([1, 2]), "numpy.ndarray", False, False),
+    ("[[1, 2]]; numpy.ndarray", NumpyArray.from_data([1, 2]), "numpy.ndarray", False, False),
+    ("[0.1, 0.5]; ndarray", NumpyArray.from_data([0.1, 0.5], "float32"), "numpy.ndarray", True,
+     False),
+    ("3; numpy.int64", NumpyScalar("int64", 3), "numpy.int64", True, True),
+    ("np.int64(3); np.int64", NumpyScalar("int64", 3), "numpy.int64", True, False),
+    ("3; int", NumpyScalar("int64", 3), "numpy.int64", False, False),
+    ("np.True_; numpy.bool", NumpyScalar("bool", True), "numpy.bool", True, False),
+    ("True; bool_", NumpyScalar("bool", True), "numpy.bool", True, False),
+    ("0.1; numpy.float32", NumpyScalar("float32", 0.10000000149011612), "numpy.float32", True,
+     False),
+    ("np.float64(nan); numpy.float64", NumpyScalar("float64", float("nan")), "numpy.float64",
+     True, False),
 ]
 
 
@@ -371,8 +391,8 @@ def test_lambda_arguments_in_input_answers(sandbox: sr.Sandbox, policy: str, arg
 
 # ------------------------------------------------------------------ adversarial lines (linear)
 
-# Lines crafted against backtracking regular expressions (see bench/adversarial.py for the
-# table at 20 KB - 4 MB). Before the fix the type-name normaliser took 132 s on an 8 KB line
+# Lines crafted against backtracking regular expressions (see bench/test_bench_adversarial.py
+# for 320 KB - 4 MB). Before the fix the type-name normaliser took 132 s on an 8 KB line
 # (cubic), the numbering pattern 2 s on a 20 KB line and code-fence extraction 2.6 s on 80 KB
 # (quadratic).
 ADVERSARIAL = {

@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 import stepreward.values as values_module
 from stepreward.values import (
     NOT_LITERAL,
+    NumpyArray,
+    NumpyScalar,
     dumps_literal,
     from_literal,
     literals_equal,
@@ -145,6 +147,12 @@ ROUND_TRIP_CASES: list[Any] = [
     range(2**70, 2**80, 2**65),
     [range(3), (range(1),)],
     nest(100),
+    NumpyScalar("uint64", 2**64 - 1),
+    NumpyScalar("complex64", complex(1.5, -NAN)),
+    NumpyArray("float32", [2, 2], [[1.5, NAN], [INF, -0.0]]),
+    NumpyArray("str", [2], ["a", "\ud800"]),
+    NumpyArray("int64", [2, 0], [[], []]),
+    {NumpyScalar("int8", 1): NumpyArray("bool", [], True)},
 ]
 
 
@@ -645,6 +653,27 @@ ACCEPTED: list[tuple[str, Any]] = [
     ("range(10, -2, -3)", range(10, -2, -3)),
     ("[\n  1,\n  2,  # comment\n]", [1, 2]),
     ("[" * 100 + "]" * 100, nest(99, [])),
+    # numpy values, as numpy prints them and as a model writes them.
+    ("np.array([1, 2])", NumpyArray("int64", [2], [1, 2])),
+    ("array([1, 2])", NumpyArray("int64", [2], [1, 2])),
+    ("numpy.asarray([[1.], [2.]])", NumpyArray("float64", [2, 1], [[1.0], [2.0]])),
+    ("array([0.1, 2. ], dtype=float32)", NumpyArray.from_data([0.1, 2.0], "float32")),
+    ("np.array([1, 2], dtype='uint8')", NumpyArray("uint8", [2], [1, 2])),
+    ("array(['a', 'bc'], dtype='<U2')", NumpyArray("str", [2], ["a", "bc"])),
+    ("np.array([True, False])", NumpyArray("bool", [2], [True, False])),
+    ("np.array([np.nan, -np.inf])", NumpyArray("float64", [2], [NAN, -INF])),
+    ("np.array(5)", NumpyArray("int64", [], 5)),
+    ("np.array([])", NumpyArray("float64", [0], [])),
+    ("np.empty((0, 3), dtype=np.int32)", NumpyArray("int32", [0, 3], [])),
+    ("np.int64(3)", NumpyScalar("int64", 3)),
+    ("-np.int64(3)", NumpyScalar("int64", -3)),
+    ("int64(3)", NumpyScalar("int64", 3)),
+    ("np.float32(0.1)", NumpyScalar("float32", 0.10000000149011612)),
+    ("np.float64(nan)", NumpyScalar("float64", NAN)),
+    ("np.True_", NumpyScalar("bool", True)),
+    ("np.str_('ab')", NumpyScalar("str", "ab")),
+    ("[np.int8(1), {'k': np.array([1.5])}]",
+     [NumpyScalar("int8", 1), {"k": NumpyArray("float64", [1], [1.5])}]),
 ]
 
 
@@ -726,6 +755,18 @@ REJECTED: list[str] = [
     "[" + "1," * 60_000 + "]",
     "\x00",
     "1\x00",
+    "np.array([[1, 2], [3]])",
+    "np.array([1, 'a'])",
+    "np.array([1], copy=True)",
+    "np.load('x.npy')",
+    "np.array(x)",
+    "np.int8(300)",
+    "np.uint8(-1)",
+    "np.array([1, 2], dtype=object)",
+    "np.empty((2, 3))",
+    "np.array({1: 2})",
+    "np.zeros(3)",
+    "numpy.ndarray",
 ]
 
 
@@ -798,6 +839,16 @@ EQUAL_CASES: list[tuple[Any, Any, float]] = [
     ({1.0, 1.05}, {1.05, 1.1}, 0.06),
     ({NAN, 1.0}, {float("nan"), 1.0 + 1e-12}, 1e-9),
     (INF, INF, 1e-9),
+    (NumpyScalar("int64", 3), 3, 0.0),
+    (NumpyScalar("int64", 3), 3.0, 0.0),
+    (NumpyScalar("float32", 0.10000000149011612), 0.1, 0.0),
+    (NumpyScalar("float64", NAN), NAN, 0.0),
+    (NumpyArray.from_data([1, 2]), NumpyArray.from_data([1, 2], "int32"), 0.0),
+    (NumpyArray.from_data([1, 2]), NumpyArray.from_data([1, 2], "uint8"), 0.0),
+    (NumpyArray.from_data([0.1, NAN]), NumpyArray.from_data([0.1, NAN], "float32"), 0.0),
+    (NumpyArray.from_data([0.1 + 0.2]), NumpyArray.from_data([0.3]), 1e-9),
+    ([NumpyArray.from_data([[1, 2]])], [NumpyArray.from_data([[1, 2]])], 0.0),
+    ({NumpyScalar("int64", 1): "a"}, {1: "a"}, 0.0),
 ]
 
 UNEQUAL_CASES: list[tuple[Any, Any, float]] = [
@@ -831,6 +882,16 @@ UNEQUAL_CASES: list[tuple[Any, Any, float]] = [
     ({_NAN_A: 1, _NAN_B: 2}, {_NAN_A: 1, _NAN_C: 3}, 0.0),
     ({NAN}, {1.0}, 0.0),
     (True, 2, 0.0),
+    (NumpyArray.from_data([1, 2]), [1, 2], 0.0),
+    (NumpyArray.from_data([1, 2]), NumpyArray.from_data([1.0, 2.0]), 0.0),
+    (NumpyArray.from_data([1, 0]), NumpyArray.from_data([True, False]), 0.0),
+    (NumpyArray.from_data([[1, 2]]), NumpyArray.from_data([1, 2]), 0.0),
+    (NumpyArray.from_data([0.1 + 0.2]), NumpyArray.from_data([0.3]), 0.0),
+    (NumpyArray.from_data([NAN]), NumpyArray.from_data([1.0]), 1e-9),
+    (NumpyArray.from_data(["1"]), NumpyArray.from_data([1]), 0.0),
+    (NumpyScalar("int64", 3), 4, 0.0),
+    (NumpyScalar("float32", 0.10000000149011612), 0.1000001, 0.0),
+    (NumpyArray.from_data(5), 5, 0.0),
 ]
 
 

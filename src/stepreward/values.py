@@ -12,6 +12,8 @@ import enum
 import json
 import math
 import re
+import struct
+import sys
 import threading
 import types
 import warnings
@@ -20,14 +22,19 @@ from typing import Any, Final, NoReturn, TypeAlias
 
 __all__ = [
     "NOT_LITERAL",
+    "NUMPY_DTYPES",
     "JSONValue",
     "NotLiteralType",
+    "NumpyArray",
+    "NumpyScalar",
+    "contains_numpy",
     "dumps_literal",
     "from_literal",
     "literals_equal",
     "loads_literal",
     "normalize_type_name",
     "parse_value",
+    "realize_numpy",
     "render_literal",
     "safe_repr",
     "to_literal",
@@ -158,7 +165,7 @@ class _Encoder:
             parts = (obj.start, obj.stop, obj.step)
             return {"range": [_encode_int(part) for part in parts]}
         if cls not in _ENCODABLE_CONTAINERS:
-            raise _Abort
+            return _numpy_literal(obj, cls, self, depth)
         if depth >= self.max_depth:
             raise _Abort
         key = id(obj)
@@ -231,6 +238,11 @@ def to_literal(
       sorted by their :func:`dumps_literal` text, so the result is independent of
       ``PYTHONHASHSEED``.
     * range: ``{"range": [start, stop, step]}``.
+    * numpy (only where the program imported it; numpy's own exact types, see
+      docs/traces.md): an array ``{"ndarray": [dtype, shape, data]}`` with ``data`` as
+      ``tolist()`` gives it, elements encoded as above (its elements count against
+      ``max_items``); a scalar ``{"np_scalar": [dtype, value]}``. They decode to
+      :class:`NumpyArray` and :class:`NumpyScalar`, which need no numpy.
 
     Example:
         >>> to_literal({"a": (1, 2.0), "b": {3}})
@@ -310,6 +322,8 @@ def _decode_tagged(tag: str, payload: object) -> Any:
         if type(payload) is not str or _HEX_RE.fullmatch(payload) is None:
             _fail("'bytes' expects a string of hex digit pairs")
         return bytes.fromhex(payload)
+    if tag in {"np_scalar", "ndarray"}:
+        return _decode_numpy(tag, payload)
     if tag == "range":
         parts = _decode_list(payload, tag)
         if len(parts) != 3 or any(type(p) is not int for p in parts):
@@ -318,6 +332,23 @@ def _decode_tagged(tag: str, payload: object) -> Any:
             _fail("'range' step must not be zero")
         return range(parts[0], parts[1], parts[2])
     _fail(f"unknown tag {tag!r}")
+
+
+def _decode_numpy(tag: str, payload: object) -> Any:
+    arity = 2 if tag == "np_scalar" else 3
+    if type(payload) is not list or len(payload) != arity or type(payload[0]) is not str:
+        _fail(f"{tag!r} expects [dtype, {'value' if arity == 2 else 'shape, data'}]")
+    try:
+        if tag == "np_scalar":
+            return NumpyScalar(payload[0], _decode(payload[1]))
+        shape = payload[1]
+        if type(shape) is not list:
+            _fail("'ndarray' shape must be a JSON array of ints")
+        return NumpyArray(payload[0], shape, _decode(payload[2]))
+    except ValueError as exc:
+        if str(exc).startswith("malformed literal"):
+            raise
+        _fail(f"{tag!r}: {exc}")
 
 
 def _decode(lit: object) -> Any:
@@ -492,7 +523,30 @@ def normalize_type_name(text: str) -> str:
     key = name.lower()
     if key in _TYPE_ALIASES:
         return _TYPE_ALIASES[key]
+    numpy_name = _numpy_type_name(key)
+    if numpy_name is not None:
+        return numpy_name
     return _BUILTIN_TYPE_NAMES.get(key, name)
+
+
+# numpy's type names, lower case, without the module: ``numpy.<name>`` is canonical.
+_NP_TYPE_NAMES: Final = frozenset({
+    "ndarray", "bool_", "str_", "bytes_", "generic", "matrix", "longlong", "ulonglong", "intc",
+    "uintc", "longdouble", "clongdouble", "datetime64", "timedelta64", "object_", "void",
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16",
+    "float32", "float64", "complex64", "complex128",
+})
+
+
+def _numpy_type_name(key: str) -> str | None:
+    """``numpy.<name>`` for ``np.X``, ``numpy.X`` and numpy's bare type names (lower case)."""
+    for prefix in ("np.", "numpy."):
+        if key.startswith(prefix):
+            rest = key[len(prefix):]
+            return "numpy.bool_" if rest in ("bool", "bool_") else f"numpy.{rest}"
+    if key in _NP_TYPE_NAMES:
+        return f"numpy.{key}"
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -504,8 +558,48 @@ _CONSTANT_TYPES: Final = (type(None), bool, int, float, complex, str, bytes)
 _ITERABLE_ARG_TYPES: Final = (list, tuple, set, frozenset)
 
 
+# numpy constants a model may write (``np.nan``, ``numpy.inf``, ``np.True_``).
+_NP_CONSTANTS: Final[dict[str, Any]] = {
+    "nan": math.nan, "inf": math.inf, "NaN": math.nan, "NAN": math.nan, "Inf": math.inf,
+    "infty": math.inf, "Infinity": math.inf, "PINF": math.inf, "NINF": -math.inf,
+}
+_NP_ARRAY_CALLS: Final = frozenset({"array", "asarray"})
+
+
+def _numpy_call(node: ast.Call) -> str | None:
+    """``array``, ``empty`` or a scalar type (``int64``) when ``node`` calls numpy's, else None.
+
+    ``np.X`` and ``numpy.X``; bare ``array(...)`` (numpy's repr) and the bare dtype names of
+    ``_NP_BARE_CALLS`` (``int64(3)``, ``float32(0.5)``).
+    """
+    func = node.func
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and \
+            func.value.id in _NP_MODULE_NAMES:
+        name = func.attr
+        if name in _NP_ARRAY_CALLS or name == "empty" or name in _NP_SCALAR_CALLS:
+            return name
+        return None
+    if isinstance(func, ast.Name) and (func.id in _NP_ARRAY_CALLS or func.id in _NP_BARE_CALLS):
+        return func.id
+    return None
+
+
+# Bare scalar calls as numpy 1 printed them: only names that say numpy (``int64(3)``), not
+# ones a program may well define itself (``double``, ``single``, ``half``).
+_NP_BARE_CALLS: Final = frozenset({
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16",
+    "float32", "float64", "complex64", "complex128", "bool_", "str_"})
+
+
 def _reject(message: str) -> NoReturn:
     raise ValueError(f"not a supported literal: {message}")
+
+
+def _dotted(node: ast.AST) -> str | None:
+    """``np.array`` for an attribute of a plain name, else None."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return f"{node.value.id}.{node.attr}"
+    return None
 
 
 def _describe(node: ast.AST) -> str:
@@ -513,7 +607,11 @@ def _describe(node: ast.AST) -> str:
         func = node.func
         if isinstance(func, ast.Name):
             return f"call of {func.id!r}"
-        return "call"
+        dotted = _dotted(func)
+        return f"call of {dotted!r}" if dotted else "call"
+    if isinstance(node, ast.Attribute):
+        dotted = _dotted(node)
+        return f"attribute {dotted!r}" if dotted else "attribute expression"
     if isinstance(node, ast.Name):
         return f"name {node.id!r}"
     if isinstance(node, ast.BinOp | ast.UnaryOp | ast.BoolOp):
@@ -522,10 +620,13 @@ def _describe(node: ast.AST) -> str:
 
 
 class _LiteralParser:
-    __slots__ = ("max_depth",)
+    __slots__ = ("in_numpy", "max_depth")
 
     def __init__(self, max_depth: int) -> None:
         self.max_depth = max_depth
+        # Inside a numpy call ``complex(re, im)`` is accepted too: it is how a complex
+        # element with a non-finite imaginary part is rendered (``0+infj`` is no literal).
+        self.in_numpy = False
 
     def convert(self, node: ast.expr, depth: int) -> Any:
         if isinstance(node, ast.Constant):
@@ -534,6 +635,8 @@ class _LiteralParser:
             if node.id in _SPECIAL_NAMES:
                 return _SPECIAL_NAMES[node.id]
             _reject(_describe(node))
+        if isinstance(node, ast.Attribute):
+            return self._numpy_constant(node)
         if isinstance(node, ast.UnaryOp):
             return self._signed(node, depth)
         if isinstance(node, ast.BinOp):
@@ -551,7 +654,68 @@ class _LiteralParser:
             return self._hashables(node.elts, depth, set)
         if isinstance(node, ast.Dict):
             return self._dict(node, depth)
+        np_name = _numpy_call(node)
+        if np_name is not None:
+            return self._numpy(node, np_name, depth)
         return self._call(node, depth)
+
+    @staticmethod
+    def _numpy_constant(node: ast.Attribute) -> Any:
+        if isinstance(node.value, ast.Name) and node.value.id in _NP_MODULE_NAMES:
+            if node.attr in _NP_CONSTANTS:
+                return _NP_CONSTANTS[node.attr]
+            if node.attr in ("True_", "False_"):
+                return NumpyScalar("bool", node.attr == "True_")
+        _reject(_describe(node))
+
+    @staticmethod
+    def _dtype_arg(node: ast.expr) -> str:
+        if isinstance(node, ast.Constant) and type(node.value) is str:
+            text = node.value
+        elif isinstance(node, ast.Name):
+            text = node.id
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+                node.value.id in _NP_MODULE_NAMES:
+            text = node.attr
+        else:
+            _reject(f"dtype {_describe(node)}")
+        try:
+            return _np_dtype_name(text)
+        except ValueError as exc:
+            _reject(str(exc))
+
+    def _numpy(self, node: ast.Call, name: str, depth: int) -> Any:
+        dtype: str | None = None
+        for keyword in node.keywords:
+            if keyword.arg != "dtype" or name not in (*_NP_ARRAY_CALLS, "empty"):
+                _reject(f"keyword arguments other than dtype= in {_describe(node)}")
+            dtype = self._dtype_arg(keyword.value)
+        if len(node.args) != 1:
+            _reject(f"{_describe(node)} takes one positional argument")
+        outer, self.in_numpy = self.in_numpy, True
+        try:
+            arg = self.convert(node.args[0], depth)  # Starred is rejected here
+        finally:
+            self.in_numpy = outer
+        try:
+            if name in _NP_ARRAY_CALLS:
+                return NumpyArray.from_data(arg, dtype)
+            if name == "empty":
+                shape = (arg,) if type(arg) is int else arg
+                if type(shape) is not tuple or any(type(n) is not int or n < 0 for n in shape) \
+                        or 0 not in shape:
+                    _reject("np.empty() is read for empty arrays only: a shape with a 0")
+                return NumpyArray(dtype or "float64", shape, _np_empty(shape))
+            scalar_dtype = _NP_SCALAR_CALLS[name]
+            if type(arg) is NumpyScalar:
+                arg = arg.value
+            if type(arg) is str and _NP_FAMILY[scalar_dtype] in ("float", "complex"):
+                arg = complex(arg) if scalar_dtype in _NP_COMPLEX else float(arg)
+            return NumpyScalar(scalar_dtype, _np_cast(arg, scalar_dtype))
+        except (ValueError, OverflowError) as exc:
+            if str(exc).startswith("not a supported literal"):
+                raise
+            _reject(f"{_describe(node)}: {exc}")
 
     @staticmethod
     def _constant(node: ast.Constant) -> Any:
@@ -563,10 +727,13 @@ class _LiteralParser:
         return value
 
     def _number(self, node: ast.expr, depth: int, allowed: tuple[type, ...]) -> Any:
-        # A number written without operators: a constant, inf/nan, or float('...').
-        if not isinstance(node, ast.Constant | ast.Name | ast.Call):
+        # A number written without operators: a constant, inf/nan, float('...'), np.inf.
+        if not isinstance(node, ast.Constant | ast.Name | ast.Call | ast.Attribute):
             _reject(f"{_describe(node)} inside a number")
         value = self.convert(node, depth)
+        # -np.int64(3) stays a numpy scalar, as in numpy.
+        if type(value) is NumpyScalar and type(value.value) in allowed and value.dtype != "bool":
+            return value
         if type(value) not in allowed:
             _reject(f"{type(value).__name__} where a number was expected")
         return value
@@ -575,6 +742,12 @@ class _LiteralParser:
         if not isinstance(node.op, ast.USub | ast.UAdd):
             _reject(_describe(node))
         value = self._number(node.operand, depth, (int, float, complex))
+        if type(value) is NumpyScalar:
+            negated = -value.value if isinstance(node.op, ast.USub) else +value.value
+            try:
+                return NumpyScalar(value.dtype, _np_cast(negated, value.dtype))
+            except ValueError as exc:
+                _reject(str(exc))
         return -value if isinstance(node.op, ast.USub) else +value
 
     def _complex(self, node: ast.BinOp, depth: int) -> complex:
@@ -623,8 +796,22 @@ class _LiteralParser:
                 _reject(f"unhashable dict key of type {type(key).__name__}")
         return out
 
+    def _complex_call(self, node: ast.Call, depth: int) -> complex:
+        if node.keywords or not 1 <= len(node.args) <= 2:
+            _reject("complex() takes one or two real numbers here")
+        parts = [self._number(arg, depth, (int, float)) if not isinstance(arg, ast.UnaryOp)
+                 else self._signed(arg, depth) for arg in node.args]
+        if any(type(p) not in (int, float) for p in parts):
+            _reject("complex() takes one or two real numbers here")
+        try:
+            return complex(*(float(p) for p in parts))
+        except OverflowError:
+            _reject("complex() part out of range")
+
     def _call(self, node: ast.Call, depth: int) -> Any:
         func = node.func
+        if isinstance(func, ast.Name) and func.id == "complex" and self.in_numpy:
+            return self._complex_call(node, depth)
         if not isinstance(func, ast.Name) or func.id not in ("set", "frozenset", "range", "float"):
             _reject(_describe(node))
         if node.keywords:
@@ -663,7 +850,11 @@ def parse_value(text: str, *, max_len: int = 100_000, max_depth: int = 100) -> A
     ``a+bj``/``a-bj``, lists, tuples, dicts, sets, ``set()``, ``set([...])``,
     ``frozenset()``, ``frozenset([...])``/``frozenset({...})``, ``range(a[, b[, c]])`` with int
     arguments, ``float('inf')``/``float('-inf')``/``float('nan')`` (any string ``float``
-    accepts) and the bare names ``inf`` and ``nan``.  Everything else (other names, calls,
+    accepts), the bare names ``inf`` and ``nan``, and numpy values: ``np.array(DATA)``,
+    ``numpy.array``, ``np.asarray`` or numpy's repr ``array(...)`` with an optional
+    ``dtype=``, ``np.empty(SHAPE)`` of a shape with a 0, scalars ``np.int64(3)`` /
+    ``int64(3)`` / ``np.True_``, and ``np.nan`` / ``np.inf`` (see :class:`NumpyArray`; no
+    numpy needed).  Everything else (other names, calls,
     attributes, subscripts, operators, comprehensions, lambdas, f-strings, ``...``) raises
     ValueError with a reason, as do inputs longer than ``max_len`` characters, containers
     nested deeper than ``max_depth``, inputs the parser cannot handle, and int literals of
@@ -706,12 +897,534 @@ def parse_value(text: str, *, max_len: int = 100_000, max_depth: int = 100) -> A
 
 
 # --------------------------------------------------------------------------------------------
+# numpy values
+# --------------------------------------------------------------------------------------------
+
+# numpy is never imported here: in the sandbox child a numpy value can only exist when the
+# program imported numpy (so it is in sys.modules), and the trainer decodes numpy literals into
+# the two stand-in classes below, which need no numpy at all.
+
+#: Element dtypes of numpy arrays and scalars that have a literal form, by kind.
+_NP_INT_RANGES: Final[dict[str, tuple[int, int]]] = {
+    **{f"int{b}": (-(2 ** (b - 1)), 2 ** (b - 1)) for b in (8, 16, 32, 64)},
+    **{f"uint{b}": (0, 2**b) for b in (8, 16, 32, 64)},
+}
+_NP_FLOATS: Final = frozenset({"float16", "float32", "float64"})
+_NP_COMPLEX: Final = frozenset({"complex64", "complex128"})
+NUMPY_DTYPES: Final = frozenset({"bool", "str", *_NP_INT_RANGES, *_NP_FLOATS, *_NP_COMPLEX})
+# Kinds that compare equal to each other (signed and unsigned ints are one family).
+_NP_FAMILY: Final[dict[str, str]] = {
+    "bool": "bool", "str": "str", **dict.fromkeys(_NP_INT_RANGES, "int"),
+    **dict.fromkeys(_NP_FLOATS, "float"), **dict.fromkeys(_NP_COMPLEX, "complex"),
+}
+# What a model may write for a dtype: numpy's names, the Python types numpy maps, the short
+# codes numpy prints in reprs (``dtype='<U2'``) and accepts (``'f4'``).
+_NP_DTYPE_ALIASES: Final[dict[str, str]] = {
+    **{name: name for name in NUMPY_DTYPES},
+    "bool_": "bool", "bool8": "bool", "?": "bool", "b1": "bool", "|b1": "bool",
+    "int": "int64", "float": "float64", "complex": "complex128", "str_": "str",
+    "double": "float64", "single": "float32", "half": "float16", "longlong": "int64",
+    "intp": "int64", "uintp": "uint64", "ulonglong": "uint64", "intc": "int32", "uintc": "uint32",
+    "short": "int16", "ushort": "uint16", "byte": "int8", "ubyte": "uint8",
+    "cdouble": "complex128", "csingle": "complex64", "float_": "float64",
+    "complex_": "complex128", "unicode": "str",
+    **{f"{p}{c}{n}": name for name, c, n in (
+        ("int8", "i", 1), ("int16", "i", 2), ("int32", "i", 4), ("int64", "i", 8),
+        ("uint8", "u", 1), ("uint16", "u", 2), ("uint32", "u", 4), ("uint64", "u", 8),
+        ("float16", "f", 2), ("float32", "f", 4), ("float64", "f", 8),
+        ("complex64", "c", 8), ("complex128", "c", 16)) for p in ("", "<", "=", "|")},
+}
+_NP_STR_CODE_RE: Final = re.compile(r"[<>=|]?U[0-9]{0,9}")
+_NP_MODULE_NAMES: Final = frozenset({"np", "numpy"})
+_NP_SCALAR_CALLS: Final[dict[str, str]] = {
+    **{name: name for name in NUMPY_DTYPES if name not in ("bool", "str")},
+    "bool_": "bool", "str_": "str", "float_": "float64", "double": "float64",
+    "single": "float32", "half": "float16", "longlong": "int64", "intc": "int32",
+    "cdouble": "complex128", "csingle": "complex64",
+}
+# Defaults numpy infers for data written without a dtype.
+_NP_INFERRED: Final[dict[type, str]] = {bool: "bool", int: "int64", float: "float64",
+                                        complex: "complex128", str: "str"}
+
+
+def _np_dtype_name(text: str) -> str:
+    name = _NP_DTYPE_ALIASES.get(text.strip())
+    if name is None and _NP_STR_CODE_RE.fullmatch(text.strip()):
+        name = "str"
+    if name is None:
+        raise ValueError(f"unsupported numpy dtype {text!r}")
+    return name
+
+
+def _round_float(value: float, dtype: str) -> float:
+    """``value`` as the nearest float of ``dtype`` (what numpy stores), as a Python float."""
+    if dtype == "float64" or math.isnan(value) or math.isinf(value):
+        return value
+    fmt = "<f" if dtype == "float32" else "<e"
+    try:
+        return float(struct.unpack(fmt, struct.pack(fmt, value))[0])
+    except OverflowError:  # numpy overflows to infinity
+        return math.copysign(math.inf, value)
+
+
+def _short_float(value: float, dtype: str) -> str:
+    """The shortest text that reads back as the same ``dtype`` float (numpy's repr digits)."""
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if dtype == "float64":
+        return repr(value)
+    for digits in range(1, 18):
+        text = f"{value:.{digits}g}"
+        if _round_float(float(text), dtype) == value:
+            break
+    if not any(c in text for c in ".en"):
+        text += ".0"
+    return text
+
+
+def _np_cast(value: Any, dtype: str) -> Any:
+    """A Python scalar converted as numpy converts it on ``np.<dtype>(value)``; ValueError if
+    numpy would refuse or the value would wrap around."""
+    family = _NP_FAMILY[dtype]
+    t = type(value)
+    if family == "str":
+        if t is not str:
+            raise ValueError(f"a {dtype} element must be a string, got {t.__name__}")
+        return value
+    if t is str or t not in _NUMBER_TYPES:
+        raise ValueError(f"a {dtype} element must be a number, got {t.__name__}")
+    if family == "bool":
+        return bool(value)
+    if family == "int":
+        if t is complex:
+            raise ValueError(f"cannot convert a complex number to {dtype}")
+        if t is float and not math.isfinite(value):
+            raise ValueError(f"cannot convert {value!r} to {dtype}")
+        number = int(value)
+        low, high = _NP_INT_RANGES[dtype]
+        if not low <= number < high:
+            raise ValueError(f"{number} is out of range for {dtype}")
+        return number
+    if family == "float":
+        if t is complex:
+            raise ValueError(f"cannot convert a complex number to {dtype}")
+        try:
+            return _round_float(float(value), dtype)
+        except OverflowError:
+            raise ValueError(f"{value} is out of range for {dtype}") from None
+    part = "float32" if dtype == "complex64" else "float64"
+    try:
+        cnumber = complex(value)
+    except OverflowError:
+        raise ValueError(f"{value} is out of range for {dtype}") from None
+    return complex(_round_float(cnumber.real, part), _round_float(cnumber.imag, part))
+
+
+def _np_check_element(value: Any, dtype: str) -> None:
+    """Raise ValueError unless ``value`` is exactly what ``tolist()`` gives for ``dtype``."""
+    family = _NP_FAMILY[dtype]
+    expected: type = {"bool": bool, "int": int, "float": float, "complex": complex,
+                      "str": str}[family]
+    if type(value) is not expected:
+        raise ValueError(f"a {dtype} element must be a {expected.__name__}, "
+                         f"got {type(value).__name__}")
+    if family == "int":
+        low, high = _NP_INT_RANGES[dtype]
+        number: Any = value  # an exact int (checked above); mypy narrowed value to object
+        if not low <= number < high:
+            raise ValueError(f"{value} is out of range for {dtype}")
+
+
+class NumpyScalar:
+    """A numpy scalar (``np.int64(3)``, ``np.float32(0.5)``, ``np.True_``), decoded without numpy.
+
+    ``dtype`` is numpy's dtype name (``"int64"``, ``"float32"``, ``"bool"``, ``"str"``...) and
+    ``value`` the Python scalar ``.item()`` gives. It compares (``==``, :func:`values_equal`)
+    like that Python value, as numpy scalars do, and hashes like it; :meth:`to_numpy` builds the
+    real scalar where numpy is installed.
+
+    Example:
+        >>> s = NumpyScalar("int64", 3)
+        >>> s == 3, s, s.to_python()
+        (True, np.int64(3), 3)
+    """
+
+    __slots__ = ("dtype", "value")
+    dtype: str
+    value: Any
+
+    def __init__(self, dtype: str, value: Any) -> None:
+        if dtype not in NUMPY_DTYPES:
+            raise ValueError(f"unsupported numpy dtype {dtype!r}")
+        _np_check_element(value, dtype)
+        object.__setattr__(self, "dtype", dtype)
+        object.__setattr__(self, "value", value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("NumpyScalar is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        value = other.value if type(other) is NumpyScalar else other
+        if type(value) not in _COMPARABLE_TYPES or type(value) is NumpyArray:
+            return NotImplemented
+        return bool(self.value == value)
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __repr__(self) -> str:
+        return _render(self, 0)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (NumpyScalar, (self.dtype, self.value))
+
+    def to_python(self) -> Any:
+        """The plain Python value (``int``, ``float``, ``bool``, ``complex`` or ``str``)."""
+        return self.value
+
+    def to_numpy(self) -> Any:
+        """The real numpy scalar (imports numpy; ImportError where it is not installed)."""
+        import numpy
+
+        return numpy.dtype(self.dtype).type(self.value)
+
+
+class NumpyArray:
+    """A numpy array decoded without numpy: ``dtype``, ``shape`` and ``data``.
+
+    ``data`` is what ``ndarray.tolist()`` gives (nested lists of Python scalars; the scalar
+    itself for a 0-d array), ``shape`` a tuple of ints, ``dtype`` numpy's dtype name (all
+    string dtypes are ``"str"``). ``==`` is :func:`values_equal` (one bool, unlike numpy's
+    elementwise ``==``): same shape, same dtype family (bool, int, float, complex, str; the
+    width does not matter), elements equal. Build one from nested data as numpy's
+    ``np.array`` would with :meth:`from_data`; :meth:`to_numpy` gives the real array.
+
+    Example:
+        >>> a = NumpyArray.from_data([[1, 2], [3, 4]])
+        >>> a.dtype, a.shape, a
+        ('int64', (2, 2), np.array([[1, 2], [3, 4]]))
+        >>> a == NumpyArray.from_data([[1, 2], [3, 4]], "int32"), a == [[1, 2], [3, 4]]
+        (True, False)
+    """
+
+    __slots__ = ("data", "dtype", "shape")
+    __hash__ = None  # type: ignore[assignment]  # mutable in numpy, unhashable there too
+    dtype: str
+    shape: tuple[int, ...]
+    data: Any
+
+    def __init__(self, dtype: str, shape: tuple[int, ...] | list[int], data: Any) -> None:
+        if dtype not in NUMPY_DTYPES:
+            raise ValueError(f"unsupported numpy dtype {dtype!r}")
+        dims = tuple(shape)
+        if any(type(n) is not int or n < 0 for n in dims) or len(dims) > 64:
+            raise ValueError(f"bad numpy shape {shape!r}")
+        _np_check_data(data, dims, dtype)
+        object.__setattr__(self, "dtype", dtype)
+        object.__setattr__(self, "shape", dims)
+        object.__setattr__(self, "data", data)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("NumpyArray is immutable")
+
+    @classmethod
+    def from_data(cls, data: Any, dtype: str | None = None) -> NumpyArray:
+        """The array ``np.array(data, dtype=dtype)`` makes, from nested lists or tuples of
+        Python scalars (ValueError for ragged data or values numpy would refuse or wrap).
+
+        Example:
+            >>> NumpyArray.from_data([1, 2.5]).dtype, NumpyArray.from_data([1, 2], "float32").data
+            ('float64', [1.0, 2.0])
+        """
+        shape = _np_shape(data, 0)
+        leaves = _np_leaves(data)
+        dtype = _np_infer(leaves) if dtype is None else _np_dtype_name(dtype)
+        return cls(dtype, shape, _np_convert(data, dtype))
+
+    @property
+    def size(self) -> int:
+        """The number of elements."""
+        return math.prod(self.shape)
+
+    @property
+    def ndim(self) -> int:
+        """The number of dimensions."""
+        return len(self.shape)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not NumpyArray:
+            return False
+        return _Comparer(0.0).eq(self, other)
+
+    def __bool__(self) -> bool:
+        if self.size != 1:
+            raise ValueError("the truth value of an array with more than one element is "
+                             "ambiguous")
+        return bool(_np_leaves(self.data)[0])
+
+    def __repr__(self) -> str:
+        return _render(self, 0)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (NumpyArray, (self.dtype, self.shape, self.data))
+
+    def flat(self) -> list[Any]:
+        """The elements in C order, as a flat list of Python scalars."""
+        return _np_leaves(self.data)
+
+    def tolist(self) -> Any:
+        """The data as nested lists (a fresh copy), as ``ndarray.tolist()``."""
+        return _np_copy(self.data)
+
+    def to_numpy(self) -> Any:
+        """The real numpy array (imports numpy; ImportError where it is not installed)."""
+        import numpy
+
+        return numpy.array(self.data, dtype=self.dtype).reshape(self.shape)
+
+
+def _np_copy(data: Any) -> Any:
+    return [_np_copy(x) for x in data] if type(data) is list else data
+
+
+def _np_shape(data: Any, depth: int) -> tuple[int, ...]:
+    if depth > 64:
+        raise ValueError("numpy arrays have at most 64 dimensions")
+    if type(data) is NumpyArray:
+        return data.shape
+    if type(data) not in (list, tuple):
+        return ()
+    if not data:
+        return (0,)
+    shapes = {_np_shape(item, depth + 1) for item in data}
+    if len(shapes) != 1:
+        raise ValueError("ragged nested sequence: numpy cannot make an array of it")
+    return (len(data), *shapes.pop())
+
+
+def _np_leaves(data: Any) -> list[Any]:
+    if type(data) is NumpyArray:
+        return _np_leaves(data.data)
+    if type(data) not in (list, tuple):
+        return [data.value if type(data) is NumpyScalar else data]
+    out: list[Any] = []
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if type(item) in (list, tuple):
+            stack.extend(reversed(item))
+        elif type(item) is NumpyArray:
+            stack.append(item.data)
+        else:
+            out.append(item.value if type(item) is NumpyScalar else item)
+    return out
+
+
+def _np_infer(leaves: list[Any]) -> str:
+    kinds = {type(x) for x in leaves}
+    if not kinds:
+        return "float64"  # np.array([]) is a float array
+    if str in kinds:
+        if kinds != {str}:
+            raise ValueError("numpy arrays written here may not mix strings and numbers")
+        return "str"
+    if not kinds <= _NUMBER_TYPES:
+        raise ValueError(f"no numpy dtype for {sorted(k.__name__ for k in kinds)} elements")
+    for t in (complex, float, int, bool):
+        if t in kinds:
+            return _NP_INFERRED[t]
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _np_convert(data: Any, dtype: str) -> Any:
+    if type(data) is NumpyArray:
+        return _np_convert(data.data, dtype)
+    if type(data) in (list, tuple):
+        return [_np_convert(item, dtype) for item in data]
+    return _np_cast(data.value if type(data) is NumpyScalar else data, dtype)
+
+
+def _np_check_data(data: Any, shape: tuple[int, ...], dtype: str) -> None:
+    if not shape:
+        _np_check_element(data, dtype)
+        return
+    if type(data) is not list or len(data) != shape[0]:
+        raise ValueError(f"numpy data does not match the shape {shape}")
+    for item in data:
+        _np_check_data(item, shape[1:], dtype)
+
+
+def _np_encode_data(data: Any, dtype: str, ndim: int) -> JSONValue:
+    if ndim:
+        return [_np_encode_data(item, dtype, ndim - 1) for item in data]
+    return _np_encode_element(data, dtype)
+
+
+def _np_encode_element(value: Any, dtype: str) -> JSONValue:
+    family = _NP_FAMILY[dtype]
+    if family == "float":
+        return _encode_float(value)
+    if family == "complex":
+        return {"complex": [_encode_float(value.real), _encode_float(value.imag)]}
+    if family == "int":
+        return _encode_int(value)
+    if family == "str":
+        return _encode_str(value)
+    return bool(value)
+
+
+def _numpy_literal(obj: object, cls: type, encoder: _Encoder, depth: int) -> JSONValue:
+    """The literal of a numpy scalar or array (only numpy's own exact types), else _Abort."""
+    if cls is NumpyScalar:
+        assert isinstance(obj, NumpyScalar)
+        return {"np_scalar": [obj.dtype, _np_encode_element(obj.value, obj.dtype)]}
+    if cls is NumpyArray:
+        assert isinstance(obj, NumpyArray)
+        encoder._count(obj.size)
+        if depth + obj.ndim > encoder.max_depth:
+            raise _Abort
+        return {"ndarray": [obj.dtype, list(obj.shape),
+                            _np_encode_data(obj.data, obj.dtype, obj.ndim)]}
+    np: Any = sys.modules.get("numpy")
+    if np is None:
+        raise _Abort
+    try:
+        module = _TYPE_MODULE.__get__(cls, type)
+    except Exception:
+        raise _Abort from None
+    # The exact-type check first: a str subclass could define __ne__.
+    if type(module) is not str or module != "numpy":
+        raise _Abort
+    scalars = _numpy_scalar_types(np)
+    if cls in scalars:
+        dtype = scalars[cls]
+        return {"np_scalar": [dtype, _np_encode_element(np.generic.item(obj), dtype)]}
+    if cls is not np.ndarray:
+        raise _Abort
+    kind = obj.dtype.kind  # type: ignore[attr-defined]
+    name = "str" if kind == "U" else str(obj.dtype.name)  # type: ignore[attr-defined]
+    if name not in NUMPY_DTYPES:
+        raise _Abort
+    shape = tuple(int(n) for n in obj.shape)  # type: ignore[attr-defined]
+    encoder._count(math.prod(shape))
+    if depth + len(shape) > encoder.max_depth:
+        raise _Abort
+    data = obj.tolist()  # type: ignore[attr-defined]  # numpy's own method: an exact ndarray
+    return {"ndarray": [name, list(shape), _np_encode_data(data, name, len(shape))]}
+
+
+_np_scalar_cache: dict[int, dict[type, str]] = {}
+
+
+def _numpy_scalar_types(np: Any) -> dict[type, str]:
+    """numpy's own scalar types with a literal form, by the dtype name they encode as."""
+    cached = _np_scalar_cache.get(id(np))
+    if cached is not None:
+        return cached
+    out: dict[type, str] = {}
+    for attr in ("bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                 "uint64", "float16", "float32", "float64", "complex64", "complex128",
+                 "longlong", "ulonglong", "intc", "uintc", "str_"):
+        cls = getattr(np, attr, None)
+        if isinstance(cls, type):
+            name = "str" if attr == "str_" else str(np.dtype(cls).name)
+            if name in NUMPY_DTYPES:
+                out.setdefault(cls, name)
+    _np_scalar_cache[id(np)] = out
+    return out
+
+
+def contains_numpy(value: Any) -> bool:
+    """Whether a decoded value holds a :class:`NumpyArray` or :class:`NumpyScalar` anywhere
+    (in lists, tuples, dicts, sets).
+
+    Example:
+        >>> contains_numpy([1, {"a": NumpyScalar("int64", 2)}]), contains_numpy([1, 2])
+        (True, False)
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        cls = type(item)
+        if cls is NumpyArray or cls is NumpyScalar:
+            return True
+        if depth > 200:
+            continue
+        if cls in (list, tuple, set, frozenset):
+            stack.extend((x, depth + 1) for x in item)
+        elif cls is dict:
+            stack.extend((x, depth + 1) for pair in item.items() for x in pair)
+    return False
+
+
+def realize_numpy(value: Any) -> Any:
+    """Replace :class:`NumpyArray` / :class:`NumpyScalar` stand-ins inside ``value`` (lists,
+    tuples, dicts, sets) with real numpy objects; values without any come back unchanged.
+
+    Used in the sandbox, where numpy is pre-loaded (``Sandbox(preload=["numpy"])``), to hand
+    tests their numpy arguments. Raises ValueError when a stand-in is found and numpy is not
+    imported yet: it is never imported here.
+
+    Example:
+        >>> realize_numpy([1, (2, {"a": 3})])
+        [1, (2, {'a': 3})]
+    """
+    return _realize(value, 0)
+
+
+def _realize(value: Any, depth: int) -> Any:
+    cls = type(value)
+    if cls is NumpyArray or cls is NumpyScalar:
+        if "numpy" not in sys.modules:
+            raise ValueError("a numpy value needs numpy loaded (Sandbox(preload=['numpy']))")
+        return value.to_numpy()
+    if depth > 200:
+        return value
+    if cls is list:
+        items = [_realize(x, depth + 1) for x in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    if cls is tuple:
+        items = [_realize(x, depth + 1) for x in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else tuple(items)
+    if cls is dict:
+        pairs = [(_realize(k, depth + 1), _realize(v, depth + 1)) for k, v in value.items()]
+        if all(a is k and b is v for (a, b), (k, v) in zip(pairs, value.items(), strict=True)):
+            return value
+        return dict(pairs)
+    if cls is set or cls is frozenset:
+        items = [_realize(x, depth + 1) for x in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else cls(items)
+    return value
+
+
+_MAX_EMPTY_PREFIX: Final = 100_000
+
+
+def _np_empty(shape: tuple[int, ...]) -> Any:
+    """The ``tolist()`` data of an array of ``shape`` with a zero-length dimension."""
+    prefix = 1
+    for n in shape:
+        if n == 0:
+            break
+        prefix *= n
+        if prefix > _MAX_EMPTY_PREFIX:
+            raise ValueError("empty array shape too large")
+    return [] if shape[0] == 0 else [_np_empty(shape[1:]) for _ in range(shape[0])]
+
+
+# --------------------------------------------------------------------------------------------
 # Comparison
 # --------------------------------------------------------------------------------------------
 
 _NUMBER_TYPES: Final = frozenset({bool, int, float, complex})
 _COMPARABLE_TYPES: Final = frozenset(
-    {type(None), bool, int, float, complex, str, bytes, range, list, tuple, dict, set, frozenset}
+    {type(None), bool, int, float, complex, str, bytes, range, list, tuple, dict, set, frozenset,
+     NumpyScalar, NumpyArray}
 )
 _MAX_COMPARE_DEPTH: Final = 200
 _MAX_COMPARE_NODES: Final = 1_000_000
@@ -731,6 +1444,9 @@ def _check_comparable(value: object) -> None:
         cls = type(obj)
         if cls not in _COMPARABLE_TYPES:
             raise TypeError(f"values_equal compares decoded literals only, got {type_name(obj)}")
+        if type(obj) is NumpyArray:
+            nodes += obj.size  # validated when built: plain scalars in a fixed shape
+            continue
         if type(obj) is dict:
             children: list[object] = [*obj.keys(), *obj.values()]
         elif type(obj) in (list, tuple, set, frozenset):
@@ -742,7 +1458,44 @@ def _check_comparable(value: object) -> None:
         stack.extend((child, depth + 1) for child in children)
 
 
+# Float widths below float64, narrowest first; complex64 has float32 parts.
+_NP_NARROW: Final[dict[str, str]] = {"float16": "float16", "float32": "float32",
+                                     "complex64": "float32"}
+
+
+def _np_narrowest(*dtypes: str | None) -> str | None:
+    widths = [_NP_NARROW[d] for d in dtypes if d in _NP_NARROW]
+    return min(widths, key=("float16", "float32").index) if widths else None
+
+
+def _np_round(value: Any, width: str) -> Any:
+    if type(value) is float:
+        return _round_float(value, width)
+    if type(value) is complex:
+        return complex(_round_float(value.real, width), _round_float(value.imag, width))
+    return value
+
+
+def _np_round_data(data: Any, width: str) -> Any:
+    if type(data) is list:
+        return [_np_round_data(item, width) for item in data]
+    return _np_round(data, width)
+
+
+def _np_unwrap_pair(a: Any, b: Any) -> tuple[Any, Any]:
+    da = a.dtype if type(a) is NumpyScalar else None
+    db = b.dtype if type(b) is NumpyScalar else None
+    a = a.value if da else a
+    b = b.value if db else b
+    width = _np_narrowest(da, db)
+    if width is not None:
+        return _np_round(a, width), _np_round(b, width)
+    return a, b
+
+
 def _has_nan(value: object) -> bool:
+    if type(value) is NumpyScalar:
+        value = value.value
     if type(value) is float:
         return math.isnan(value)
     if type(value) is complex:
@@ -811,8 +1564,14 @@ class _Comparer:
         self.exact: _Comparer = self if tol == 0.0 else _Comparer(0.0)
 
     def eq(self, a: Any, b: Any) -> bool:
+        # A numpy scalar compares as its Python value (np.int64(3) == 3 == 3.0, as in numpy),
+        # at the precision of a narrow float dtype: 0.1 matches np.float32(0.1).
+        if type(a) is NumpyScalar or type(b) is NumpyScalar:
+            a, b = _np_unwrap_pair(a, b)
         ta = type(a)
         tb = type(b)
+        if ta is NumpyArray or tb is NumpyArray:
+            return ta is tb and self._array_eq(a, b)
         if ta in _NUMBER_TYPES:
             return tb in _NUMBER_TYPES and self._number_eq(a, b)
         if ta is list or ta is tuple:
@@ -825,6 +1584,15 @@ class _Comparer:
             return (tb is set or tb is frozenset) and self._set_eq(a, b)
         # None, str, bytes, range: plain == between the same exact types (C code only).
         return ta is tb and bool(a == b)
+
+    def _array_eq(self, a: NumpyArray, b: NumpyArray) -> bool:
+        if a.shape != b.shape or _NP_FAMILY[a.dtype] != _NP_FAMILY[b.dtype]:
+            return False
+        # Same shape and family: the nested lists hold numbers of one kind, or strings.
+        narrow = _np_narrowest(a.dtype, b.dtype)
+        if narrow is not None and a.dtype != b.dtype:
+            return self.eq(_np_round_data(a.data, narrow), _np_round_data(b.data, narrow))
+        return self.eq(a.data, b.data)
 
     def _real_eq(self, x: Any, y: Any) -> bool:
         x_nan = type(x) is float and math.isnan(x)
@@ -987,7 +1755,48 @@ def _render(obj: object, depth: int) -> str:
         r: range = obj  # type: ignore[assignment]
         return f"range({r.start}, {r.stop})" if r.step == 1 else (
             f"range({r.start}, {r.stop}, {r.step})")
+    if cls is NumpyScalar:
+        assert isinstance(obj, NumpyScalar)
+        if obj.dtype == "bool":
+            return "np.True_" if obj.value else "np.False_"
+        name = "str_" if obj.dtype == "str" else obj.dtype
+        return f"np.{name}({_np_render_element(obj.value, obj.dtype)})"
+    if cls is NumpyArray:
+        assert isinstance(obj, NumpyArray)
+        return _np_render_array(obj)
     raise ValueError(f"not a literal value: {cls.__name__}")
+
+
+def _np_render_element(value: Any, dtype: str) -> str:
+    family = _NP_FAMILY[dtype]
+    if family == "float":
+        return _short_float(value, dtype)
+    if family == "complex" and not (math.isfinite(value.real) and math.isfinite(value.imag)):
+        return f"complex({_short_float(value.real, 'float64')}, " \
+               f"{_short_float(value.imag, 'float64')})"
+    return repr(value)  # complex parts as float64 reprs: exact, if longer than numpy's
+
+
+def _np_render_data(data: Any, dtype: str, ndim: int) -> str:
+    if ndim:
+        return "[" + ", ".join(_np_render_data(x, dtype, ndim - 1) for x in data) + "]"
+    return _np_render_element(data, dtype)
+
+
+def _np_render_array(arr: NumpyArray) -> str:
+    # Nested lists cannot show a zero-length dimension with more after it: np.empty can.
+    if 0 in arr.shape[:-1]:
+        dims = ", ".join(map(str, arr.shape)) + ("," if arr.ndim == 1 else "")
+        dtype = "" if arr.dtype == "float64" else f", dtype=np.{_np_attr(arr.dtype)}"
+        return f"np.empty(({dims}){dtype})"
+    text = _np_render_data(arr.data, arr.dtype, arr.ndim)
+    if _np_infer(_np_leaves(arr.data)) == arr.dtype:
+        return f"np.array({text})"
+    return f"np.array({text}, dtype=np.{_np_attr(arr.dtype)})"
+
+
+def _np_attr(dtype: str) -> str:
+    return {"bool": "bool_", "str": "str_"}.get(dtype, dtype)
 
 
 def _canonical_order(items: set[Any] | frozenset[Any]) -> list[Any]:

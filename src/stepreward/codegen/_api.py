@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import re
 import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from stepreward.types import CodeTask, Limits, TestCase, TestFailure, TestReport
-from stepreward.values import NOT_LITERAL, from_literal, parse_value, to_literal, values_equal
+from stepreward.values import (
+    NOT_LITERAL,
+    NumpyArray,
+    NumpyScalar,
+    contains_numpy,
+    from_literal,
+    parse_value,
+    to_literal,
+    values_equal,
+)
 
 if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
@@ -160,6 +170,25 @@ def _as_call_test(test: ast.expr, names: set[str], fn_name: str) -> TestCase | N
                     ok = False
             if ok and lit_ok:
                 return TestCase.call(fn_name, args, expected, kwargs=kwargs, atol=max(tols))
+        if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and \
+                test.func.attr in ("allclose", "isclose", "array_equal") and \
+                isinstance(test.func.value, ast.Name) and test.func.value.id in ("np", "numpy") \
+                and len(test.args) == 2:
+            # numpy's own checks: compared as run_tests compares numpy values (EvalPlus).
+            ok, args, kwargs = call_args(test.args[0])
+            lit_ok, expected = _literal(test.args[1])
+            atol = 0.0
+            for k in test.keywords:
+                tol_ok, tol = _literal(k.value)
+                if k.arg in ("atol", "rtol") and tol_ok and isinstance(tol, (int, float)) \
+                        and not isinstance(tol, bool) and tol >= 0:
+                    atol = max(atol, float(tol))
+                elif not (k.arg == "equal_nan" and tol_ok and isinstance(tol, bool)):
+                    ok = False
+            if test.func.attr != "array_equal" and atol == 0.0:
+                atol = NUMPY_ATOL
+            if ok and lit_ok:
+                return TestCase.call(fn_name, args, expected, kwargs=kwargs, atol=atol)
         ok, args, kwargs = call_args(test)
         if ok:
             return TestCase.call(fn_name, args, None, kwargs=kwargs, compare="truthy")
@@ -355,6 +384,9 @@ def _judge_call(case: TestCase, raw: list[Any]) -> tuple[bool, str, Any]:
         got = from_literal(got_lit)
     except ValueError:
         return False, "returned a malformed value", None
+    if case.compare in ("truthy", "falsy") and type(got) is NumpyArray and got.size != 1:
+        # `assert f(x)` raises there too: an array's truth value is ambiguous.
+        return False, "returned an array, whose truth value is ambiguous", got_lit
     if case.compare == "truthy":
         return bool(got), "returned a falsy value", got_lit
     if case.compare == "falsy":
@@ -363,6 +395,9 @@ def _judge_call(case: TestCase, raw: list[Any]) -> tuple[bool, str, Any]:
         return _within(got, from_literal(case.expected), case.atol,
                        case.compare == "abs_le"), "wrong value", got_lit
     expected = from_literal(case.expected)
+    if contains_numpy(got) or contains_numpy(expected):
+        ok = _numpy_close(got, expected, case.atol or NUMPY_ATOL)
+        return ok, "" if ok else _numpy_mismatch(got, expected), got_lit
     try:
         ok = values_equal(got, expected, float_tol=case.atol) if case.atol else \
             values_equal(got, expected)
@@ -399,9 +434,84 @@ def _parses(code: str) -> bool:
     return True
 
 
+# EvalPlus's comparison of float outputs: np.allclose-style |got - expected| <= atol +
+# rtol * |expected|, with atol 1e-6 where the task sets none; NaN matches NaN.
+NUMPY_RTOL = 1e-07
+NUMPY_ATOL = 1e-06
+
+
+def _close(x: Any, y: Any, atol: float) -> bool:
+    if type(x) is complex or type(y) is complex:
+        cx, cy = complex(x), complex(y)
+        return _close(cx.real, cy.real, atol) and _close(cx.imag, cy.imag, atol)
+    x_nan = type(x) is float and math.isnan(x)
+    y_nan = type(y) is float and math.isnan(y)
+    if x_nan or y_nan:
+        return x_nan and y_nan
+    if x == y:  # also equal infinities
+        return True
+    try:
+        return bool(abs(x - y) <= atol + NUMPY_RTOL * abs(y))
+    except OverflowError:
+        return False
+
+
+def _numpy_close(got: Any, expected: Any, atol: float, depth: int = 0) -> bool:
+    """EvalPlus-style: arrays (or the lists given for them) of the same shape, float or
+    complex elements within ``atol`` (allclose), others exactly equal; numpy scalars as their
+    values; lists, tuples and dicts elementwise."""
+    if depth > 100:
+        return False
+    got = got.value if type(got) is NumpyScalar else got
+    expected = expected.value if type(expected) is NumpyScalar else expected
+    tg, te = type(got), type(expected)
+    if tg is NumpyArray or te is NumpyArray:
+        try:
+            a = got if tg is NumpyArray else NumpyArray.from_data(got)
+            b = expected if te is NumpyArray else NumpyArray.from_data(expected)
+        except ValueError:  # not array-like: a dict, a ragged list, mixed strings...
+            return False
+        if a.shape != b.shape:
+            return False
+        if (a.dtype == "str") != (b.dtype == "str"):
+            return False
+        xs, ys = a.flat(), b.flat()
+        return all(_numpy_close(x, y, atol, depth + 1) for x, y in zip(xs, ys, strict=True))
+    numbers = (bool, int, float, complex)
+    if tg in numbers and te in numbers:
+        if float in (tg, te) or complex in (tg, te):
+            return _close(got, expected, atol)
+        return bool(got == expected)
+    if tg in (list, tuple) and te is tg:
+        return len(got) == len(expected) and all(
+            _numpy_close(x, y, atol, depth + 1) for x, y in zip(got, expected, strict=True))
+    if tg is dict and te is dict:
+        return got.keys() == expected.keys() and all(
+            _numpy_close(got[k], expected[k], atol, depth + 1) for k in got)
+    try:
+        return values_equal(got, expected)
+    except (TypeError, ValueError):
+        return False
+
+
+def _numpy_mismatch(got: Any, expected: Any) -> str:
+    """Why a numpy result failed, in words (the shape when that is what differs)."""
+    if type(got) is NumpyArray or type(expected) is NumpyArray:
+        try:
+            a = got if type(got) is NumpyArray else NumpyArray.from_data(got)
+            b = expected if type(expected) is NumpyArray else NumpyArray.from_data(expected)
+        except ValueError:
+            return "wrong value: not an array of the expected shape"
+        if a.shape != b.shape:
+            return f"wrong shape: {a.shape}, expected {b.shape}"
+    return "wrong value"
+
+
 def _within(got: Any, expected: Any, tol: float, inclusive: bool) -> bool:
     """``abs(got - expected) < tol`` (or ``<=``) as Python evaluates it, on plain numbers."""
     numbers = (int, float, complex)
+    got = got.value if type(got) is NumpyScalar else got
+    expected = expected.value if type(expected) is NumpyScalar else expected
     if not (isinstance(got, numbers) and isinstance(expected, numbers)):
         return False  # the assertion would raise TypeError: a failure
     try:

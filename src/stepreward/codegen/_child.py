@@ -165,8 +165,9 @@ def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
             results.append(["skipped"])
             continue
         try:
-            args = V.from_literal(args_lit)
-            kwargs = V.from_literal(kwargs_lit) if kwargs_lit is not None else {}
+            # numpy arguments become real arrays here (numpy is pre-loaded where they occur).
+            args = V.realize_numpy(V.from_literal(args_lit))
+            kwargs = V.realize_numpy(V.from_literal(kwargs_lit)) if kwargs_lit is not None else {}
         except ValueError as exc:
             results.append(["error", "BadTestInput", _short(exc)])
             continue
@@ -286,7 +287,8 @@ def _recorder(name: str, fn: Any, records: list[list[Any]]) -> Any:
         state = random.getstate()
         try:
             # Fresh copies: the test's own objects are not the solution's to change.
-            out = fn(*V.from_literal(args_lit), **V.from_literal(kwargs_lit))
+            out = fn(*V.realize_numpy(V.from_literal(args_lit)),
+                     **V.realize_numpy(V.from_literal(kwargs_lit)))
         except _NotReplayable:
             raise
         except BaseException as exc:
@@ -299,7 +301,7 @@ def _recorder(name: str, fn: Any, records: list[list[Any]]) -> Any:
             raise _NotReplayable(f"{name} returned a {V.type_name(out)}, not a plain value")
         records.append([name, args_lit, kwargs_lit, "return", lit])
         # The test compares a plain copy: no object of the solution's reaches it.
-        return V.from_literal(lit)
+        return V.realize_numpy(V.from_literal(lit))
 
     return call
 
@@ -372,7 +374,7 @@ def run_script_replay(payload: dict[str, Any]) -> dict[str, Any]:
                 if [rec[1], rec[2]] == key:
                     del queue[n]
                     if rec[3] == "return":
-                        return V.from_literal(rec[4])
+                        return V.realize_numpy(V.from_literal(rec[4]))
                     exc_type = getattr(builtins, str(rec[4]), None)
                     if isinstance(exc_type, type) and issubclass(exc_type, Exception):
                         raise exc_type("replayed")
@@ -385,7 +387,7 @@ def run_script_replay(payload: dict[str, Any]) -> dict[str, Any]:
         for name, module in payload["modules"].items():
             namespace[name] = importlib.import_module(str(module))
         for name, lit in payload["values"].items():
-            namespace[name] = V.from_literal(lit)
+            namespace[name] = V.realize_numpy(V.from_literal(lit))
     except (ImportError, ValueError) as exc:
         return {"status": "ok", "passed": False, "reason": f"not gradeable: {_short(exc)}"}
     for name in [*payload["functions"], *pending]:

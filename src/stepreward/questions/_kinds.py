@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from stepreward.types import Question, Step, Trace, Verdict
 from stepreward.values import (
     NOT_LITERAL,
+    NumpyArray,
+    contains_numpy,
     from_literal,
     normalize_type_name,
     parse_value,
@@ -198,8 +200,11 @@ class OutputKind(QuestionKind):
             return Verdict(correct=False, status="unparseable", reason=str(exc))
         gold = _decode(question.gold)
         ok = values_equal(value, gold, float_tol=float_tol)
+        reason = "the value differs from the return value"
+        if not ok and type(gold) is NumpyArray and type(value) is not NumpyArray:
+            reason = "the call returns a numpy.ndarray: write it as np.array([...])"
         return Verdict(correct=ok, status="correct" if ok else "wrong", parsed=segment,
-                       reason=None if ok else "the value differs from the return value")
+                       reason=None if ok else reason)
 
 
 def _shape(node: ast.expr) -> str:
@@ -349,16 +354,23 @@ class InputKind(QuestionKind):
         # happens here.
         from stepreward.questions._gate import check_expression
 
-        why = check_expression(node, entry, call_of_entry=True)
-        if why:
-            return Verdict(correct=False, status="unparseable", parsed=parsed, reason=why)
+        if predicted is not None and contains_numpy(predicted):
+            # Literal arguments with numpy values, which the gate's builtins cannot spell:
+            # the call runs as rendered here from the parsed values, never the answer's text
+            # (numpy must be pre-loaded in the sandbox).
+            expression = _numpy_call_text(entry, predicted)
+        else:
+            why = check_expression(node, entry, call_of_entry=True)
+            if why:
+                return Verdict(correct=False, status="unparseable", parsed=parsed, reason=why)
+            expression = parsed
         if not source:
             return Verdict(correct=False, status="unverified", parsed=parsed,
                            reason="the arguments differ from the original ones and no program "
                                   "was given to check them against")
         from stepreward.trace._api import default_sandbox, eval_call
 
-        outcome = eval_call(source, parsed, sandbox=sandbox or default_sandbox())
+        outcome = eval_call(source, expression, sandbox=sandbox or default_sandbox())
         if outcome is None or not outcome.is_literal:
             return Verdict(correct=False, status="wrong", parsed=parsed,
                            reason="the call with these arguments does not return a value")
@@ -366,6 +378,22 @@ class InputKind(QuestionKind):
                           float_tol=float_tol)
         return Verdict(correct=ok, status="correct" if ok else "wrong", parsed=parsed,
                        reason=None if ok else "the call returns a different value")
+
+
+def numpy_input_call(node: ast.Call, entry: str) -> str | None:
+    """The call to run for an input answer whose arguments are literals holding numpy values
+    (rendered from the parsed values, never the answer's text), else None."""
+    predicted = _literal_args(node)
+    if predicted is None or not contains_numpy(predicted):
+        return None
+    return _numpy_call_text(entry, predicted)
+
+
+def _numpy_call_text(entry: str, args: tuple[list[Any], dict[str, Any]]) -> str:
+    """``f(np.array([...]), k=...)`` with ``np`` bound to numpy whatever the program calls it."""
+    parts = [render_literal(to_literal(a)) for a in args[0]]
+    parts += [f"{k}={render_literal(to_literal(v))}" for k, v in args[1].items()]
+    return f"(lambda np: {entry}({', '.join(parts)}))(__import__('numpy'))"
 
 
 def _gold_args(entry: str, gold: Any) -> tuple[list[Any], dict[str, Any]] | None:
@@ -517,6 +545,13 @@ class StateKind(QuestionKind):
             else:
                 return Verdict(correct=False, status="unparseable",
                                reason=f"value: {exc}")
+        if type(gold_value) is NumpyArray and type(value) in (list, tuple) and \
+                normalize_type_name(type_text) == "numpy.ndarray":
+            # `[1, 2]; numpy.ndarray`: the data of an array, its dtype as numpy infers it.
+            try:
+                value = NumpyArray.from_data(value)
+            except ValueError:
+                pass
         value_ok = values_equal(value, gold_value, float_tol=float_tol)
         if not value_ok and gold_type == "str" and not isinstance(value, str):
             value_ok = value_text == gold_value  # the string '12' written unquoted as 12

@@ -182,6 +182,12 @@ class Template:
         # Searched for the pre-loaded third-party packages only; Landlock keeps tasks out of
         # everything else in these directories (see _task_import_paths).
         sys.path.extend(p for p in self.cfg.preload_paths if p not in sys.path)
+        # Native thread pools (numpy's OpenBLAS, OpenMP, MKL) size themselves to the cores
+        # when loaded: threads started in the template die at each fork, and a task that
+        # restarts them counts each against its process limit (RLIMIT_NPROC under the task
+        # uid), where a failed thread start can abort the library. A task is one core.
+        os.environ.update({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                           "MKL_NUM_THREADS": "1"})
         for name in self.cfg.preload:
             try:
                 importlib.import_module(name)

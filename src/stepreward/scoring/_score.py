@@ -29,7 +29,7 @@ from stepreward.types import (
     Trace,
     Verdict,
 )
-from stepreward.values import from_literal
+from stepreward.values import contains_numpy, from_literal, parse_value, values_equal
 
 if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
@@ -183,21 +183,34 @@ def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | No
                 node = expr.comparators[0]
             elif ast.dump(expr.comparators[0]) == ref:
                 node = expr.left
+        expression = ast.unparse(node)
+        gold = from_literal(q.gold)
+        numpy_value = _numpy_literal(expression)
+        if numpy_value is not None:
+            # A numpy literal (np.array([...])), which the gate's builtins cannot spell, is
+            # its own value: compared here, as the sandbox would compare it.
+            ok = values_equal(numpy_value, gold)
+            return Verdict(correct=ok, status="correct" if ok else "wrong", parsed=expression,
+                           reason=None if ok else "the answer's value differs from the "
+                                                  "expected one")
         why = check_expression(node, entry, call_of_entry=False)
         if why:
             return Verdict(correct=False, status="unparseable", reason=why)
-        expression = ast.unparse(node)
-        gold = from_literal(q.gold)
     else:
         node = expr.left if isinstance(expr, ast.Compare) else expr
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
                 and node.func.id == entry):
             return Verdict(correct=False, status="unparseable",
                            reason=f"expected a call of {entry}(...)")
-        why = check_expression(node, entry, call_of_entry=True)
-        if why:
-            return Verdict(correct=False, status="unparseable", reason=why)
-        expression = ast.unparse(node)
+        from stepreward.questions._kinds import numpy_input_call
+
+        # Literal numpy arguments run as the trainer renders them, as under the literal policy.
+        numpy_call = numpy_input_call(node, entry)
+        if numpy_call is None:
+            why = check_expression(node, entry, call_of_entry=True)
+            if why:
+                return Verdict(correct=False, status="unparseable", reason=why)
+        expression = numpy_call or ast.unparse(node)
         gold = from_literal(q.info["output"])
     value = eval_call(sample.source, expression, limits, sandbox=sandbox or default_sandbox())
     if value is None:
@@ -213,6 +226,15 @@ def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | No
         ok = False
     return Verdict(correct=ok, status="correct" if ok else "wrong", parsed=expression,
                    reason=None if ok else "the answer's value differs from the expected one")
+
+
+def _numpy_literal(text: str) -> Any:
+    """The value of ``text`` when it is a literal holding numpy values, else None."""
+    try:
+        value = parse_value(text)
+    except ValueError:
+        return None
+    return value if contains_numpy(value) else None
 
 
 # Kinds whose answers are values or assertions, which a model may spread over several lines.
