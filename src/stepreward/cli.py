@@ -331,12 +331,35 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+CPU_MAX_TOKENS = 1024  # a CPU generates ~10-50 tokens/s: the method's budget takes hours
+
+
+def _has_gpu() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
-    from stepreward.eval._harness import run_eval
+    from stepreward.eval._harness import DEFAULT_MAX_TOKENS, run_eval
     from stepreward.synth._backends import GenerationError
 
     backend: Any = None
     system: str | None = args.system_prompt
+    prompt_format = args.prompt_format
+    if prompt_format == "auto":
+        from stepreward.integrations._training import prompt_format_of
+
+        trained = prompt_format_of(args.model) if args.model and not args.endpoint else None
+        prompt_format = str((trained or {}).get("format") or "full")
+        if trained and args.system_prompt == "none" and trained.get("system_prompt"):
+            system = str(trained["system_prompt"])  # the system turn it was trained with
+        if trained:
+            print(f"stepreward eval: {args.model} was trained on {prompt_format} prompts "
+                  f"(stepreward-prompt.json); rendering those", file=sys.stderr)
+    max_tokens = args.max_tokens
     if system in ("none", ""):
         system = None
     elif system == "recipe":
@@ -357,8 +380,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
             else:
                 from stepreward.synth._backends import TransformersGenerator
 
-                backend = TransformersGenerator(args.model, batch_size=args.batch_size,
-                                                system_prompt=system)
+                # CRUXEval's prompts are completion prompts: sent as they are, as its own
+                # harness does, with no chat template around them.
+                backend = TransformersGenerator(
+                    args.model, batch_size=args.batch_size, system_prompt=system,
+                    dtype=args.dtype, repetition_guard=not args.no_repetition_guard,
+                    chat_template=prompt_format != "official")
+                if max_tokens is None and not _has_gpu():
+                    max_tokens = CPU_MAX_TOKENS
         except (ImportError, OSError, ValueError) as exc:
             print(f"stepreward eval: {exc}", file=sys.stderr)
             return 2
@@ -368,8 +397,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         results = run_eval(args.bench, args.out, backend=backend, replay=args.completions,
                            data=args.data, n=args.n, temperature=args.temperature,
-                           max_tokens=args.max_tokens, limit=args.limit, seed=args.seed,
-                           progress=not args.json, batch_size=args.batch_size)
+                           max_tokens=max_tokens or DEFAULT_MAX_TOKENS, limit=args.limit,
+                           seed=args.seed, progress=not args.json, batch_size=args.batch_size,
+                           prompt_format=prompt_format, extraction=args.extraction)
     except (ValueError, FileNotFoundError) as exc:
         print(f"stepreward eval: {exc}", file=sys.stderr)
         return 2
@@ -577,9 +607,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "completion in the file when replaying (--n caps it)")
     p.add_argument("--temperature", type=float, default=0.0,
                    help="sampling temperature (default 0: greedy)")
-    p.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS,
+    p.add_argument("--max-tokens", type=int, default=None,
                    help=f"generation budget per completion (default {DEFAULT_MAX_TOKENS}, "
-                        f"the method's)")
+                        f"the method's; {CPU_MAX_TOKENS} for --backend transformers on a "
+                        "machine without a GPU)")
+    p.add_argument("--prompt-format", default="auto",
+                   choices=("auto", "full", "compact", "official"),
+                   help="how prompts are rendered: 'auto' (default) uses the format a "
+                        "checkpoint of the recipe was trained with (its stepreward-prompt.json) "
+                        "and 'full' otherwise; 'compact' shows program, call and questions "
+                        "only; 'official' is CRUXEval's own few-shot prompt and answer "
+                        "extraction (cruxeval-o/-i), comparable with its leaderboard")
+    p.add_argument("--extraction", choices=("strict", "lenient"), default="strict",
+                   help="'lenient' also reads an <answer> block left open at the end, or the "
+                        "last fenced block (for models that never learnt the answer format)")
+    p.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"),
+                   default="auto", help="weights' dtype for --backend transformers (bfloat16 "
+                                        "is about twice as fast on CPUs with AVX-512 BF16)")
+    p.add_argument("--no-repetition-guard", action="store_true",
+                   help="do not cut completions that loop (--backend transformers)")
     p.add_argument("--limit", type=int, default=None,
                    help="grade only the first L items (default: all)")
     p.add_argument("--seed", type=int, default=0,

@@ -108,7 +108,7 @@ def _convert(gguf_file: Path, out: Path, dtype: str) -> dict[str, Any]:
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config  # the weights saved below are plain floats
-    model = transformers.AutoModelForCausalLM.from_config(config)
+    model = transformers.AutoModelForCausalLM.from_config(config)  # type: ignore[no-untyped-call,unused-ignore]
     missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
     if [k for k in missing if "lm_head" not in k] or unexpected:
         raise RuntimeError(f"the converted weights do not fit the model: missing {missing[:3]}, "

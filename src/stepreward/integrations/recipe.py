@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stepreward.questions._formats import compact_prompt
+
 __all__ = ["STAGES", "compact_prompt", "compact_row", "easy_code_tasks", "eval_table",
            "run_recipe", "short_answer"]
 
@@ -114,21 +116,6 @@ def short_answer(question: Any) -> str:
         if call and text.startswith(head):
             return text[len(head):]
     return text
-
-
-def compact_prompt(prompt: str) -> str:
-    """A sample's prompt without its fixed instructions: the numbered program, the call and
-    the questions. For models trained from scratch, which learn the answer format from SFT
-    and gain nothing from reading the same paragraph in every prompt.
-
-    Example:
-        >>> compact_prompt("Intro.\n\nProgram:\n1 | x\n\nCall: f()\n\nQuestions:\n1. Q\n\nHow")
-        'Program:\n1 | x\n\nCall: f()\n\nQuestions:\n1. Q'
-    """
-    parts = prompt.split("\n\n")
-    if len(parts) >= 5 and parts[1].startswith("Program:") and parts[-1].startswith("How"):
-        return "\n\n".join(parts[1:-1])
-    return prompt
 
 
 def compact_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -328,38 +315,76 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def _prompt_record(cfg: dict[str, Any]) -> dict[str, Any]:
+    """How the recipe renders prompts: saved with every checkpoint for evaluation."""
+    return {"format": "compact" if (cfg.get("data") or {}).get("compact_prompts") else "full",
+            "system_prompt": _system_prompt(cfg)}
+
+
+def _resume_point(folder: Path, cfg: dict[str, Any]) -> bool | None:
+    """``True`` (TRL picks the last checkpoint) when resuming and the stage saved one."""
+    if not cfg.get("resume"):
+        return None
+    return True if any(folder.glob("checkpoint-*")) else None
+
+
 def _stage_sft(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
     import datasets
     import torch
     import trl
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from stepreward.integrations._training import (
+        load_model,
+        peft_config,
+        save_checkpoint,
+        sft_dataset,
+        trainer_settings,
+    )
 
     s = cfg["sft"]
     folder = out / "sft"
+    config = dict(s.get("config", {}))
     rows = _read_jsonl(out / "data" / "sft.jsonl")
-    ds = datasets.Dataset.from_list([{"messages": r["messages"]} for r in rows])
     torch.manual_seed(cfg.get("seed", 0))
     tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForCausalLM.from_pretrained(source)
-    args = trl.SFTConfig(output_dir=str(folder), report_to="none", save_strategy="no",
-                         seed=cfg.get("seed", 0), **s.get("config", {}))
+    if config.get("assistant_only_loss"):
+        # TRL masks by the template's generation markers (templates that have them).
+        ds = datasets.Dataset.from_list([{"messages": r["messages"]} for r in rows])
+    else:
+        # Prompt and reply tokenized here, the prompt masked: any chat template works.
+        ds = sft_dataset([r for r in rows if r.get("messages")], tokenizer,
+                         config.get("max_length", 1024))
+    model = load_model(source, cfg.get("model"))
+    args = trl.SFTConfig(**trainer_settings("sft", config, folder, cfg.get("seed", 0)))
     trainer = trl.SFTTrainer(model=model, args=args, train_dataset=ds,
-                             processing_class=tokenizer)
-    trainer.train()
-    trainer.save_model(str(folder))
-    tokenizer.save_pretrained(folder)
+                             processing_class=tokenizer,
+                             peft_config=peft_config(cfg.get("model"), _n_layers(model)))
+    trainer.train(resume_from_checkpoint=_resume_point(folder, cfg))
+    save_checkpoint(trainer.model, tokenizer, folder, _prompt_record(cfg))
     _write_metrics(folder, trainer.state.log_history)
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     return {"steps": trainer.state.global_step, "first_loss": losses[0] if losses else None,
             "last_loss": losses[-1] if losses else None}
 
 
+def _n_layers(model: Any) -> int | None:
+    n = getattr(getattr(model, "config", None), "num_hidden_layers", None)
+    return int(n) if isinstance(n, int) else None
+
+
 def _grpo(cfg: dict[str, Any], out: Path, source: str, name: str, rows: list[dict[str, Any]],
           rewards: list[Any], wrap: Any = None) -> dict[str, Any]:
     import torch
     import trl
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
+    from stepreward.integrations._training import (
+        load_model,
+        peft_config,
+        save_checkpoint,
+        trainer_settings,
+    )
     from stepreward.integrations.trl import to_trl_dataset
 
     st = cfg[name]
@@ -370,18 +395,17 @@ def _grpo(cfg: dict[str, Any], out: Path, source: str, name: str, rows: list[dic
         from stepreward.integrations.paper import drop_long_prompts
 
         rows = drop_long_prompts(rows, tokenizer, st["max_prompt_tokens"])
-    model = AutoModelForCausalLM.from_pretrained(source)
+    model = load_model(source, cfg.get("model"))
     dataset, extra = to_trl_dataset(rows), {}
     if wrap is not None:  # stage1.curriculum: the dataset and rewards go through it
         dataset, rewards, extra = wrap(rows, rewards)
-    args = trl.GRPOConfig(output_dir=str(folder), report_to="none", save_strategy="no",
-                          remove_unused_columns=False, seed=cfg.get("seed", 0),
-                          **{**st.get("config", {}), **extra})
+    args = trl.GRPOConfig(**trainer_settings(name, {**st.get("config", {}), **extra}, folder,
+                                             cfg.get("seed", 0), remove_unused_columns=False))
     trainer = trl.GRPOTrainer(model=model, processing_class=tokenizer, args=args,
-                              train_dataset=dataset, reward_funcs=rewards)
-    trainer.train()
-    trainer.save_model(str(folder))
-    tokenizer.save_pretrained(folder)
+                              train_dataset=dataset, reward_funcs=rewards,
+                              peft_config=peft_config(cfg.get("model"), _n_layers(model)))
+    trainer.train(resume_from_checkpoint=_resume_point(folder, cfg))
+    save_checkpoint(trainer.model, tokenizer, folder, _prompt_record(cfg))
     _write_metrics(folder, trainer.state.log_history)
     return {"steps": trainer.state.global_step, **_reward_summary(trainer.state.log_history)}
 

@@ -17,9 +17,11 @@ from stepreward.scoring._parse import (
     AnswerBlock,
     completion_text,
     extract_answer_block,
+    extract_lenient_block,
     split_answers,
 )
 from stepreward.types import (
+    Extraction,
     GradingPolicy,
     Limits,
     Question,
@@ -361,7 +363,7 @@ def _empty(sample: Sample | None, why: str, preset: str, policy: GradingPolicy) 
 def score(completion: Any, sample: SampleLike, *,
           reward: str | RewardConfig = "normalized", policy: GradingPolicy = "literal",
           float_tol: float = 0.0, sandbox: Sandbox | None = None,
-          limits: Limits | None = None) -> Score:
+          limits: Limits | None = None, extraction: Extraction = "strict") -> Score:
     """Grade a completion's answers to a sample's questions and compute its reward.
 
     ``completion`` is text or a chat (the last message's content is used); ``sample`` a
@@ -376,6 +378,11 @@ def score(completion: Any, sample: SampleLike, *,
     sandbox, as CRUXEval does. Answers may span lines (see docs/scoring.md). Never raises for
     any completion text; parsing is linear in the completion, which is cut to its last
     4,000,000 characters.
+
+    ``extraction="strict"`` (default) reads the answers from the last closed ``<answer>``
+    block only. ``"lenient"`` also reads an ``<answer>`` left open at the end, or else the
+    last fenced block, for models that have not learnt the format (evaluation, a first RL
+    stage without SFT); such an answer earns no format credit.
 
     Example:
         >>> s = Sample(id="x", source="def f(a):\\n    return a", call="f(1)", prompt="",
@@ -409,10 +416,18 @@ def score(completion: Any, sample: SampleLike, *,
 
         return reference_score(text, s, sandbox=sandbox)
     assert isinstance(config, RewardConfig)
+    if extraction not in ("strict", "lenient"):
+        raise ValueError(f"extraction must be 'strict' or 'lenient', got {extraction!r}")
     block = extract_answer_block(text)
+    lenient = False
+    if block is None and extraction == "lenient":
+        block = extract_lenient_block(text)
+        lenient = block is not None
     if block is None:
         why = ("no <answer> block" if "<answer>" not in text
                else "the last <answer> block is not closed")
+        if extraction == "lenient":
+            why += " and no fenced block"
         return _empty(s, why, preset, policy)
     parts = split_answers(block)
     aligned, exact = _align(parts, s.questions)
@@ -434,7 +449,7 @@ def score(completion: Any, sample: SampleLike, *,
         if v is None:
             v = _grade(line, q, s, policy, float_tol, sandbox, limits)
         verdicts.append(v)
-    fmt = 1.0 if exact else 0.5
+    fmt = 0.0 if lenient else 1.0 if exact else 0.5
     value, components = _compose(s, verdicts, fmt, config)
     return Score.model_construct(reward=value, components=components, verdicts=verdicts,
                                  parse_error=None, preset=preset, policy=policy)
@@ -443,7 +458,7 @@ def score(completion: Any, sample: SampleLike, *,
 def score_many(completions: Sequence[Any], samples: Sequence[SampleLike], *,
                reward: str | RewardConfig = "normalized", policy: GradingPolicy = "literal",
                float_tol: float = 0.0, sandbox: Sandbox | None = None,
-               limits: Limits | None = None) -> list[Score]:
+               limits: Limits | None = None, extraction: Extraction = "strict") -> list[Score]:
     """:func:`score` over parallel lists (one sample per completion), in order.
 
     Example:
@@ -464,8 +479,9 @@ def score_many(completions: Sequence[Any], samples: Sequence[SampleLike], *,
         with ThreadPoolExecutor(max_workers=8) as pool:
             return list(pool.map(lambda cs: score(cs[0], cs[1], reward=reward, policy=policy,
                                                   float_tol=float_tol, sandbox=sandbox,
-                                                  limits=limits),
+                                                  limits=limits, extraction=extraction),
                                  zip(completions, parsed, strict=True)))
     return [score(c, s, reward=reward, policy=policy, float_tol=float_tol, sandbox=sandbox,
-                  limits=limits) for c, s in zip(completions, parsed, strict=True)]
+                  limits=limits, extraction=extraction)
+            for c, s in zip(completions, parsed, strict=True)]
 
