@@ -195,3 +195,71 @@ def sft_dataset(rows: list[dict[str, Any]], tokenizer: Any, max_length: int | No
     if not out:
         raise ValueError("no SFT example keeps a completion token within sft max_length")
     return datasets.Dataset.from_list(out)
+
+
+class StepClock:
+    """Wall time of every optimizer step and of the reward functions inside it, for the share
+    of a GRPO step that rewards take (``timing.json`` in the stage folder)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._now = time.perf_counter
+        self.reward_s = 0.0
+        self.steps: list[dict[str, float]] = []
+        self._start: float | None = None
+        self._reward_at_start = 0.0
+
+    def wrap(self, rewards: list[Any]) -> list[Any]:
+        """The reward callables, timed; names (TRL's metric keys) and async-ness kept."""
+        import asyncio
+        import functools
+
+        out = []
+        for func in rewards:
+            name = getattr(func, "__name__", type(func).__name__)
+            if asyncio.iscoroutinefunction(func) or asyncio.iscoroutinefunction(
+                    type(func).__call__):
+                out.append(func)  # timed inside the step anyway; TRL awaits it separately
+                continue
+
+            def timed(*args: Any, _f: Any = func, **kwargs: Any) -> Any:
+                t0 = self._now()
+                try:
+                    return _f(*args, **kwargs)
+                finally:
+                    self.reward_s += self._now() - t0
+
+            functools.update_wrapper(timed, func, assigned=("__doc__",), updated=())
+            timed.__name__ = name
+            out.append(timed)
+        return out
+
+    def callback(self) -> Any:
+        """A transformers ``TrainerCallback`` that closes each step's record."""
+        from transformers import TrainerCallback
+
+        clock = self
+
+        class _Clock(TrainerCallback):  # type: ignore[misc]
+            def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+                clock._start = clock._now()
+                clock._reward_at_start = clock.reward_s
+
+            def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+                if clock._start is not None:
+                    clock.steps.append({"step_s": clock._now() - clock._start,
+                                        "reward_s": clock.reward_s - clock._reward_at_start})
+                    clock._start = None
+
+        return _Clock()
+
+    def summary(self) -> dict[str, Any]:
+        """Mean step and reward time, and the reward share of a step, over the steps."""
+        if not self.steps:
+            return {}
+        step = sum(s["step_s"] for s in self.steps)
+        reward = sum(s["reward_s"] for s in self.steps)
+        return {"steps_timed": len(self.steps), "step_s": step / len(self.steps),
+                "reward_s": reward / len(self.steps),
+                "reward_share": reward / step if step else 0.0}

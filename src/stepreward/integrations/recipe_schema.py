@@ -113,6 +113,10 @@ class EvalSection(_Section):
     samples: int | None = None
     temperature: float | None = None
     benchmarks: dict[str, Any] | list[str] | None = None
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = None
+    bench: dict[str, int] | None = None
+    bench_data: str | None = None
+    bench_max_new_tokens: int | None = None
 
 
 class RecipeConfig(_Section):
