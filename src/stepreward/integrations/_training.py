@@ -106,10 +106,20 @@ def freeze_below(model: Any, top: int) -> None:
             p.requires_grad_(True)
 
 
-def peft_config(model_cfg: dict[str, Any] | None, n_layers: int | None = None) -> Any:
+def _linear_names(model: Any) -> list[str]:
+    """The names of the linear layers inside the decoder layers (``q_proj``, ``up_proj``...)."""
+    import torch
+
+    layers = _decoder_layers(model)
+    return sorted({name.rsplit(".", 1)[-1] for name, mod in layers[0].named_modules()
+                   if isinstance(mod, torch.nn.Linear)})
+
+
+def peft_config(model_cfg: dict[str, Any] | None, model: Any = None) -> Any:
     """A peft ``LoraConfig`` from ``model.lora`` (None when LoRA is off).
 
-    ``trainable_layers`` with LoRA puts adapters on the top layers only.
+    ``trainable_layers`` with LoRA puts adapters on the top layers only (on every linear
+    layer of those, unless ``target_modules`` names them).
 
     Example:
         >>> peft_config({}) is None
@@ -125,8 +135,12 @@ def peft_config(model_cfg: dict[str, Any] | None, n_layers: int | None = None) -
         raise ImportError("model.lora needs peft: pip install 'stepreward[trl]' peft") from None
     opts = {k: v for k, v in lora.items() if v is not None} if isinstance(lora, dict) else {}
     top = cfg.get("trainable_layers")
-    if top and n_layers:
-        opts.setdefault("layers_to_transform", list(range(n_layers - int(top), n_layers)))
+    if top and model is not None:
+        n = len(_decoder_layers(model))
+        if not 0 < int(top) <= n:
+            raise ValueError(f"model.trainable_layers must be between 1 and {n}, got {top}")
+        opts.setdefault("layers_to_transform", list(range(n - int(top), n)))
+        opts.setdefault("target_modules", _linear_names(model))
     opts.setdefault("r", 16)
     opts.setdefault("lora_alpha", 2 * opts["r"])
     opts.setdefault("lora_dropout", 0.0)

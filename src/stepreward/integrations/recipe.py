@@ -359,18 +359,13 @@ def _stage_sft(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
     args = trl.SFTConfig(**trainer_settings("sft", config, folder, cfg.get("seed", 0)))
     trainer = trl.SFTTrainer(model=model, args=args, train_dataset=ds,
                              processing_class=tokenizer,
-                             peft_config=peft_config(cfg.get("model"), _n_layers(model)))
+                             peft_config=peft_config(cfg.get("model"), model))
     trainer.train(resume_from_checkpoint=_resume_point(folder, cfg))
     save_checkpoint(trainer.model, tokenizer, folder, _prompt_record(cfg))
     _write_metrics(folder, trainer.state.log_history)
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     return {"steps": trainer.state.global_step, "first_loss": losses[0] if losses else None,
             "last_loss": losses[-1] if losses else None}
-
-
-def _n_layers(model: Any) -> int | None:
-    n = getattr(getattr(model, "config", None), "num_hidden_layers", None)
-    return int(n) if isinstance(n, int) else None
 
 
 def _grpo(cfg: dict[str, Any], out: Path, source: str, name: str, rows: list[dict[str, Any]],
@@ -405,7 +400,7 @@ def _grpo(cfg: dict[str, Any], out: Path, source: str, name: str, rows: list[dic
     clock = StepClock()
     trainer = trl.GRPOTrainer(model=model, processing_class=tokenizer, args=args,
                               train_dataset=dataset, reward_funcs=clock.wrap(rewards),
-                              peft_config=peft_config(cfg.get("model"), _n_layers(model)),
+                              peft_config=peft_config(cfg.get("model"), model),
                               callbacks=[clock.callback()])
     trainer.train(resume_from_checkpoint=_resume_point(folder, cfg))
     save_checkpoint(trainer.model, tokenizer, folder, _prompt_record(cfg))

@@ -157,12 +157,16 @@ def repeating_tail(ids: Sequence[int], *, max_period: int = 32, min_span: int = 
         if all(ids[n - i] == ids[n - i - p] for i in range(1, span + 1)):
             return True
     tail = tuple(ids[-window:])
-    counts: dict[tuple[int, ...], int] = {}
+    # Occurrences that do not overlap: a short run of one repeated token or pair is not a loop.
+    seen: dict[tuple[int, ...], tuple[int, int]] = {}  # n-gram -> (count, last start)
     for i in range(len(tail) - ngram + 1):
         key = tail[i:i + ngram]
-        counts[key] = counts.get(key, 0) + 1
-        if counts[key] > max_repeats:
-            return True
+        count, last = seen.get(key, (0, -ngram))
+        if i - last >= ngram:
+            count, last = count + 1, i
+            if count > max_repeats:
+                return True
+            seen[key] = (count, last)
     return False
 
 
