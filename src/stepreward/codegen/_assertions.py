@@ -192,7 +192,8 @@ def infer_entry_point(test_code: str, code: str | None = None) -> str:
         >>> infer_entry_point("assert add(1, 2) == 3\\nassert set(add(0, 0)) == set()")
         'add'
         >>> infer_entry_point("def check(candidate):\\n    assert candidate(1) == 2\\n",
-        ...                   "def helper(x):\\n    return x\\ndef inc(x):\\n    return helper(x) + 1")
+        ...                   "def helper(x):\\n    return x\\n"
+        ...                   "def inc(x):\\n    return helper(x) + 1")
         'inc'
     """
     import builtins
