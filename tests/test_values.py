@@ -355,9 +355,14 @@ def test_shared_references_are_not_cycles() -> None:
 
 
 def test_not_literal_is_a_singleton_sentinel() -> None:
+    import copy
     import pickle
 
-    assert NOT_LITERAL is not None
+    from stepreward.values import NotLiteralType
+
+    assert list(NotLiteralType) == [NOT_LITERAL]
+    assert copy.deepcopy([NOT_LITERAL])[0] is NOT_LITERAL
+    assert to_literal(NOT_LITERAL) is NOT_LITERAL  # the sentinel is no literal itself
     assert repr(NOT_LITERAL) == "NOT_LITERAL"
     assert pickle.loads(pickle.dumps(NOT_LITERAL)) is NOT_LITERAL
     assert to_literal(None) is None
