@@ -69,6 +69,11 @@ def test_format_bonus_is_explicit(sandbox: sr.Sandbox) -> None:
     no_tags = f"```python\n{GOOD}\n```"
     assert code_reward(no_tags, ADD_TESTS, format_bonus=0.05, extract="last_block",
                        sandbox=sandbox).reward == 1.0
+    # The bonus asks for the answer block that scoring reads: the last <answer>, closed after it
+    # (both tags somewhere, in the wrong order, is no block).
+    backwards = f"</answer>\n<answer>\n```python\n{GOOD}\n```"
+    assert code_reward(backwards, ADD_TESTS, format_bonus=0.05, extract="last_block",
+                       sandbox=sandbox).reward == 1.0
 
 
 HACKS = {

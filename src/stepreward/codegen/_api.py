@@ -56,7 +56,7 @@ def code_reward(completion: Any, task: CodeTask | Sequence[TestCase] | str | Non
         ...             tests).reward
         1.0
     """
-    from stepreward.scoring._parse import completion_text
+    from stepreward.scoring._parse import completion_text, extract_answer_block
 
     tests: list[TestCase] | str
     if task is None:
@@ -86,7 +86,7 @@ def code_reward(completion: Any, task: CodeTask | Sequence[TestCase] | str | Non
         return CodeScore(0.0, report, code, report.reason)
     base = report.pass_rate if mode == "pass_rate" else float(
         report.total > 0 and report.passed == report.total)
-    formatted = "<answer>" in text and "</answer>" in text
+    formatted = extract_answer_block(text) is not None
     bonus = format_bonus if formatted and (report.passed > 0 or bonus_on_fail) else 0.0
     return CodeScore(base + bonus, report, code, None)
 

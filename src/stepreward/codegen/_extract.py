@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from stepreward.scoring._parse import extract_answer_block
+
 __all__ = ["MAX_EXTRACT_CHARS", "ExtractMode", "extract_code"]
 
 ExtractMode = Literal["answer_block", "last_block", "raw"]
@@ -29,9 +31,7 @@ def extract_code(completion: str, mode: ExtractMode = "answer_block") -> str | N
         return None
     if len(completion) > MAX_EXTRACT_CHARS:
         completion = completion[-MAX_EXTRACT_CHARS:]
-    start = completion.rfind("<answer>")
-    end = completion.find("</answer>", start + 8) if start >= 0 else -1
-    answer = completion[start + 8:end] if start >= 0 and end >= 0 else None
+    answer = extract_answer_block(completion)
     if mode == "raw":
         text = answer if answer is not None else completion
         return text if text.strip() else None
