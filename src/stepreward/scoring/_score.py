@@ -18,6 +18,7 @@ from stepreward.scoring._parse import (
     completion_text,
     extract_answer_block,
     extract_lenient_block,
+    missing_block_reason,
     split_answers,
 )
 from stepreward.types import (
@@ -424,8 +425,7 @@ def score(completion: Any, sample: SampleLike, *,
         block = extract_lenient_block(text)
         lenient = block is not None
     if block is None:
-        why = ("no <answer> block" if "<answer>" not in text
-               else "the last <answer> block is not closed")
+        why = missing_block_reason(text)
         if extraction == "lenient":
             why += " and no fenced block"
         return _empty(s, why, preset, policy)
