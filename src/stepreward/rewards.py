@@ -42,9 +42,9 @@ from stepreward.presets import (
 )
 from stepreward.types import CodeTask, RewardConfig, Sample
 
-__all__ = ["METRIC_KEYS", "PRESETS", "Label", "RewardResult", "areward_for", "areward_many",
-           "episode_result", "preset_names", "read_label", "reward_for", "reward_for_turn",
-           "reward_many"]
+__all__ = ["METRICS_BY_KIND", "METRIC_KEYS", "PRESETS", "Label", "RewardResult", "areward_for",
+           "areward_many", "episode_result", "preset_names", "read_label", "reward_for",
+           "reward_for_turn", "reward_many"]
 
 log = logging.getLogger("stepreward.rewards")
 
@@ -68,7 +68,16 @@ METRIC_KEYS: tuple[str, ...] = (
     "errors",           # 1.0 when the label could not be read or grading failed
 )
 
-# Keys of a label that travel with it but belong to no sample or task.
+# The keys of METRIC_KEYS that say something about a label of each kind (the others are 0.0
+# there): what a trainer that logs per kind, like TRL, shows.
+METRICS_BY_KIND: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "trace": ("accuracy", "correct", "format", "no_answer", "unparsed", "output_accuracy",
+              "input_accuracy", "step_accuracy", "errors"),
+    "code": ("accuracy", "correct", "format", "no_answer", "pass_rate", "timeouts", "errors"),
+    "invalid": ("errors",),
+})
+
+# The fields of a code task; the other keys of a code label are its envelope.
 _CODE_FIELDS = frozenset(CodeTask.model_fields)
 
 
