@@ -245,11 +245,11 @@ def test_agent_episode_scores_are_the_whole_episode(labels: dict[str, object],
     assert n >= 2
     (row,) = agent_rows([sample])
     prompt = PROMPT.format(q=row["prompt"])
-    run = agent_run  # type: ignore[assignment]
+    run = agent_run
     gold = run(prompt, row["label"], sample.gold_answers())  # type: ignore[operator]
     # OpenRLHF keeps the last step's scores: the whole episode's, not the last turn's 1/n.
     assert gold["reward"] == pytest.approx(1.0) and gold["scores"] == pytest.approx(1.0)
-    assert len(gold["action_ranges"]) == n  # type: ignore[arg-type]
+    assert len(gold["action_ranges"]) == n
     logs = _logs(gold)
     assert sorted(logs) == sorted(EXTRA_LOG_KEYS)
     assert logs["stepreward/accuracy"] == 1.0 and logs["stepreward/correct"] == 1.0
@@ -260,7 +260,7 @@ def test_agent_episode_scores_are_the_whole_episode(labels: dict[str, object],
     # The logs cover every turn, not only the last one (which was wrong).
     assert logs["stepreward/accuracy"] == pytest.approx(1 / n)
     assert logs["stepreward/output_accuracy"] == 1.0  # question 1 is the output question
-    assert "Question 2 of" in half["text"]  # type: ignore[operator]
+    assert "Question 2 of" in half["text"]
     (binary,) = agent_rows([sample], scores="binary")
     assert run(prompt, binary["label"], sample.gold_answers())["scores"] == 1.0  # type: ignore[operator]
     assert run(prompt, binary["label"],  # type: ignore[operator]
@@ -276,11 +276,11 @@ def test_agent_episode_cut_short_counts_unreached_questions(labels: dict[str, ob
     (row,) = agent_rows([sample])
     prompt = PROMPT.format(q=row["prompt"])
     probe = agent_run(prompt, row["label"], sample.gold_answers())  # type: ignore[operator]
-    first_turn_end = probe["action_ranges"][1][0]  # type: ignore[index]
+    first_turn_end = probe["action_ranges"][1][0]
     # Room for the first answer and its feedback only: OpenRLHF stops before turn 2.
     cut = agent_run(prompt, row["label"], sample.gold_answers(),  # type: ignore[operator]
                     max_length=first_turn_end)
-    assert len(cut["action_ranges"]) == 1  # type: ignore[arg-type]
+    assert len(cut["action_ranges"]) == 1
     assert cut["scores"] == pytest.approx(1 / n) and cut["reward"] == pytest.approx(1 / n)
     assert _logs(cut)["stepreward/no_answer"] == pytest.approx((n - 1) / n)
 
@@ -295,13 +295,13 @@ def test_agent_first_question_sits_in_the_user_turn(labels: dict[str, object],
     (row,) = agent_rows([sample])
     out = agent_run(PROMPT.format(q=row["prompt"]), row["label"],  # type: ignore[operator]
                     sample.gold_answers())
-    user_turn = out["text"].split(opener, 1)[0]  # type: ignore[attr-defined]
+    user_turn = out["text"].split(opener, 1)[0]
     assert "Question 1 of" in user_turn and user_turn.count("Question 1 of") == 1
     # Single-turn rows: the agent puts the first question inside the user turn too.
     (plain,) = sample_rows([sample])
     out = agent_run(PROMPT.format(q=plain["prompt"]), plain["label"],  # type: ignore[operator]
                     sample.gold_answers())
-    assert "Question 1 of" in out["text"].split(opener, 1)[0]  # type: ignore[attr-defined]
+    assert "Question 1 of" in out["text"].split(opener, 1)[0]
     assert out["reward"] == pytest.approx(1.0)
 
 
@@ -318,22 +318,22 @@ def test_agent_turn_template_travels_in_the_label(labels: dict[str, object],
     out = agent_run(LLAMA_PROMPT.format(q=row["prompt"]), row["label"],  # type: ignore[operator]
                     sample.gold_answers())
     text = out["text"]
-    assert "<junk>" not in text and "<|im_start|>" not in text  # type: ignore[operator]
-    assert "<|start_header_id|>user<|end_header_id|>\n\nQuestion 2 of" in text  # type: ignore[operator]
+    assert "<junk>" not in text and "<|im_start|>" not in text
+    assert "<|start_header_id|>user<|end_header_id|>\n\nQuestion 2 of" in text
     assert out["reward"] == pytest.approx(1.0) and out["scores"] == pytest.approx(1.0)
     # Single-turn rows in Llama's layout: the question goes before Llama's assistant opener.
     plain = sr.Sample.from_row(sample.to_row())
     label = json.dumps({**plain.to_row(), "openrlhf": {"turn": LLAMA_TURN}})
     out = agent_run(LLAMA_PROMPT.format(q=plain.prompt), label,  # type: ignore[operator]
                     sample.gold_answers())
-    head = out["text"].split("<|start_header_id|>assistant", 1)[0]  # type: ignore[attr-defined]
+    head = out["text"].split("<|start_header_id|>assistant", 1)[0]
     assert "Question 1 of" in head
 
 
 def test_agent_bad_label_ends_the_episode_with_zero(agent_run: object) -> None:
     out = agent_run(PROMPT.format(q="hi"), "not json", ["x", "y"])  # type: ignore[operator]
     assert out["reward"] == 0.0 and out["scores"] == 0.0
-    assert _logs(out)["stepreward/errors"] == 1.0 and len(out["action_ranges"]) == 1  # type: ignore[arg-type]
+    assert _logs(out)["stepreward/errors"] == 1.0 and len(out["action_ranges"]) == 1
 
 
 def test_scores_are_correctness_not_the_shaped_reward(labels: dict[str, object],

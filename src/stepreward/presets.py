@@ -260,5 +260,6 @@ for _preset in (
            _method, {"format_bonus": 0.05, "partial_tests": 10, "timeout_s": 1.0,
                      "sandbox": None}),
 ):
-    register_preset(_preset)
+    # Built in: the stage-1 ones are scoring's own presets already (nothing to import here).
+    _registry[_preset.name] = _preset
 _BUILT_IN = frozenset(_registry)
