@@ -324,3 +324,20 @@ def test_doctests(module: str) -> None:
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 3 and result.failed == 0
+
+
+def test_docs_list_every_preset_and_metric() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "scoring.md").read_text()
+    presets = doc.split("### Presets", 1)[1].split("### Metrics", 1)[0]
+    rows = {line.split("|")[1].strip().strip("`"): line.split("|")[4]
+            for line in presets.splitlines() if line.startswith("| `")}
+    assert set(rows) == set(PRESETS)
+    for name, options in rows.items():
+        for option in get_preset(name).options:
+            assert option in options or "as `" in options, (name, option)
+    metrics = doc.split("### Metrics", 1)[1].split("\n## ", 1)[0]
+    listed = {k.strip().strip("`") for line in metrics.splitlines() if line.startswith("| `")
+              for k in line.split("|")[1].split(",")}
+    assert listed == set(METRIC_KEYS)
