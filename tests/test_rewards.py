@@ -265,6 +265,9 @@ def test_registry_adds_a_preset_in_one_call(sample: sr.Sample, task: sr.CodeTask
     assert "half" not in PRESETS and "ten" not in SCORING_PRESETS
     assert get_preset("method").options == {"format_bonus": 0.05, "partial_tests": 10,
                                             "timeout_s": 1.0, "sandbox": None}
+    # The built-in stage-1 presets are score()'s own, one table read two ways.
+    assert {n: p.config for n, p in PRESETS.items() if p.config is not None} == \
+        dict(SCORING_PRESETS)
 
 
 def test_multi_turn_episode_covers_every_turn(sample: sr.Sample) -> None:
