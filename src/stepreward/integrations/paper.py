@@ -14,12 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# The method's stage-2 reward is defined with the other code rewards, below the adapters that
-# use it; it stays importable from here.
-from stepreward.codegen._method import method_code_reward
 from stepreward.types import CodeTask
 
 if TYPE_CHECKING:
+    from stepreward.codegen import CodeScore
     from stepreward.sandbox._pool import Sandbox
 
 __all__ = ["PRIME_DATASET", "STAGE2_INSTRUCTION", "ContaminationError", "benchmark_tasks_ids",
@@ -46,6 +44,33 @@ _FAMILIES = {"mbpp-plus": "mbpp", "mbpp": "mbpp", "humaneval-plus": "humaneval",
 
 class ContaminationError(ValueError):
     """A training set shares tasks with an evaluation benchmark."""
+
+
+# ------------------------------------------------------------------------------ stage-2 reward
+
+
+def method_code_reward(completion: Any, task: CodeTask, *, format_bonus: float = 0.05,
+                       partial_tests: int = 10, timeout_s: float = 1.0,
+                       sandbox: Sandbox | None = None) -> CodeScore:
+    """The method's stage-2 reward: the ``method`` preset of :mod:`stepreward.presets` (1 when
+    every test passes, else the pass rate over the first ``partial_tests`` tests, plus
+    ``format_bonus`` when above 0), as a ``CodeScore``. Never raises.
+
+    Example:
+        >>> from stepreward.types import TestCase
+        >>> t = CodeTask(task_id="t", prompt="", tests=[TestCase.call("sq", (3,), 9)])
+        >>> method_code_reward("<answer>\\n```python\\ndef sq(x):\\n    return x * x\\n```"
+        ...                    "\\n</answer>", t).reward
+        1.05
+    """
+    from stepreward.codegen import CodeScore
+    from stepreward.rewards import reward_for
+
+    r = reward_for(completion, task, preset="method", format_bonus=format_bonus,
+                   partial_tests=partial_tests, timeout_s=timeout_s, sandbox=sandbox)
+    if r.details is not None:
+        return r.details  # type: ignore[no-any-return]
+    return CodeScore(0.0, None, None, r.reason)
 
 
 # ------------------------------------------------------------------------------ stage-2 data

@@ -228,7 +228,7 @@ class UnitTestReward(_Reward):
             return None, "not a code-generation task", {}
         if self.partial_tests is not None:
             # The method's semantics (see stepreward.codegen._method.method_code_reward).
-            from stepreward.codegen._method import method_code_reward
+            from stepreward.presets import method_reward as method_code_reward
 
             sc = method_code_reward(text, task, format_bonus=self.format_bonus,
                                     partial_tests=self.partial_tests, timeout_s=self.timeout_s)

@@ -120,7 +120,7 @@ def score_one(response: str, label: Any) -> tuple[float, dict[str, float]]:
             logs["stepreward/stage2"] = 1.0
             task = CodeTask.model_validate(data)
             if opts.get("partial_tests"):
-                from stepreward.codegen._method import method_code_reward
+                from stepreward.presets import method_reward as method_code_reward
 
                 cs = method_code_reward(response, task, partial_tests=int(opts["partial_tests"]),
                                         format_bonus=float(opts.get("format_bonus", 0.05)))
