@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from stepreward.scoring._parse import completion_text, extract_answer_block, split_answers
 from stepreward.types import CodeTask, GradingPolicy, RewardConfig, Sample
 
-__all__ = ["AsyncReward", "ExecutionReward", "FormatReward", "UnitTestReward", "code_task_rows",
-           "sample_rows", "to_trl_dataset"]
+__all__ = ["AsyncReward", "ExecVerifyEnv", "ExecutionReward", "FormatReward", "UnitTestReward",
+           "code_task_rows", "concurrent_rewards", "env_rows", "run_python", "sample_rows",
+           "to_trl_dataset"]
 
 log = logging.getLogger("stepreward.trl")
 
@@ -298,17 +299,19 @@ class FormatReward(_Reward):
 
 
 class AsyncReward:
-    """An ``async`` version of a reward callable: TRL runs async rewards together on its event
-    loop, so a slow reward (unit tests) overlaps with the others instead of following them.
+    """An ``async`` version of a reward callable. TRL's ``GRPOTrainer`` calls sync reward
+    functions one after another and only then runs the async ones, all together on its event
+    loop: an async reward overlaps with the other async rewards, not with the sync ones. To run
+    every reward at once, make all of them async with :func:`concurrent_rewards`.
 
     Example:
         >>> AsyncReward(UnitTestReward()).__name__
         'stepreward_unit_tests'
     """
 
-    def __init__(self, reward: _Reward) -> None:
+    def __init__(self, reward: Callable[..., Any]) -> None:
         self.reward = reward
-        self.__name__ = reward.__name__
+        self.__name__ = getattr(reward, "__name__", type(reward).__name__)
 
     async def __call__(self, prompts: Sequence[Any] | None = None,
                        completions: Sequence[Any] | None = None,
@@ -316,7 +319,9 @@ class AsyncReward:
         import asyncio
 
         # log_metric/log_extra only append to lists: safe to call from the worker thread.
-        return await asyncio.to_thread(self.reward, prompts, completions, **kwargs)
+        result: list[float | None] = await asyncio.to_thread(self.reward, prompts=prompts,
+                                                             completions=completions, **kwargs)
+        return result
 
 
 # ---------------------------------------------------------------------------------- datasets
@@ -390,3 +395,8 @@ def to_trl_dataset(rows: Sequence[dict[str, Any]]) -> Any:
         raise ImportError("to_trl_dataset needs the datasets package: "
                           "pip install 'stepreward[trl]'") from None
     return datasets.Dataset.from_list(list(rows))
+
+
+# The environment, the tool and the concurrency helper live in their own modules.
+from stepreward.integrations.trl_async import concurrent_rewards  # noqa: E402
+from stepreward.integrations.trl_env import ExecVerifyEnv, env_rows, run_python  # noqa: E402
