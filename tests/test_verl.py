@@ -169,10 +169,10 @@ def parquet(rows: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
     return path
 
 
-def _stage1_config(tiny: Path, parquet: Path, **extra: str) -> Any:
+def _stage1_config(tiny: Path, parquet: Path, *more: str, **extra: str) -> Any:
     # The recipe's own overrides, pointed at the tiny model and the rows written above.
     args = _script_args("stage1.sh", MODEL=str(tiny), TRAIN=str(parquet), VAL=str(parquet))
-    return _config([*args, *(f"{k}={v}" for k, v in extra.items())])
+    return _config([*args, *(f"{k}={v}" for k, v in extra.items()), *more])
 
 
 def _batch(tiny: Path, parquet: Path, config: Any, responses: list[str]) -> Any:
@@ -228,13 +228,17 @@ def test_verl_loads_the_function_and_its_reward_worker_scores_real_rows(
     assert [o["reward_extra_info"]["acc"] for o in outs] == [1.0, wrong.score, 1.0]
     assert 0 < wrong.score < 1
 
-    # The async function through the same loader and manager.
-    config = _stage1_config(tiny, parquet, **{
+    # The async function through the same loader and manager, with reward_kwargs from the
+    # config overriding the presets the labels carry.
+    config = _stage1_config(tiny, parquet, "+reward.custom_reward_function.reward_kwargs.preset"
+                            "={trace: normalized, code: all_or_nothing}", **{
         "reward.num_workers": "1", "reward.custom_reward_function.name": "compute_score_async"})
     worker = RewardLoopWorker(config)
     assert worker.reward_manager.is_async_reward_score
     again = worker.loop.run_until_complete(worker.compute_score_batch(data))
-    assert [o["reward_score"] for o in again] == [o["reward_score"] for o in outs]
+    assert wrong.reward == 0.0  # the output is wrong: the default preset pays nothing
+    assert [o["reward_score"] for o in again] == [1.0, wrong.reward, 1.0]
+    assert [o["reward_extra_info"]["acc"] for o in again] == [1.0, wrong.score, 1.0]
 
 
 def test_recipe_scripts_compose_and_validate_with_verl(verl: Any) -> None:
