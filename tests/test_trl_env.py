@@ -387,3 +387,22 @@ def test_async_grpo_scoring_has_no_per_kind_metrics(taught: Path, sample: sr.Sam
     assert [m["rewards/stepreward_execution"] for m in metrics] == [1.0, 0.0]
     assert [m["rewards/stepreward_format"] for m in metrics] == [1.0, 0.0]
     assert all(not any("accuracy" in k for k in m) for m in metrics), metrics
+
+
+def test_docs_example_runs_as_written(tmp_path: Path) -> None:
+    import os
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "trl-environments.md").read_text()
+    env_example, tool_example = re.findall(r"```python\n(.*?)```", text, re.DOTALL)[:2]
+    old = os.getcwd()
+    os.chdir(tmp_path)  # its runs/ folders land here
+    try:
+        scope: dict[str, Any] = {}
+        exec(compile(env_example, "trl-environments.md", "exec"), scope)  # our own docs
+        exec(compile(tool_example, "trl-environments.md", "exec"), {})
+    finally:
+        os.chdir(old)
+    state = scope["trainer"].state
+    assert state.global_step == 1
+    assert any("rewards/ExecVerifyEnv/mean" in e for e in state.log_history)
