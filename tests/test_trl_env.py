@@ -13,7 +13,7 @@ import json
 import pickle
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -234,7 +234,7 @@ def test_run_python_tool() -> None:
 class RecordingEnv(ExecVerifyEnv):
     """ExecVerifyEnv as TRL drives it, keeping each episode's answers and reward."""
 
-    episodes: list[tuple[list[str], float | None]] = []
+    episodes: ClassVar[list[tuple[list[str], float | None]]] = []
 
     def get_reward(self) -> float | None:
         reward = super().get_reward()
