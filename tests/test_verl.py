@@ -246,13 +246,16 @@ def test_recipe_scripts_compose_and_validate_with_verl(verl: Any) -> None:
     from verl.utils.config import validate_config
 
     for script, epochs in (("stage1.sh", 4), ("stage2.sh", 5)):
-        config = _config(_script_args(script))
+        config = _config(_script_args(script, REWARD_WORKERS="4", STEPREWARD_WORKERS="3"))
         validate_config(config, use_reference_policy=need_reference_policy(config),
                         use_critic=need_critic(config))
         assert config.trainer.total_epochs == epochs
         assert config.reward.custom_reward_function.path == reward_file_path()
         assert config.reward.custom_reward_function.name == "compute_score"
         assert not need_reference_policy(config) and not need_critic(config)
+        # Each reward-loop actor's sandbox pool, sized through Ray's runtime environment.
+        assert config.reward.num_workers == 4
+        assert config.ray_kwargs.ray_init.runtime_env.env_vars.STEPREWARD_WORKERS == 3
     # verl 0.9's main_ppo reads only reward.custom_reward_function; the old top-level
     # custom_reward_function (the reference's key) is accepted by Hydra and then ignored.
     old = _config(["custom_reward_function.path=/x.py"])

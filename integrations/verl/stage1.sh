@@ -13,6 +13,11 @@ MODEL=${MODEL:-runs/sft}
 TRAIN=${TRAIN:-data/verl/train.parquet}
 VAL=${VAL:-data/verl/validation.parquet}
 REWARD=${REWARD_PATH:-$(stepreward verl-path)}
+# verl scores in REWARD_WORKERS Ray actors, each with its own sandbox pool: split the node's
+# CPUs between them (STEPREWARD_WORKERS sets each pool's size; docs/verl.md).
+REWARD_WORKERS=${REWARD_WORKERS:-8}
+CPUS=$(nproc)
+SANDBOX_WORKERS=${STEPREWARD_WORKERS:-$(( CPUS / REWARD_WORKERS > 0 ? CPUS / REWARD_WORKERS : 1 ))}
 ARGS=(
   algorithm.adv_estimator=grpo
   algorithm.norm_adv_by_std_in_grpo=True
@@ -54,6 +59,8 @@ ARGS=(
   actor_rollout_ref.rollout.gpu_memory_utilization=0.9
   actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=1
   reward.reward_manager.name=naive
+  "reward.num_workers=$REWARD_WORKERS"
+  "+ray_kwargs.ray_init.runtime_env.env_vars.STEPREWARD_WORKERS=$SANDBOX_WORKERS"
   "reward.custom_reward_function.path=$REWARD"
   reward.custom_reward_function.name=compute_score
   "trainer.n_gpus_per_node=${GPUS:-8}"
