@@ -9,7 +9,7 @@ raise and never hang: every failure is a reward of 0 with a reason in the comple
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from stepreward.presets import get_preset
@@ -247,32 +247,6 @@ class FormatReward(_Reward):
         return 0.5, f"{len(lines)} answers for {asked} questions", {}
 
 
-class AsyncReward:
-    """An ``async`` version of a reward callable. TRL's ``GRPOTrainer`` calls sync reward
-    functions one after another and only then runs the async ones, all together on its event
-    loop: an async reward overlaps with the other async rewards, not with the sync ones. To run
-    every reward at once, make all of them async with :func:`concurrent_rewards`.
-
-    Example:
-        >>> AsyncReward(UnitTestReward()).__name__
-        'stepreward_unit_tests'
-    """
-
-    def __init__(self, reward: Callable[..., Any]) -> None:
-        self.reward = reward
-        self.__name__ = getattr(reward, "__name__", type(reward).__name__)
-
-    async def __call__(self, prompts: Sequence[Any] | None = None,
-                       completions: Sequence[Any] | None = None,
-                       **kwargs: Any) -> list[float | None]:
-        import asyncio
-
-        # log_metric/log_extra only append to lists: safe to call from the worker thread.
-        result: list[float | None] = await asyncio.to_thread(self.reward, prompts=prompts,
-                                                             completions=completions, **kwargs)
-        return result
-
-
 # ---------------------------------------------------------------------------------- datasets
 
 
@@ -326,6 +300,6 @@ def to_trl_dataset(rows: Sequence[dict[str, Any]]) -> Any:
     return datasets.Dataset.from_list(list(rows))
 
 
-# The environment, the tool and the concurrency helper live in their own modules.
-from stepreward.integrations.trl_async import concurrent_rewards  # noqa: E402
+# The environment, the tool and the concurrency helpers live in their own modules.
+from stepreward.integrations.trl_async import AsyncReward, concurrent_rewards  # noqa: E402
 from stepreward.integrations.trl_env import ExecVerifyEnv, env_rows, run_python  # noqa: E402

@@ -172,7 +172,7 @@ def run_python(code: str, stdin: str = "") -> str:
     return "\n".join(out)
 
 
-def env_rows(samples: Iterable[Sample | Mapping[str, Any] | str],
+def env_rows(samples: Iterable[Sample | Mapping[str, Any]],
              system_prompt: str | None = None, *, instruction: str = ENV_INSTRUCTION,
              reward_options: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Rows for :class:`ExecVerifyEnv`: the instruction as the user turn (the environment's
