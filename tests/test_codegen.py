@@ -35,7 +35,7 @@ def test_doctests() -> None:
     results = [doctest.testmod(importlib.import_module(f"stepreward.codegen.{name}"))
                for name in names]
     assert sum(r.failed for r in results) == 0
-    assert sum(r.attempted for r in results) >= 14
+    assert sum(r.attempted for r in results) >= 11  # the method reward lives in presets.py
 
 
 def fenced(code: str) -> str:
