@@ -245,7 +245,7 @@ def _resolve(spec: PresetSpec, label: Label) -> tuple[Preset | None, str | None,
         from_label = True
         spec = label.options.get("preset")
         if spec is None and kind == "code" and label.options.get("partial_tests"):
-            spec = "method"  # labels written before the registry named their preset this way
+            spec = "method"  # {"partial_tests": n, ...} alone names the method's reward
         if spec is None:
             spec = DEFAULT_PRESETS[kind]
     if isinstance(spec, RewardConfig):
