@@ -342,6 +342,13 @@ def _has_gpu() -> bool:
     return bool(torch.cuda.is_available())
 
 
+def cmd_verl_path(args: argparse.Namespace) -> int:
+    from stepreward.integrations.verl import reward_file_path
+
+    print(reward_file_path())
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from stepreward.eval._harness import DEFAULT_MAX_TOKENS, run_eval
     from stepreward.synth._backends import GenerationError
@@ -584,6 +591,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rebuild the folder even if it is there")
     p.add_argument("--json", action="store_true", help="print the folder's manifest as JSON")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("verl-path", help="print the reward function file for verl",
+                       description="Print the path to pass as verl's "
+                                   "reward.custom_reward_function.path (the function is "
+                                   "compute_score, or compute_score_async).")
+    p.set_defaults(func=cmd_verl_path)
 
     p = sub.add_parser("eval", help="evaluate a model on execution and code benchmarks",
                        description="Generate (or replay) answers for a benchmark, grade them "
