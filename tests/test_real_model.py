@@ -17,13 +17,13 @@ import pytest
 
 import stepreward as sr
 from stepreward.eval._official import official_answer, official_prompt, one_expression
-from stepreward.integrations._training import (
+from stepreward.questions._formats import compact_prompt, render_as
+from stepreward.recipe.models import KNOWN_MODELS, fetch_model
+from stepreward.recipe.training import (
     PROMPT_FILE,
     prompt_format_of,
     trainer_settings,
 )
-from stepreward.integrations.models import KNOWN_MODELS, fetch_model
-from stepreward.questions._formats import compact_prompt, render_as
 from stepreward.synth._backends import repeating_tail
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -272,8 +272,8 @@ def test_sft_examples_mask_the_prompt_under_a_template_without_generation_marker
     pytest.importorskip("transformers")
     from transformers import AutoTokenizer
 
-    from stepreward.integrations._training import sft_dataset
     from stepreward.integrations.tiny import build_tiny_model
+    from stepreward.recipe.sft import sft_dataset
 
     folder = build_tiny_model(tmp_path / "tiny", hidden_size=32, layers=1, corpus_bytes=100_000)
     tok = AutoTokenizer.from_pretrained(str(folder))

@@ -22,11 +22,15 @@ from __future__ import annotations
 __all__ = ["LAYERS", "layer_of"]
 
 ROOT = "stepreward"
+# The method's modules at their first address under integrations: re-exports of
+# stepreward.recipe, so they belong to its layer.
+SHIMS = ("ablation", "models", "paper", "recipe", "recipe_schema", "tiny")
 
 # (layer name, the modules and packages in it). DESIGN.md's numbered layers, split where its
 # "may import" column gives a direction inside one (scoring imports questions, eval imports
-# synth, the command line imports the adapters), plus the framework-neutral reward entry that
-# every adapter calls, above the graders it dispatches to.
+# synth, the method drives trainers through the adapters, the command line runs both), plus
+# the framework-neutral reward entry that every adapter calls, above the graders it
+# dispatches to.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("types and values", ("stepreward.types", "stepreward.values", "stepreward._jsonl",
                           "stepreward._lazy", "stepreward._progress", "stepreward._layers",
@@ -40,6 +44,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("synth", ("stepreward.synth",)),
     ("eval", ("stepreward.eval",)),
     ("integrations", ("stepreward.integrations", "stepreward.curriculum")),
+    ("recipe", ("stepreward.recipe", *(f"stepreward.integrations.{name}" for name in SHIMS))),
     ("cli", ("stepreward.cli",)),
     ("facade", (ROOT,)),
 )

@@ -309,7 +309,7 @@ def cmd_openrlhf_path(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from stepreward.integrations.models import KNOWN_MODELS, fetch_model
+    from stepreward.recipe.models import KNOWN_MODELS, fetch_model
 
     if args.action == "list":
         rows = [[key, m.name, f"{m.size_mb} MB", m.licence, m.hub_id]
@@ -357,7 +357,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     system: str | None = args.system_prompt
     prompt_format = args.prompt_format
     if prompt_format == "auto":
-        from stepreward.integrations._training import prompt_format_of
+        from stepreward.recipe.training import prompt_format_of
 
         trained = prompt_format_of(args.model) if args.model and not args.endpoint else None
         prompt_format = str((trained or {}).get("format") or "full")

@@ -1,15 +1,22 @@
-"""What every training stage of the recipe shares: loading a model, LoRA, trainer settings, SFT
-examples that work with any chat template, and checkpoints that remember their prompt format."""
+"""What every training stage of the recipe shares: where its model comes from and how it loads,
+LoRA, trainer settings, checkpoints that remember their prompt format, and step timing."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["FIXED_SETTINGS", "PROMPT_FILE", "load_model", "peft_config", "prompt_format_of",
-           "save_checkpoint", "sft_dataset", "trainer_settings"]
+from stepreward._jsonl import read_jsonl
+
+if TYPE_CHECKING:
+    from stepreward.recipe.schema import ModelSection, RecipeConfig
+
+__all__ = ["DEFAULT_SETTINGS", "FIXED_SETTINGS", "PROMPT_FILE", "StepClock", "freeze_below",
+           "load_model", "model_section", "model_source", "peft_config", "prompt_format_of",
+           "save_checkpoint", "trainer_settings"]
 
 # Settings the recipe decides for each stage; a stage's `config` may not override them.
 FIXED_SETTINGS: dict[str, str] = {
@@ -21,6 +28,37 @@ FIXED_SETTINGS: dict[str, str] = {
 DEFAULT_SETTINGS: dict[str, Any] = {"report_to": "none", "save_strategy": "no"}
 
 PROMPT_FILE = "stepreward-prompt.json"
+
+
+def model_source(cfg: RecipeConfig, out: Path, previous: str | None) -> str:
+    """Where a stage's model comes from: the previous stage's checkpoint under ``out`` when
+    there is one, else the config's model (a tiny model built here when ``build_tiny``,
+    its tokenizer fitted to the recipe's own prompts and answers with ``corpus_from_data``).
+
+    Example:
+        >>> from stepreward.recipe.schema import RecipeConfig
+        >>> model_source(RecipeConfig(model={"name_or_path": "m"}), Path("/nonexistent"), "sft")
+        'm'
+    """
+    if previous and (out / previous / "config.json").exists():
+        return str(out / previous)
+    model = cfg.model
+    if model.build_tiny:
+        from stepreward.recipe.tiny import build_tiny_model
+
+        texts: list[str] = []
+        if model.tiny.corpus_from_data:
+            # The recipe's own prompts and answers teach the tokenizer its wording.
+            for name in ("sft.jsonl", "stage1.jsonl", "train.jsonl", "code_tasks.jsonl"):
+                path = out / "data" / name
+                if path.exists():
+                    for row in read_jsonl(path):
+                        texts.extend(str(row[k]) for k in ("prompt", "completion")
+                                     if row.get(k))
+        tiny = model.tiny.model_dump(exclude_none=True, exclude={"corpus_from_data"})
+        tiny.setdefault("seed", cfg.seed)
+        return str(build_tiny_model(out / "base-model", extra_texts=texts, **tiny))
+    return str(model.name_or_path)
 
 
 def trainer_settings(stage: str, given: dict[str, Any] | None, folder: Path, seed: int,
@@ -53,7 +91,19 @@ def _torch_dtype(name: str | None) -> Any:
     return getattr(torch, name)
 
 
-def load_model(source: str, model_cfg: dict[str, Any] | None = None, *,
+def model_section(model_cfg: ModelSection | Mapping[str, Any] | None) -> ModelSection:
+    """A config's ``model`` section, validated (a mapping, or the section itself).
+
+    Example:
+        >>> model_section({"dtype": "bfloat16"}).dtype
+        'bfloat16'
+    """
+    from stepreward.recipe.schema import ModelSection, validate_section
+
+    return validate_section(ModelSection, model_cfg or {}, prefix="model")
+
+
+def load_model(source: str, model_cfg: ModelSection | Mapping[str, Any] | None = None, *,
                for_training: bool = True) -> Any:
     """A causal LM from a folder with the config's loading options (``dtype``,
     ``attn_implementation``), the lower layers frozen when ``trainable_layers`` is set.
@@ -63,15 +113,15 @@ def load_model(source: str, model_cfg: dict[str, Any] | None = None, *,
     """
     from transformers import AutoModelForCausalLM
 
-    cfg = dict(model_cfg or {})
+    cfg = model_section(model_cfg)
     kwargs: dict[str, Any] = {}
-    if cfg.get("dtype") not in (None, "auto"):
-        kwargs["dtype"] = _torch_dtype(cfg["dtype"])
-    if cfg.get("attn_implementation"):
-        kwargs["attn_implementation"] = cfg["attn_implementation"]
+    if cfg.dtype not in (None, "auto"):
+        kwargs["dtype"] = _torch_dtype(cfg.dtype)
+    if cfg.attn_implementation:
+        kwargs["attn_implementation"] = cfg.attn_implementation
     model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
-    top = cfg.get("trainable_layers")
-    if for_training and top and not cfg.get("lora"):
+    top = cfg.trainable_layers
+    if for_training and top and not cfg.lora:
         freeze_below(model, int(top))
     return model
 
@@ -115,7 +165,7 @@ def _linear_names(model: Any) -> list[str]:
                    if isinstance(mod, torch.nn.Linear)})
 
 
-def peft_config(model_cfg: dict[str, Any] | None, model: Any = None) -> Any:
+def peft_config(model_cfg: ModelSection | Mapping[str, Any] | None, model: Any = None) -> Any:
     """A peft ``LoraConfig`` from ``model.lora`` (None when LoRA is off).
 
     ``trainable_layers`` with LoRA puts adapters on the top layers only (on every linear
@@ -125,25 +175,26 @@ def peft_config(model_cfg: dict[str, Any] | None, model: Any = None) -> Any:
         >>> peft_config({}) is None
         True
     """
-    cfg = dict(model_cfg or {})
-    lora = cfg.get("lora")
-    if not lora:
-        return None
+    from stepreward.recipe.schema import LoraSection
+
+    cfg = model_section(model_cfg)
+    lora = cfg.lora
+    if not lora or (isinstance(lora, LoraSection) and not lora.model_fields_set):
+        return None  # `lora: {}` leaves LoRA off, as `lora: false` does
     try:
         from peft import LoraConfig
     except ImportError:
         raise ImportError("model.lora needs peft: pip install 'stepreward[trl]' peft") from None
-    opts = {k: v for k, v in lora.items() if v is not None} if isinstance(lora, dict) else {}
-    top = cfg.get("trainable_layers")
+    spec = lora if isinstance(lora, LoraSection) else LoraSection()
+    opts = spec.model_dump(exclude_none=True)
+    top = cfg.trainable_layers
     if top and model is not None:
         n = len(_decoder_layers(model))
         if not 0 < int(top) <= n:
             raise ValueError(f"model.trainable_layers must be between 1 and {n}, got {top}")
         opts.setdefault("layers_to_transform", list(range(n - int(top), n)))
         opts.setdefault("target_modules", _linear_names(model))
-    opts.setdefault("r", 16)
     opts.setdefault("lora_alpha", 2 * opts["r"])
-    opts.setdefault("lora_dropout", 0.0)
     opts.setdefault("target_modules", "all-linear")
     return LoraConfig(task_type="CAUSAL_LM", **opts)
 
@@ -173,42 +224,6 @@ def prompt_format_of(model_dir: str | os.PathLike[str]) -> dict[str, Any] | None
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def _completion_text(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[str, str]:
-    """(prompt, completion) texts of a chat: the prompt ends with the assistant turn's
-    opener, the completion holds the reply and the turn's end marker, so that the model learns
-    to stop. Works with any chat template: the split is where the rendered prompt ends."""
-    prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False,
-                                           add_generation_prompt=True)
-    full = tokenizer.apply_chat_template(messages, tokenize=False)
-    if full.startswith(prompt):
-        return prompt, full[len(prompt):]
-    # A template that rewrites earlier turns: the reply and the end-of-sequence token.
-    return prompt, messages[-1]["content"] + (tokenizer.eos_token or "")
-
-
-def sft_dataset(rows: list[dict[str, Any]], tokenizer: Any, max_length: int | None) -> Any:
-    """Tokenized SFT examples (``input_ids`` and ``labels``, prompt tokens masked with -100)
-    from rows with chat ``messages`` ending in the assistant's reply.
-
-    Example:
-        >>> ds = sft_dataset(rows, tokenizer, 512)  # doctest: +SKIP
-    """
-    import datasets
-
-    out = []
-    for row in rows:
-        prompt, completion = _completion_text(tokenizer, row["messages"])
-        p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        c = tokenizer(completion, add_special_tokens=False)["input_ids"]
-        ids = (p + c)[:max_length] if max_length else p + c
-        labels = ([-100] * len(p) + c)[:len(ids)]
-        if any(x != -100 for x in labels):
-            out.append({"input_ids": ids, "labels": labels})
-    if not out:
-        raise ValueError("no SFT example keeps a completion token within sft max_length")
-    return datasets.Dataset.from_list(out)
 
 
 class StepClock:
