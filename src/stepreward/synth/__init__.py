@@ -10,7 +10,7 @@ __all__ = [
     "TransformersGenerator", "VLLMGenerator", "build_dataset", "check_constraints",
     "estimate_difficulty",
     "features", "level_constraints", "model_synthesize", "narrate", "normalized_hash",
-    "parse_program", "program_prompt", "sft_record", "synthesize",
+    "parse_program", "program_prompt", "sft_record", "synthesize", "synthesize_one",
 ]
 
 if TYPE_CHECKING:
@@ -41,11 +41,13 @@ if TYPE_CHECKING:
         normalized_hash,
         synthesize,
     )
+    from stepreward.synth._single import synthesize_one
     from stepreward.synth.vocab import VOCABULARY
 
 _WHERE = {"LEVELS": "_pipeline", "Item": "_pipeline", "SynthStats": "_pipeline",
           "features": "_pipeline", "level_constraints": "_pipeline",
           "normalized_hash": "_pipeline", "synthesize": "_pipeline", "VOCABULARY": "vocab",
+          "synthesize_one": "_single",
           "BuildReport": "_dataset", "build_dataset": "_dataset", "narrate": "_dataset",
           "sft_record": "_dataset", "check_constraints": "_check",
           "GenerationError": "_backends", "Generator": "_backends",
