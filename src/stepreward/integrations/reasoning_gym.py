@@ -117,7 +117,7 @@ def _completion(answer: str) -> str:
     return f"{_ANSWER_OPEN}\n{answer.strip()}\n{_ANSWER_CLOSE}"
 
 
-class ExecVerifyDataset(ProceduralDataset):
+class ExecVerifyDataset(ProceduralDataset):  # type: ignore[misc]  # untyped package
     """Questions about the execution of synthesized programs; ``score_answer`` runs the
     reward core (values compared without eval; input answers run in the sandbox).
 
@@ -189,7 +189,7 @@ def _copy(entry: dict[str, Any]) -> dict[str, Any]:
     return {**entry, "metadata": meta}
 
 
-class ExecVerifyCurriculum(BaseCurriculum):
+class ExecVerifyCurriculum(BaseCurriculum):  # type: ignore[misc]  # untyped package
     """reasoning-gym curriculum over the program level: attribute ``level`` (a range
     attribute on ``min_level``/``max_level``, levels 1..6).
 
