@@ -21,7 +21,13 @@ from typing import Any, ClassVar
 
 import pytest
 
-from stepreward.integrations.tasks import GeneratedTask, generate_task
+from stepreward.integrations.tasks import (
+    GeneratedTask,
+    generate_task,
+    read_sample_rows,
+    task_prompt,
+)
+from stepreward.types import Sample
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("STEPREWARD_VF_VENV", ROOT / ".venv-vf"))
@@ -115,9 +121,34 @@ def tasks() -> list[GeneratedTask]:
 
 
 @pytest.fixture(scope="module")
-def server(tasks: list[GeneratedTask]) -> Iterator[str]:
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small `stepreward synth` output, half of it input-prediction (O/I) rows."""
+    out = tmp_path_factory.mktemp("synth")
+    done = subprocess.run([str(ROOT / ".venv" / "bin" / "stepreward"), "synth", "--n", "6",
+                           "--levels", "1-2", "--seed", "3", "--input-share", "0.5",
+                           "--out", str(out), "--format", "jsonl"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out
+
+
+def _synth_tasks(synth_dir: Path) -> list[tuple[str, GeneratedTask]]:
+    """The synth rows as (row id, task) with the prompt the taskset shows."""
+    out = []
+    for row in read_sample_rows(synth_dir):
+        sample = Sample.from_row(json.loads(row["label"]))
+        sample = sample.model_copy(update={"prompt": task_prompt(sample)})
+        kinds = tuple(dict.fromkeys(q.kind for q in sample.questions))
+        out.append((row["id"], GeneratedTask(sample, row["level"], kinds, -1)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(tasks: list[GeneratedTask], synth_dir: Path) -> Iterator[str]:
     _Script.replies = {t.sample.prompt: _answer(t, PLANS[i % len(PLANS)])
                        for i, t in enumerate(tasks)}
+    _Script.replies.update({t.sample.prompt: _answer(t, PLANS[i % 2])
+                            for i, (_, t) in enumerate(_synth_tasks(synth_dir))})
     _Script.seen = []
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Script)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -164,7 +195,25 @@ def test_vf_eval_scores_with_the_reward_core(vf_python: Path, server: str,
             assert metrics[f"{kind}_asked"] == float(asked)
             assert metrics[f"{kind}_accuracy"] == (1.0 if asked and plan == "gold" else 0.0)
     assert not Path("/tmp/pwned").exists()
-    assert len(_Script.seen) == N_TASKS
+    assert all(prompt in _Script.replies for prompt in _Script.seen)
+
+
+def test_vf_eval_reads_synth_files(vf_python: Path, server: str, synth_dir: Path,
+                                   tmp_path: Path) -> None:
+    expected = _synth_tasks(synth_dir)
+    assert any("input" in t.kinds for _, t in expected), "the run needs an O/I row"
+    traces = _vf_eval(vf_python, server, tmp_path, "--env.taskset.data", str(synth_dir))
+    assert len(traces) == len(expected)
+    by_id = {t["task"]["data"]["id"]: t for t in traces}
+    for i, (row_id, task) in enumerate(expected):
+        trace = by_id[row_id]
+        shown = trace["task"]["data"]["prompt"]
+        assert shown == task.sample.prompt
+        if "input" in task.kinds:  # the call is the answer: an O/I prompt must not show it
+            assert task.sample.call not in shown and "(??)" in shown
+        want = 1.0 if PLANS[i % 2] == "gold" else 0.0
+        assert trace["rewards"]["execverify"]["score"] == want
+        assert trace["task"]["data"]["level"] == task.level
 
 
 def test_bash_harness_is_refused(vf_python: Path, server: str, tmp_path: Path) -> None:

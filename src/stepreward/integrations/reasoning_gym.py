@@ -27,14 +27,19 @@ import json
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepreward.integrations.tasks import (
     ALL_LEVELS,
     check_kinds,
     check_levels,
     generate_task,
+    task_prompt,
 )
+from stepreward.types import Sample
+
+if TYPE_CHECKING:
+    from stepreward.sandbox._pool import Sandbox
 
 try:
     from reasoning_gym.coaching import BaseCurriculum, RangeAttributeDefinition
@@ -45,7 +50,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       "pip install 'stepreward[reasoning-gym]'") from exc
 
 __all__ = ["DATASET_NAME", "ExecVerifyConfig", "ExecVerifyCurriculum", "ExecVerifyDataset",
-           "register"]
+           "make_entry", "register"]
 
 DATASET_NAME = "stepreward_execverify"
 _CACHE_ITEMS = 1024
@@ -147,21 +152,7 @@ class ExecVerifyDataset(ProceduralDataset):  # type: ignore[misc]  # untyped pac
         cfg: ExecVerifyConfig = self.config
         task = generate_task(self.seed + idx, cfg.effective_levels, check_kinds(cfg.kinds),
                              max_per_kind=cfg.max_per_kind)
-        row = task.sample.to_row()
-        if cfg.reward_options:
-            row["reward_options"] = dict(cfg.reward_options)
-        entry = {
-            "question": task.sample.prompt,
-            "answer": "\n".join(task.sample.gold_answers()),
-            "metadata": {
-                "source_dataset": DATASET_NAME,
-                "source_index": idx,
-                "level": task.level,
-                "kinds": list(task.kinds),
-                "label": json.dumps(row, ensure_ascii=False),
-                "difficulty": {"level": task.level},
-            },
-        }
+        entry = _entry(task.sample, task.level, task.kinds, idx, cfg.reward_options)
         self._items[idx] = entry
         if len(self._items) > _CACHE_ITEMS:
             self._items.popitem(last=False)
@@ -180,6 +171,47 @@ class ExecVerifyDataset(ProceduralDataset):  # type: ignore[misc]  # untyped pac
         meta = entry.get("metadata") if isinstance(entry, dict) else None
         label = meta.get("label") if isinstance(meta, dict) else None
         return reward_for(_completion(answer), label).score
+
+
+def _entry(sample: Sample, level: int | None, kinds: Sequence[str], index: int,
+           reward_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    row = sample.to_row()
+    if reward_options:
+        row["reward_options"] = dict(reward_options)
+    return {
+        "question": sample.prompt,
+        "answer": "\n".join(sample.gold_answers()),
+        "metadata": {
+            "source_dataset": DATASET_NAME,
+            "source_index": index,
+            "level": level,
+            "kinds": list(kinds),
+            "label": json.dumps(row, ensure_ascii=False),
+            "difficulty": {"level": level},
+        },
+    }
+
+
+def make_entry(source: str, call: str, kind: str = "output", *, max_per_kind: int = 1,
+               seed: int = 0, sandbox: Sandbox | None = None) -> dict[str, Any]:
+    """An entry of this dataset's form for any program and call (the program is traced
+    twice in the sandbox and must run the same both times), so that
+    :meth:`ExecVerifyDataset.score_answer` grades answers about programs from elsewhere.
+    Raises ValueError when the call cannot be traced or offers no question of ``kind``.
+
+    Example:
+        >>> e = make_entry("def f(x):\\n    return len(x)", "f('abc')", "input")
+        >>> e["answer"], "f(??)" in e["question"]
+        ("assert f('abc') == 3", True)
+        >>> ExecVerifyDataset(ExecVerifyConfig()).score_answer("assert f('xyz') == 3", e)
+        1.0
+    """
+    from stepreward.questions import build_sample
+
+    kinds = check_kinds([kind])
+    sample = build_sample(source, call, kinds, max_per_kind, seed, sandbox=sandbox)
+    sample = sample.model_copy(update={"prompt": task_prompt(sample)})
+    return _entry(sample, None, kinds, 0)
 
 
 def _copy(entry: dict[str, Any]) -> dict[str, Any]:
