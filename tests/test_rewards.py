@@ -265,6 +265,9 @@ def test_registry_adds_a_preset_in_one_call(sample: sr.Sample, task: sr.CodeTask
     assert "half" not in PRESETS and "ten" not in SCORING_PRESETS
     assert get_preset("method").options == {"format_bonus": 0.05, "partial_tests": 10,
                                             "timeout_s": 1.0, "sandbox": None}
+    # The built-in stage-1 presets are score()'s own, one table read two ways.
+    assert {n: p.config for n, p in PRESETS.items() if p.config is not None} == \
+        dict(SCORING_PRESETS)
 
 
 def test_multi_turn_episode_covers_every_turn(sample: sr.Sample) -> None:
@@ -324,3 +327,20 @@ def test_doctests(module: str) -> None:
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 3 and result.failed == 0
+
+
+def test_docs_list_every_preset_and_metric() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "scoring.md").read_text()
+    presets = doc.split("### Presets", 1)[1].split("### Metrics", 1)[0]
+    rows = {line.split("|")[1].strip().strip("`"): line.split("|")[4]
+            for line in presets.splitlines() if line.startswith("| `")}
+    assert set(rows) == set(PRESETS)
+    for name, options in rows.items():
+        for option in get_preset(name).options:
+            assert option in options or "as `" in options, (name, option)
+    metrics = doc.split("### Metrics", 1)[1].split("\n## ", 1)[0]
+    listed = {k.strip().strip("`") for line in metrics.splitlines() if line.startswith("| `")
+              for k in line.split("|")[1].split(",")}
+    assert listed == set(METRIC_KEYS)

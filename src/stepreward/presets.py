@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from stepreward.types import Score
 
 __all__ = ["DEFAULT_PRESETS", "PRESETS", "LabelKind", "Preset", "get_preset", "method_reward",
-           "preset_names", "register_preset", "unregister_preset"]
+           "option_names", "preset_names", "register_preset", "unregister_preset"]
 
 LabelKind = Literal["trace", "code"]
 
@@ -77,18 +78,23 @@ class Preset:
             3.0
         """
         def run(text: str, sample: Sample, **options: Any) -> Score:
-            from stepreward.scoring import score
-
-            return score(text, sample, reward=name if name in _scoring_presets() else config,
-                         **options)
+            score, presets = _scoring()
+            return score(text, sample,  # type: ignore[no-any-return]
+                         reward=name if presets.get(name) == config else config, **options)
 
         return cls(name, "trace", summary, run, dict(TRACE_OPTIONS), config)
 
 
-def _scoring_presets() -> dict[str, Any]:
-    from stepreward.scoring import PRESETS as scoring_presets
+@cache
+def _scoring() -> tuple[Callable[..., Any], dict[str, Any]]:
+    """``score`` and scoring's preset table, looked up once (the hot path calls them)."""
+    from stepreward import scoring
 
-    return scoring_presets
+    return scoring.score, scoring.PRESETS
+
+
+def _scoring_presets() -> dict[str, Any]:
+    return _scoring()[1]
 
 
 # ------------------------------------------------------------------------------ stage 1
@@ -165,6 +171,7 @@ def _method(text: str, task: CodeTask, **options: Any) -> CodeScore:
 
 _lock = threading.Lock()
 _registry: dict[str, Preset] = {}
+_option_names: frozenset[str] | None = None
 # A read-only view of the registry: ``PRESETS["method"]``, ``sorted(PRESETS)``.
 PRESETS: Mapping[str, Preset] = MappingProxyType(_registry)
 # The preset a label of each kind gets when neither the caller nor the label names one.
@@ -196,6 +203,7 @@ def register_preset(preset: Preset, *, replace: bool = False) -> Preset:
         if preset.kind == "trace" and preset.config is not None:
             _scoring_presets()[preset.name] = preset.config
         _registry[preset.name] = preset
+        globals()["_option_names"] = None
     return preset
 
 
@@ -212,8 +220,24 @@ def unregister_preset(name: str) -> None:
         raise ValueError(f"{name!r} is a built-in preset")
     with _lock:
         preset = _registry.pop(name, None)
+        globals()["_option_names"] = None
         if preset is not None and preset.kind == "trace" and preset.config is not None:
             _scoring_presets().pop(name, None)
+
+
+def option_names() -> frozenset[str]:
+    """Every option some registered preset takes.
+
+    Example:
+        >>> "partial_tests" in option_names()
+        True
+    """
+    with _lock:
+        known = _option_names
+        if known is None:
+            known = frozenset(k for p in _registry.values() for k in p.options)
+            globals()["_option_names"] = known
+        return known
 
 
 def get_preset(name: str) -> Preset:
@@ -260,5 +284,6 @@ for _preset in (
            _method, {"format_bonus": 0.05, "partial_tests": 10, "timeout_s": 1.0,
                      "sandbox": None}),
 ):
-    register_preset(_preset)
+    # Built in: the stage-1 ones are scoring's own presets already (nothing to import here).
+    _registry[_preset.name] = _preset
 _BUILT_IN = frozenset(_registry)

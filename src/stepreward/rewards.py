@@ -38,13 +38,15 @@ from stepreward.presets import (
     LabelKind,
     Preset,
     get_preset,
+    option_names,
     preset_names,
 )
+from stepreward.scoring import completion_text
 from stepreward.types import CodeTask, RewardConfig, Sample
 
-__all__ = ["METRIC_KEYS", "PRESETS", "Label", "RewardResult", "areward_for", "areward_many",
-           "episode_result", "preset_names", "read_label", "reward_for", "reward_for_turn",
-           "reward_many"]
+__all__ = ["METRICS_BY_KIND", "METRIC_KEYS", "PRESETS", "Label", "RewardResult", "areward_for",
+           "areward_many", "episode_result", "preset_names", "read_label", "reward_for",
+           "reward_for_turn", "reward_many"]
 
 log = logging.getLogger("stepreward.rewards")
 
@@ -68,7 +70,16 @@ METRIC_KEYS: tuple[str, ...] = (
     "errors",           # 1.0 when the label could not be read or grading failed
 )
 
-# Keys of a label that travel with it but belong to no sample or task.
+# The keys of METRIC_KEYS that say something about a label of each kind (the others are 0.0
+# there): what a trainer that logs per kind, like TRL, shows.
+METRICS_BY_KIND: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "trace": ("accuracy", "correct", "format", "no_answer", "unparsed", "output_accuracy",
+              "input_accuracy", "step_accuracy", "errors"),
+    "code": ("accuracy", "correct", "format", "no_answer", "pass_rate", "timeouts", "errors"),
+    "invalid": ("errors",),
+})
+
+# The fields of a code task; the other keys of a code label are its envelope.
 _CODE_FIELDS = frozenset(CodeTask.model_fields)
 
 
@@ -130,11 +141,15 @@ def _why(exc: Exception) -> str:
     return " ".join(text.split())[:300]
 
 
+_ZERO = dict.fromkeys(METRIC_KEYS, 0.0)
+
+
 def _metrics(kind: ResultKind, **values: float) -> dict[str, float]:
-    out = dict.fromkeys(METRIC_KEYS, 0.0)
+    out = _ZERO.copy()
     out["stage1"] = float(kind == "trace")
     out["stage2"] = float(kind == "code")
     for key, value in values.items():
+        # Values are shares and flags: NaN can only come from a grader bug; never log it.
         out[key] = float(value) if math.isfinite(value) else 0.0
     return out
 
@@ -256,7 +271,9 @@ def _resolve(spec: PresetSpec, label: Label) -> tuple[Preset | None, str | None,
 def _options(preset: Preset, label: Label, use_label: bool,
              given: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
     opts = dict(preset.options)
-    known = {k for p in PRESETS.values() for k in p.options}
+    if not given and not (use_label and label.options):
+        return opts, None
+    known = option_names()
     sources = [given] if not use_label else [
         {k: v for k, v in label.options.items() if k != "preset"}, given]
     for source in sources:
@@ -275,22 +292,32 @@ def _options(preset: Preset, label: Label, use_label: bool,
 
 def _trace_result(sc: Any, sample: Sample, preset: str) -> RewardResult:
     kinds = [q.kind for q in sample.questions]
-    right = [bool(v.correct) for v in sc.verdicts]
-    per_kind: dict[str, list[bool]] = {}
-    for k, ok in zip(kinds, right, strict=False):
-        per_kind.setdefault(k, []).append(ok)
-    accuracy = {k: sum(v) / len(v) for k, v in per_kind.items()}
-    steps = [ok for k, ok in zip(kinds, right, strict=False) if k not in ("output", "input")]
-    n = len(right)
-    score = sum(right) / n if n else 0.0
-    correct = n > 0 and all(right)
+    per_kind: dict[str, list[int]] = {}  # kind -> [right, asked]
+    steps = [0, 0]
+    right = unparsed = 0
+    wrong: list[str] = []
+    for i, (k, v) in enumerate(zip(kinds, sc.verdicts, strict=False), 1):
+        ok = bool(v.correct)
+        tally = per_kind.setdefault(k, [0, 0])
+        tally[0] += ok
+        tally[1] += 1
+        if k not in ("output", "input"):
+            steps[0] += ok
+            steps[1] += 1
+        right += ok
+        unparsed += v.status == "unparseable"
+        if not ok:
+            wrong.append(f"{i}. {k} {v.status}")
+    accuracy = {k: r / n for k, (r, n) in per_kind.items()}
+    n = len(kinds)
+    score = right / n if n else 0.0
+    correct = n > 0 and right == n
     fmt = sc.components.get("format") if isinstance(sc.components, dict) else None
     metrics = _metrics(
         "trace", accuracy=score, correct=float(correct), format=float(fmt or 0.0),
-        no_answer=float(sc.parse_error is not None),
-        unparsed=sum(v.status == "unparseable" for v in sc.verdicts) / n if n else 0.0,
+        no_answer=float(sc.parse_error is not None), unparsed=unparsed / n if n else 0.0,
         output_accuracy=accuracy.get("output", 0.0), input_accuracy=accuracy.get("input", 0.0),
-        step_accuracy=sum(steps) / len(steps) if steps else 0.0)
+        step_accuracy=steps[0] / steps[1] if steps[1] else 0.0)
     if correct:
         reason = None
     elif sc.parse_error:
@@ -298,10 +325,7 @@ def _trace_result(sc: Any, sample: Sample, preset: str) -> RewardResult:
     elif not n:
         reason = "the sample has no questions"
     else:
-        reason = f"{sum(right)}/{n} right: " + ", ".join(
-            f"{i}. {k} {v.status}" for i, (k, v) in enumerate(zip(kinds, sc.verdicts,
-                                                                  strict=False), 1)
-            if not v.correct)
+        reason = f"{right}/{n} right: " + ", ".join(wrong)
     reward = float(sc.reward) if math.isfinite(sc.reward) else 0.0
     return RewardResult(reward, score, correct, metrics, reason, "trace", sc, accuracy, preset)
 
@@ -370,8 +394,6 @@ def reward_for(completion: Any, label: Any, *, preset: PresetSpec = None,
     if why is not None:
         return _invalid(why, lab.kind, chosen.name)
     try:
-        from stepreward.scoring import completion_text
-
         text = completion_text(completion)
         if text is None:
             return RewardResult(0.0, 0.0, False, _metrics(lab.kind, no_answer=1.0),

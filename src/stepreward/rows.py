@@ -87,10 +87,8 @@ def _sample_of(row: Any) -> tuple[Sample, dict[str, Any], Any]:
     """The sample, the envelope of its label (reward options...) and the row's level."""
     if isinstance(row, Sample):
         return row, {}, None
-    if isinstance(row, str):
-        row = json.loads(row)
     if not isinstance(row, dict):
-        raise TypeError(f"sample rows are Sample objects, row dicts or their JSON text, got "
+        raise TypeError(f"sample_rows takes Sample objects or row dicts, got "
                         f"{type(row).__name__}")
     label = row.get("label", row)
     if isinstance(label, str):
@@ -106,14 +104,13 @@ def _sample_of(row: Any) -> tuple[Sample, dict[str, Any], Any]:
     return sample, envelope, row.get("level", label.get("level"))
 
 
-def sample_rows(samples: Iterable[Sample | Mapping[str, Any] | str],
+def sample_rows(samples: Iterable[Sample | Mapping[str, Any]],
                 system_prompt: str | None = None, *, chat: bool = True,
                 reward_options: Mapping[str, Any] | None = None,
                 label_extra: Mapping[str, Any] | None = None,
                 multi_turn: bool = False) -> list[dict[str, Any]]:
     """Rows for stage-1 samples: :class:`Sample` objects, ``Sample.to_row()`` dicts, rows of
-    ``stepreward synth`` (their ``label`` is read, with the reward options it carries) or
-    their JSON text.
+    ``stepreward synth`` (their ``label`` is read, with the reward options it carries).
 
     ``reward_options`` (``{"preset": "execverify"}``) and ``label_extra`` (other keys an
     adapter reads) go into each label. ``multi_turn=True`` writes the first turn of a

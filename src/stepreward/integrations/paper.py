@@ -321,12 +321,14 @@ def dataset_options(d: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def stage_rewards(cfg: Mapping[str, Any], stage: str) -> list[Any]:
-    """The TRL reward functions a recipe config gives a GRPO stage.
+    """The TRL reward functions a recipe config gives a GRPO stage, each a thin call into
+    :func:`stepreward.rewards.reward_for`.
 
-    ``stage1``: :class:`ExecutionReward` with the config's ``reward`` preset; ``stage2``:
-    :class:`UnitTestReward` (``partial_tests`` and ``format_bonus`` give the method's
-    reward). Both add :class:`FormatReward` — shaping beyond the method — unless
-    ``format_reward: false`` (the paper configs).
+    ``stage1``: :class:`ExecutionReward` with the config's ``reward`` preset (a name in
+    :data:`stepreward.presets.PRESETS` or RewardConfig fields); ``stage2``:
+    :class:`UnitTestReward` (``partial_tests`` and ``format_bonus`` give the ``method``
+    preset, else ``partial``). Both add :class:`FormatReward` — shaping beyond the method —
+    unless ``format_reward: false`` (the paper configs).
 
     Example:
         >>> [r.__name__ for r in stage_rewards({"stage1": {"format_reward": False}}, "stage1")]
@@ -486,7 +488,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, help="at most this many tasks")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output JSONL")
-    p.add_argument("--partial-tests", type=int, default=10)
+    from stepreward.presets import preset_names
+
+    p.add_argument("--reward-preset", default="method", choices=preset_names("code"),
+                   help="stage-2 reward preset written into each label (default: the "
+                        "method's)")
+    p.add_argument("--partial-tests", type=int, default=10,
+                   help="the method preset: tests counted for partial credit")
     p.add_argument("--format-bonus", type=float, default=0.05)
     p.add_argument("--benchmark", action="append", default=[], metavar="NAME=PATH",
                    help="an eval benchmark to check overlap with (repeat); PATH may be empty")
@@ -508,9 +516,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"code-rows: {exc}", file=sys.stderr)
         return 2
+    options: dict[str, Any] = {"preset": args.reward_preset, "format_bonus": args.format_bonus}
+    if args.reward_preset == "method":
+        options["partial_tests"] = args.partial_tests
     rows = code_task_rows(tasks, STAGE2_INSTRUCTION, system_prompt=SYSTEM_PROMPT,
-                          reward_options={"partial_tests": args.partial_tests,
-                                          "format_bonus": args.format_bonus})
+                          reward_options=options)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         for row in rows:
