@@ -74,11 +74,13 @@ def _worker(conn: Any, seed: int, size: int) -> None:
                                   "generator": program["input_generator"]}
                 elif op == "alternatives":
                     source, generator, seeds = msg[1], msg[2], msg[3]
-                    env: dict[str, Any] = {"Random": Random}
-                    exec(f"{source}\n\n{generator}", env, env)  # codeio's own way
                     pairs = []
                     for s in seeds:
+                        # codeio's own way, afresh for each input: a program may keep state
+                        # between calls in its module
+                        env: dict[str, Any] = {"Random": Random}
                         try:
+                            exec(f"{source}\n\n{generator}", env, env)
                             inputs = env["generate_inputs"](Random(s))
                             pairs.append((copy.deepcopy(inputs),
                                           json.dumps(env["main_solution"](**inputs),
@@ -86,6 +88,11 @@ def _worker(conn: Any, seed: int, size: int) -> None:
                         except Exception:
                             continue
                     reply = pairs
+                elif op == "rerun":  # the shown input, run afresh: does it give the output?
+                    env = {"Random": Random}
+                    exec(msg[1], env, env)
+                    reply = json.dumps(env["main_solution"](**copy.deepcopy(msg[2])),
+                                       sort_keys=True)
                 elif op == "program":  # one program through codeio's own item path
                     saved = CodeIODataset._jsonl_data
                     CodeIODataset._jsonl_data = [{
@@ -245,11 +252,12 @@ def run(n: int, seed: int, alternatives: int) -> dict[str, Any]:
     from stepreward.integrations.reasoning_gym import make_entry as sr_entry
 
     codeio = Codeio(seed, n)
-    ours = ExecVerifyDataset(ExecVerifyConfig())
     sb = sr.Sandbox(workers=2, preload=["numpy"])
+    ours = ExecVerifyDataset(ExecVerifyConfig(), sandbox=sb)
     rng = Random(seed)
     res: dict[str, Any] = {"n": n, "seed": seed, "codeio": {}, "stepreward": {},
-                           "rejects": {}, "codeio_failures": {}}
+                           "rejects": {}, "codeio_failures": {}, "disagreements": [],
+                           "moved": [], "inconsistent": []}
     c_gen: list[float] = []
     s_gen: list[float] = []
     c_score_t: list[float] = []
@@ -262,6 +270,7 @@ def run(n: int, seed: int, alternatives: int) -> dict[str, Any]:
     codeio_built = 0
 
     def grade(side: str, case: str, answer: str, entry: dict[str, Any]) -> None:
+        right = case in ("gold", "right, other spelling", "another right input")
         if side == "codeio":
             got = codeio.call("score", answer, entry)
             if isinstance(got, RuntimeError):
@@ -273,6 +282,10 @@ def run(n: int, seed: int, alternatives: int) -> dict[str, Any]:
             value = ours.score_answer(answer, entry)
             s_score_t.append(time.perf_counter() - start)
         scores[side].setdefault(case, []).append(float(value))
+        if side == "stepreward" and (value < 1.0 if right else value > 0.0):
+            res["disagreements"].append({"item": i, "case": case, "answer": answer,
+                                         "score": value, "call": label["call"][:300],
+                                         "source": source})
 
     for i in range(n):
         got = codeio.call("item", i, False)
@@ -296,6 +309,18 @@ def run(n: int, seed: int, alternatives: int) -> dict[str, Any]:
         kind = _kind(entry["question"])
         kinds[kind] += 1
         inputs, output = meta["input_data"], meta["output_data"]
+        rerun = codeio.call("rerun", source, inputs)
+        if not isinstance(rerun, RuntimeError) and rerun != json.dumps(output, sort_keys=True):
+            # the input codeio shows does not give the output it shows (its oracle is wrong):
+            # not the same question on both sides, so left out of the comparison. Either the
+            # program is random (two more runs differ) or the shown input is not the one the
+            # output came from (the call changed its arguments; codeio records them after it)
+            rerun2 = codeio.call("rerun", source, inputs)
+            why = "random" if rerun2 != rerun else "arguments changed by the call"
+            res["inconsistent"].append({"item": i, "kind": kind, "why": why,
+                                        "shown": json.dumps(output)[:200],
+                                        "rerun": rerun[:200]})
+            continue
         call = _call("main_solution", inputs)
         start = time.perf_counter()
         try:
@@ -313,6 +338,10 @@ def run(n: int, seed: int, alternatives: int) -> dict[str, Any]:
         if not same:  # a program whose oracle moves: both sides only on stable programs
             res["rejects"]["accepted but codeio's oracle moved"] = \
                 res["rejects"].get("accepted but codeio's oracle moved", 0) + 1
+            res["moved"].append({"item": i, "source": source, "call": call[:300],
+                                 "answers": [entry["answer"][:200],
+                                             "" if isinstance(again, RuntimeError)
+                                             else again["entry"]["answer"][:200]]})
         both += 1
         gold_ours = mine["answer"]
         label = json.loads(mine["metadata"]["label"])
@@ -336,7 +365,7 @@ def run(n: int, seed: int, alternatives: int) -> dict[str, Any]:
             grade("codeio", "right, other spelling",
                   json.dumps(inputs, separators=(",", ":")), entry)
             grade("stepreward", "right, other spelling",
-                  "main_solution(" + ", ".join(repr(v) for v in inputs.values()) + ")", mine)
+                  _call("main_solution", dict(reversed(list(inputs.items())))), mine)
             oracle_out = json.dumps(output, sort_keys=True)
             pairs = codeio.call("alternatives", source, generator,
                                 [10_000 + 97 * i + j for j in range(alternatives)])
@@ -374,6 +403,8 @@ def run(n: int, seed: int, alternatives: int) -> dict[str, Any]:
         "codeio_score_median_ms": _median_ms(c_score_t),
         "stepreward_score_median_ms": _median_ms(s_score_t),
         "codeio_score_total_s": round(sum(c_score_t), 3),
+        "codeio_score_max_ms": round(max(c_score_t, default=0.0) * 1e3, 1),
+        "stepreward_score_max_ms": round(max(s_score_t, default=0.0) * 1e3, 1),
         "stepreward_score_total_s": round(sum(s_score_t), 3),
         "scores": scores,
     })
@@ -386,7 +417,12 @@ def table(res: dict[str, Any]) -> str:
              f"programs: {res['kinds']['output']} output, {res['kinds']['input']} input "
              f"prediction.",
              f"codeio built {res['codeio_built']} items; its oracle answer came out the same "
-             f"when built again for {res['codeio_reproducible']}. stepreward built "
+             f"when built again for {res['codeio_reproducible']}; for "
+             f"{len(res['inconsistent'])} the input it shows, run again, does not give the "
+             f"output it shows (left out below: "
+             + ", ".join(f"{why} {sum(x['why'] == why for x in res['inconsistent'])}"
+                         for why in sorted({x["why"] for x in res["inconsistent"]}))
+             + "). stepreward built "
              f"{res['both']} of them; rejected: "
              + (", ".join(f"{k} {v}" for k, v in sorted(res["rejects"].items(),
                                                           key=lambda kv: -kv[1])) or "none")
@@ -412,6 +448,8 @@ def table(res: dict[str, Any]) -> str:
               f"{res['stepreward_score_median_ms']} |",
               f"| score all answers (s) | {res['codeio_score_total_s']} | "
               f"{res['stepreward_score_total_s']} |",
+              f"| slowest answer (ms) | {res['codeio_score_max_ms']} | "
+              f"{res['stepreward_score_max_ms']} |",
               "",
               "| hostile program | codeio | stepreward |",
               "|---|---|---|"]

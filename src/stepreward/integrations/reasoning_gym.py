@@ -126,6 +126,10 @@ class ExecVerifyDataset(ProceduralDataset):  # type: ignore[misc]  # untyped pac
     """Questions about the execution of synthesized programs; ``score_answer`` runs the
     reward core (values compared without eval; input answers run in the sandbox).
 
+    ``sandbox`` (not reasoning-gym's: pass it when constructing the class yourself) traces
+    and grades in that sandbox instead of stepreward's default one, e.g. one with numpy
+    preloaded for entries from :func:`make_entry` whose programs import it.
+
     Example:
         >>> data = ExecVerifyDataset(ExecVerifyConfig(levels=[1], kinds=["output"], seed=1,
         ...                                           size=2))
@@ -134,8 +138,9 @@ class ExecVerifyDataset(ProceduralDataset):  # type: ignore[misc]  # untyped pac
         (1.0, 0.0)
     """
 
-    def __init__(self, config: ExecVerifyConfig) -> None:
+    def __init__(self, config: ExecVerifyConfig, sandbox: Sandbox | None = None) -> None:
         super().__init__(config=config, seed=config.seed, size=config.size)
+        self.sandbox = sandbox
         self._items: OrderedDict[int, dict[str, Any]] = OrderedDict()
 
     def __getitem__(self, idx: int) -> dict[str, Any]:
@@ -151,7 +156,7 @@ class ExecVerifyDataset(ProceduralDataset):  # type: ignore[misc]  # untyped pac
             return _copy(cached)
         cfg: ExecVerifyConfig = self.config
         task = generate_task(self.seed + idx, cfg.effective_levels, check_kinds(cfg.kinds),
-                             max_per_kind=cfg.max_per_kind)
+                             max_per_kind=cfg.max_per_kind, sandbox=self.sandbox)
         entry = _entry(task.sample, task.level, task.kinds, idx, cfg.reward_options)
         self._items[idx] = entry
         if len(self._items) > _CACHE_ITEMS:
@@ -170,7 +175,8 @@ class ExecVerifyDataset(ProceduralDataset):  # type: ignore[misc]  # untyped pac
 
         meta = entry.get("metadata") if isinstance(entry, dict) else None
         label = meta.get("label") if isinstance(meta, dict) else None
-        return reward_for(_completion(answer), label).score
+        options = {"sandbox": self.sandbox} if self.sandbox is not None else {}
+        return reward_for(_completion(answer), label, **options).score
 
 
 def _entry(sample: Sample, level: int | None, kinds: Sequence[str], index: int,
