@@ -329,7 +329,7 @@ def run(n: int, seed: int, alternatives: int) -> dict[str, Any]:
             text = str(exc)
             key = ("not deterministic" if "not deterministic" in text else
                    "time limit" if "time limit" in text else
-                   "no literal result/argument" if "no question" in text else
+                   "result over 200 characters or not a literal" if "no question" in text else
                    "needs a package not preloaded" if "ModuleNotFoundError" in text else
                    "raises" if "raise" in text else text[:60])
             res["rejects"][key] = res["rejects"].get(key, 0) + 1
