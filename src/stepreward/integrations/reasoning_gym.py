@@ -175,8 +175,9 @@ class ExecVerifyDataset(ProceduralDataset):  # type: ignore[misc]  # untyped pac
 
         meta = entry.get("metadata") if isinstance(entry, dict) else None
         label = meta.get("label") if isinstance(meta, dict) else None
-        options = {"sandbox": self.sandbox} if self.sandbox is not None else {}
-        return reward_for(_completion(answer), label, **options).score
+        if self.sandbox is not None:
+            return reward_for(_completion(answer), label, sandbox=self.sandbox).score
+        return reward_for(_completion(answer), label).score
 
 
 def _entry(sample: Sample, level: int | None, kinds: Sequence[str], index: int,
