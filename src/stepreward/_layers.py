@@ -28,8 +28,9 @@ ROOT = "stepreward"
 # synth, the command line imports the adapters), plus the framework-neutral reward entry that
 # every adapter calls, above the graders it dispatches to.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("types and values", ("stepreward.types", "stepreward.values", "stepreward._progress",
-                          "stepreward._layers", "stepreward._version")),
+    ("types and values", ("stepreward.types", "stepreward.values", "stepreward._jsonl",
+                          "stepreward._lazy", "stepreward._progress", "stepreward._layers",
+                          "stepreward._version")),
     ("sandbox", ("stepreward.sandbox", "stepreward.testing")),
     ("trace", ("stepreward.trace",)),
     ("questions", ("stepreward.questions",)),

@@ -138,14 +138,14 @@ def method_reward(text: str, task: CodeTask, *, format_bonus: float = 0.05,
         1.05
     """
     from stepreward.codegen import CodeScore, extract_code, run_tests
+    from stepreward.scoring import extract_answer_block
 
     if not task.tests:
         return CodeScore(None, None, None, "not a code-generation task (no tests)")
     if isinstance(partial_tests, bool) or not isinstance(partial_tests, int) \
             or partial_tests < 1:
         raise ValueError(f"partial_tests must be an int >= 1, got {partial_tests!r}")
-    start = text.rfind("<answer>")
-    if start < 0 or text.find("</answer>", start) < 0:
+    if extract_answer_block(text) is None:
         return CodeScore(0.0, None, None, "no closed <answer> block")
     code = extract_code(text, "answer_block") or extract_code(text, "raw")
     if code is None:
