@@ -72,8 +72,8 @@ def _stepreward(batch: list[Item], workers: int) -> tuple[Any, Any]:
     suites = [tests[p["task_id"]] for p, _, _ in batch]
 
     def run() -> Run:
-        scores = code_reward_many(texts, suites, sandbox=sb, extract="raw", timeout_s=TIMEOUT,
-                                  max_concurrency=8)
+        scores = code_reward_many(texts, suites, sandbox=sb, extract="raw",
+                                  limits=sr.Limits(timeout_s=TIMEOUT), max_concurrency=8)
         return ([bool(s.report and s.report.passed == s.report.total) for s in scores],
                 [s.report.duration_s if s.report else 0.0 for s in scores])
     return run, sb

@@ -11,7 +11,7 @@ OUT=${OUT:-data}
 SYNTH=(
   --n 32000 --levels 1-6 --seed 0 --validation 0.05 --sft 15000 --input-share 0.375
   --kinds output,next_statement,state --max-per-kind 5
-  --reward-preset execverify
+  --preset execverify
   --difficulty-endpoint "${POLICY_URL:-http://127.0.0.1:8000/v1}"
   --difficulty-model "${POLICY_MODEL:-Qwen2.5-Coder-7B-Instruct}"
   --difficulty-samples 10 --max-pass 3

@@ -7,24 +7,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from stepreward.types import CodeTask
+from stepreward.types import CodeScore, CodeTask, Limits
 
 if TYPE_CHECKING:
-    from stepreward.codegen._api import CodeScore
     from stepreward.sandbox._pool import Sandbox
 
 __all__ = ["method_code_reward"]
 
 
 def method_code_reward(completion: Any, task: CodeTask, *, format_bonus: float = 0.05,
-                       partial_tests: int = 10, timeout_s: float = 1.0,
-                       sandbox: Sandbox | None = None) -> CodeScore:
+                       partial_tests: int = 10, limits: Limits | None = None,
+                       sandbox: Sandbox | None = None,
+                       timeout_s: float | None = None) -> CodeScore:
     """The method's stage-2 reward: 1 when every test passes; otherwise the pass rate over
     the first ``partial_tests`` tests; plus ``format_bonus`` only when that rate is above 0.
 
     As in the reference, the code is the last python block of the ``<answer>`` block (the
     block's text when it has no fence) and a completion without a closed ``<answer>`` block
     scores 0. The reference's crash when nothing passes (B-7) is a plain 0 here. Never raises.
+    ``limits`` apply to each test, as in :func:`run_tests` (``timeout_s=`` is deprecated).
 
     Example:
         >>> from stepreward.types import TestCase
@@ -33,8 +34,11 @@ def method_code_reward(completion: Any, task: CodeTask, *, format_bonus: float =
         ...                    "</answer>", t).reward
         1.05
     """
-    from stepreward.codegen._api import CodeScore, extract_code, run_tests
+    from stepreward.codegen._api import extract_code, run_tests
+    from stepreward.codegen._run import test_limits
     from stepreward.scoring._parse import completion_text, extract_answer_block
+
+    per_test = test_limits(limits, timeout_s, caller="method_code_reward")
 
     if not task.tests:
         return CodeScore(None, None, None, "not a code-generation task (no tests)")
@@ -46,7 +50,7 @@ def method_code_reward(completion: Any, task: CodeTask, *, format_bonus: float =
     code = extract_code(text, "answer_block") or extract_code(text, "raw")
     if code is None:
         return CodeScore(0.0, None, None, "empty <answer> block")
-    report = run_tests(code, task.tests, sandbox=sandbox, timeout_s=timeout_s)
+    report = run_tests(code, task.tests, sandbox=sandbox, limits=per_test)
     if report.status != "ok":
         return CodeScore(0.0, report, code, report.reason)
     if report.passed == report.total:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from stepreward._jsonl import iter_jsonl
 from stepreward.codegen._api import run_tests, tests_from_assertions
-from stepreward.types import CodeTask, TestCase, TestReport
+from stepreward.types import CodeTask, Limits, TestCase, TestReport
 from stepreward.values import NOT_LITERAL, to_literal
 
 if TYPE_CHECKING:
@@ -300,8 +300,9 @@ def verify_canonical(tasks: Sequence[CodeTask], *, sandbox: Sandbox | None = Non
         >>> verify_canonical([])
         []
     """
-    return [(t.task_id, run_tests(canonical_code(t), t.tests, sandbox=sandbox,
-                                  timeout_s=timeout_s, total_timeout_s=300))
+    limits = Limits(timeout_s=timeout_s, memory_mb=512)
+    return [(t.task_id, run_tests(canonical_code(t), t.tests, sandbox=sandbox, limits=limits,
+                                  total_timeout_s=300))
             for t in tasks]
 
 
