@@ -1,4 +1,7 @@
-"""Stage 2: unit tests for generated code, anti-hacking, task loaders, canonical solutions."""
+"""Stage 2: unit tests for generated code, anti-hacking, task loaders, canonical solutions.
+
+B-n codes: the reference implementation's bugs, as docs/method.md defines them.
+"""
 
 from __future__ import annotations
 
@@ -212,7 +215,7 @@ def test_synthesized_tasks(sandbox: sr.Sandbox) -> None:
     assert canonical_code(tasks[0]) == tasks[0].canonical_solution
 
 
-# ------------------------------------------------------------------ issue 19: bounded timeouts
+# ------------------------------------------------------------------------- bounded timeouts
 
 LOOP = "def add(a, b):\n    while True:\n        pass\n"
 # Swallows the first deadline and loops again inside the handler.
@@ -234,7 +237,7 @@ def _many_add_tests(n: int) -> list[sr.TestCase]:
                          ids=["loop", "swallows-timeout", "swallows-every-timeout",
                               "at-import"])
 def test_looping_completion_costs_one_timeout(sandbox: sr.Sandbox, code: str) -> None:
-    # 8 tests at 1 s each used to take 8 s; the bound is 1.5 x the per-test timeout.
+    # 8 tests at 1 s each would take 8 s one after another; the bound is 1.5 x one timeout.
     report = run_tests(code, _many_add_tests(8), sandbox=sandbox, limits=sr.Limits(timeout_s=1.0))
     assert report.passed == 0 and report.duration_s < 1.5 * 1.0 + OVERHEAD_S, report
     # "timed out", "not run: an earlier test timed out", "loading the code timed out"
@@ -302,7 +305,7 @@ def test_batch_and_adapters_inherit_the_bound(sandbox: sr.Sandbox) -> None:
 
 
 def test_abs_tolerance_keeps_the_assertions_semantics(sandbox: sr.Sandbox) -> None:
-    # Issue 13 item 9: ``abs(g(1) - 100) < 1`` is an absolute tolerance; 1.0 is 99 away.
+    # ``abs(g(1) - 100) < 1`` is an absolute tolerance; 1.0 is 99 away.
     tests = tests_from_assertions("assert abs(g(1) - 100) < 1\nassert abs(g(2) - 5) <= 0.5",
                                   "g")
     assert [(t.compare, t.atol) for t in tests] == [("abs_lt", 1.0), ("abs_le", 0.5)]
@@ -410,7 +413,7 @@ FORGERIES = {
 
 @pytest.mark.parametrize("name", sorted(FORGERIES))
 def test_script_tests_cannot_be_forged(sandbox: sr.Sandbox, name: str) -> None:
-    # Issue 13 item 8: the script's verdict comes from a replay without the code.
+    # The script's verdict comes from a replay without the code.
     tests = tests_from_assertions(SCRIPT_TEST, "srt")
     assert [t.kind for t in tests] == ["script"]
     report = run_tests(FORGERIES[name], tests, sandbox=sandbox)

@@ -1,4 +1,7 @@
-"""score(): parsing, hack resistance, presets, the reference's quirks, fuzzing."""
+"""score(): parsing, hack resistance, presets, the reference's quirks, fuzzing.
+
+W-n/B-n codes: the reference implementation's defects, as docs/method.md defines them.
+"""
 
 from __future__ import annotations
 
@@ -392,9 +395,9 @@ def test_lambda_arguments_in_input_answers(sandbox: sr.Sandbox, policy: str, arg
 # ------------------------------------------------------------------ adversarial lines (linear)
 
 # Lines crafted against backtracking regular expressions (see bench/test_bench_adversarial.py
-# for 320 KB - 4 MB). Before the fix the type-name normaliser took 132 s on an 8 KB line
-# (cubic), the numbering pattern 2 s on a 20 KB line and code-fence extraction 2.6 s on 80 KB
-# (quadratic).
+# for 320 KB - 4 MB). A backtracking pattern of these shapes takes 132 s for a type name on an
+# 8 KB line (cubic), 2 s for the numbering on a 20 KB line and 2.6 s for code-fence extraction
+# on 80 KB (quadratic); the parsers here are linear.
 ADVERSARIAL = {
     "type name": lambda n: "1; <class" + " " * n + "x",
     "numbering": lambda n: "a" + " " * n + "x",

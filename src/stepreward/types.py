@@ -28,21 +28,6 @@ __all__ = [
     "Verdict",
 ]
 
-# Names that moved up to the layer they belong to, still found here by old code. They are
-# looked up on first access, so importing this module never imports their new home, and
-# grading never depends on how data is made (see stepreward._layers).
-_MOVED = {"Constraints": "stepreward.synth._constraints"}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module 'stepreward.types' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
-
 ExecStatus = Literal["ok", "error", "timeout", "memory", "output_limit", "crashed", "rejected"]
 
 

@@ -1,6 +1,6 @@
 """The method's stage-2 reward over :func:`run_tests` (the TRL and OpenRLHF adapters use it).
 
-Also reachable as ``stepreward.integrations.paper.method_code_reward``, where it was first.
+The method and the reference defects it fixes (B-7 here) are described in ``docs/method.md``.
 """
 
 from __future__ import annotations

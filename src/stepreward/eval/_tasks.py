@@ -123,7 +123,7 @@ def load_humaneval_plus(path: str | os.PathLike[str] | None = None, *, plus: boo
     canonical solutions in the sandbox.
 
     Example:
-        >>> tasks = load_humaneval_plus("../shared/data/humanevalplus/HumanEvalPlus.jsonl.gz",
+        >>> tasks = load_humaneval_plus("data/humanevalplus/HumanEvalPlus.jsonl.gz",
         ...                             plus=False)  # doctest: +SKIP
     """
     rows = list(iter_jsonl(path)) if path else _hub_rows("evalplus/humanevalplus", "test")
@@ -153,7 +153,7 @@ def load_mbpp_plus(path: str | os.PathLike[str] | None = None, *, plus: bool = T
     """MBPP+ (EvalPlus): the original assertions plus the extra inputs.
 
     Example:
-        >>> tasks = load_mbpp_plus("../shared/data/mbppplus/MbppPlus.jsonl.gz",
+        >>> tasks = load_mbpp_plus("data/mbppplus/MbppPlus.jsonl.gz",
         ...                        plus=False)  # doctest: +SKIP
     """
     rows = list(iter_jsonl(path)) if path else _hub_rows("evalplus/mbppplus", "test")
