@@ -80,13 +80,16 @@ def test_test_runners_take_limits_like_trace_and_score(sandbox: sr.Sandbox) -> N
     for func in (run_tests, code_reward, method_code_reward, trace, sr.score):
         assert "limits" in inspect.signature(func).parameters, func
     assert run_tests(GOOD, ADD, sandbox=sandbox, limits=limits).passed == 1
-    with pytest.warns(DeprecationWarning, match=r"run_tests\(timeout_s=, memory_mb=\)"):
+    with pytest.warns(DeprecationWarning, match=r"run_tests\(timeout_s=, memory_mb=\) is "
+                                                r"deprecated: use run_tests\(limits=Limits\("
+                                                r"timeout_s=..., memory_mb=...\)\)"):
         assert run_tests(GOOD, ADD, sandbox=sandbox, timeout_s=0.5, memory_mb=256).passed == 1
     with pytest.raises(TypeError, match="not both"):
         run_tests(GOOD, ADD, sandbox=sandbox, limits=limits, timeout_s=0.5)
     fenced = f"<answer>\n```python\n{GOOD}```\n</answer>"
     assert code_reward(fenced, ADD, sandbox=sandbox, limits=limits).reward == 1.0
-    with pytest.warns(DeprecationWarning, match=r"code_reward\(timeout_s="):
+    with pytest.warns(DeprecationWarning, match=r"code_reward\(timeout_s=\) is deprecated: "
+                                                r"use code_reward\(limits=Limits\(timeout_s=...\)"):
         assert code_reward(fenced, ADD, sandbox=sandbox, timeout_s=0.5).reward == 1.0
     task = CodeTask(task_id="t", prompt="", tests=ADD)
     assert method_code_reward(fenced, task, sandbox=sandbox, limits=limits).reward == 1.05

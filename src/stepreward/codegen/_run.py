@@ -250,8 +250,11 @@ def test_limits(limits: Limits | None, timeout_s: float | None = None,
         return DEFAULT_TEST_LIMITS if limits is None else limits
     if limits is not None:
         raise TypeError(f"{caller}() takes limits= or the older timeout_s=/memory_mb=, not both")
-    warn_renamed(f"{caller}(timeout_s=, memory_mb=)",
-                 f"{caller}(limits=Limits(timeout_s=..., memory_mb=...))", stacklevel=4)
+    given = [name for name, value in (("timeout_s", timeout_s), ("memory_mb", memory_mb))
+             if value is not None]
+    warn_renamed(f"{caller}({', '.join(n + '=' for n in given)})",
+                 f"{caller}(limits=Limits({', '.join(n + '=...' for n in given)}))",
+                 stacklevel=4)
     return Limits(timeout_s=DEFAULT_TEST_LIMITS.timeout_s if timeout_s is None else timeout_s,
                   memory_mb=DEFAULT_TEST_LIMITS.memory_mb if memory_mb is None else memory_mb)
 
