@@ -102,10 +102,11 @@ def test_the_limits_reach_the_task(sandbox: sr.Sandbox) -> None:
     loop = "def add(a, b):\n    while True:\n        pass\n"
     report = run_tests(loop, ADD, sandbox=sandbox, limits=sr.Limits(timeout_s=0.3))
     assert report.passed == 0 and "timed out" in report.failures[0].reason
-    hog = "def add(a, b):\n    x = bytearray(400 << 20)\n    return a + b\n"
-    assert run_tests(hog, ADD, sandbox=sandbox, limits=sr.Limits(memory_mb=1024)).passed == 1
-    small = run_tests(hog, ADD, sandbox=sandbox, limits=sr.Limits(memory_mb=128))
-    assert small.passed == 0
+    hog = "def add(a, b):\n    x = bytearray(150 << 20)\n    return a + b\n"
+    roomy = sr.Limits(timeout_s=20, memory_mb=512)
+    assert run_tests(hog, ADD, sandbox=sandbox, limits=roomy).passed == 1
+    small = run_tests(hog, ADD, sandbox=sandbox, limits=sr.Limits(timeout_s=20, memory_mb=64))
+    assert small.passed == 0 and "MemoryError" in small.failures[0].reason, small
 
 
 def test_code_score_is_a_shared_type() -> None:
