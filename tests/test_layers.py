@@ -282,13 +282,14 @@ def test_layer_of_names_the_longest_match(module: str, layer: str) -> None:
 
 def test_lower_layers_load_without_the_higher_ones() -> None:
     # The static graph above, seen from a fresh interpreter: grading loads nothing of synth,
-    # and the base Sandbox no Ray backend until one is asked for.
+    # the reward entry no adapter, and the base Sandbox no Ray backend until one is asked for.
     import subprocess
     import sys
 
     code = textwrap.dedent("""
         import sys
-        import stepreward.scoring._score, stepreward.sandbox._pool
+        import stepreward.scoring._score, stepreward.sandbox._pool, stepreward.rewards
+        import stepreward.rows
         loaded = sorted(m for m in sys.modules if m.startswith(("stepreward.synth",
                         "stepreward.sandbox._ray", "stepreward.integrations", "stepreward.cli")))
         assert not loaded, loaded

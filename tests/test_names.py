@@ -13,7 +13,6 @@ import stepreward as sr
 import stepreward._compat as compat_module
 from stepreward.cli import main
 from stepreward.codegen import code_reward, run_tests
-from stepreward.codegen._method import method_code_reward
 from stepreward.eval import run_eval
 from stepreward.questions import build_sample, build_samples, sample_from_trace
 from stepreward.synth import sft_record, synthesize
@@ -77,7 +76,7 @@ def test_test_runners_take_limits_like_trace_and_score(sandbox: sr.Sandbox) -> N
     limits = sr.Limits(timeout_s=0.5, memory_mb=256)
     from stepreward.trace._api import trace
 
-    for func in (run_tests, code_reward, method_code_reward, trace, sr.score):
+    for func in (run_tests, code_reward, trace, sr.score):
         assert "limits" in inspect.signature(func).parameters, func
     assert run_tests(GOOD, ADD, sandbox=sandbox, limits=limits).passed == 1
     with pytest.warns(DeprecationWarning, match=r"run_tests\(timeout_s=, memory_mb=\) is "
@@ -91,10 +90,13 @@ def test_test_runners_take_limits_like_trace_and_score(sandbox: sr.Sandbox) -> N
     with pytest.warns(DeprecationWarning, match=r"code_reward\(timeout_s=\) is deprecated: "
                                                 r"use code_reward\(limits=Limits\(timeout_s=...\)"):
         assert code_reward(fenced, ADD, sandbox=sandbox, timeout_s=0.5).reward == 1.0
+    # The presets keep the label option timeout_s and pass it on as limits (no warning).
     task = CodeTask(task_id="t", prompt="", tests=ADD)
-    assert method_code_reward(fenced, task, sandbox=sandbox, limits=limits).reward == 1.05
-    with pytest.warns(DeprecationWarning, match=r"method_code_reward\(timeout_s="):
-        assert method_code_reward(fenced, task, sandbox=sandbox, timeout_s=0.5).reward == 1.05
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        for preset, want in (("method", 1.05), ("partial", 1.0)):
+            got = sr.reward_for(fenced, task, preset=preset, timeout_s=0.5, sandbox=sandbox)
+            assert got.reward == want, (preset, got)
 
 
 def test_the_limits_reach_the_task(sandbox: sr.Sandbox) -> None:

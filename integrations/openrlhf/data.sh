@@ -24,7 +24,7 @@ SYNTH=(
 )
 CODE=(
   code-rows --source prime --out "$OUT/code_tasks_openrlhf.jsonl"
-  --partial-tests 10 --format-bonus 0.05
+  --reward-preset method --partial-tests 10 --format-bonus 0.05
   --benchmark "mbpp-plus=${MBPP_PLUS:-$BENCH_DATA/mbppplus/MbppPlus.jsonl.gz}"
   --benchmark "humaneval-plus=${HUMANEVAL_PLUS:-$BENCH_DATA/humanevalplus/HumanEvalPlus.jsonl.gz}"
   --benchmark "cruxeval=${CRUXEVAL:-$BENCH_DATA/cruxeval/cruxeval.jsonl}"

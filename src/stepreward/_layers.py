@@ -25,7 +25,8 @@ ROOT = "stepreward"
 
 # (layer name, the modules and packages in it), lowest first; docs/architecture.md says why each
 # layer sits where it does (scoring imports questions, eval imports synth, the command line
-# imports the adapters).
+# imports the adapters; the framework-neutral reward entry that every adapter calls sits above
+# the graders it dispatches to).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("types and values", ("stepreward.types", "stepreward.values", "stepreward._compat",
                           "stepreward._jsonl", "stepreward._lazy", "stepreward._progress",
@@ -35,6 +36,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("questions", ("stepreward.questions",)),
     ("scoring", ("stepreward.scoring",)),
     ("codegen", ("stepreward.codegen",)),
+    ("rewards", ("stepreward.presets", "stepreward.rewards", "stepreward.rows")),
     ("synth", ("stepreward.synth",)),
     ("eval", ("stepreward.eval",)),
     ("integrations", ("stepreward.integrations", "stepreward.curriculum")),
