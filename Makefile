@@ -14,12 +14,13 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 # torch is pinned to the CPU build that lies on local disk (see pyproject's trl extra).
-# OpenRLHF's GPU stack cannot install on a CPU host: its package alone (no dependencies) plus
-# what its reward paths import is enough to test against its own code.
+# OpenRLHF's and verl's GPU stacks cannot install on a CPU host: each package alone (no
+# dependencies) plus what its reward paths import is enough to test against its own code.
 $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[dev,trl,ray]'
-	$(BIN)/python -m pip install -q --no-deps openrlhf==0.11.2
-	$(BIN)/python -m pip install -q aiohttp sympy pylatexenc
+	$(BIN)/python -m pip install -q -e '.[dev,trl,ray,verl]'
+	$(BIN)/python -m pip install -q --no-deps openrlhf==0.11.2 verl==0.9.1 tensordict==0.10.0
+	$(BIN)/python -m pip install -q aiohttp sympy pylatexenc omegaconf hydra-core codetiming \
+		cloudpickle orjson importlib_metadata 'pyvers<0.2'
 	touch $(VENV)/.installed $@
 
 # TRL 1.16, which the demo trains with, needs Python 3.11 or newer (the library alone: 3.10).

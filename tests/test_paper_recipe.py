@@ -34,6 +34,7 @@ from stepreward.types import CodeTask, TestCase
 ROOT = Path(__file__).resolve().parents[1]
 TRL_DIR = ROOT / "integrations" / "trl"
 OPENRLHF_DIR = ROOT / "integrations" / "openrlhf"
+VERL_DIR = ROOT / "integrations" / "verl"
 SCRIPTS = ("data.sh", "sft.sh", "stage1.sh", "stage2.sh")
 # The shared benchmark data beside the checkout (../shared), or beside a worktree's parent.
 MBPP = next((p for p in (base / "shared" / "data" / "mbppplus" / "MbppPlus.jsonl.gz"
@@ -52,7 +53,7 @@ def _table_rows() -> list[list[str]]:
     for line in (ROOT / "docs" / "recipe.md").read_text().splitlines():
         if line.startswith("| ") and not line.startswith("| setting") and "---" not in line:
             cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-            assert len(cells) == 5, line
+            assert len(cells) == 6, line
             rows.append(cells)
     return rows
 
@@ -62,6 +63,14 @@ def _script_args(script: str) -> list[str]:
                          env={**os.environ, "PRINT_ARGS": "1", "REWARD_URL": "reward.py"},
                          capture_output=True, text=True, check=True, timeout=30).stdout
     return out.splitlines()
+
+
+def _verl_args(script: str) -> dict[str, str]:
+    """The Hydra overrides a verl script prints, as key -> value."""
+    out = subprocess.run(["bash", str(VERL_DIR / script)],
+                         env={**os.environ, "PRINT_ARGS": "1", "REWARD_PATH": "reward_fn.py"},
+                         capture_output=True, text=True, check=True, timeout=30).stdout
+    return dict(line.split("=", 1) for line in out.splitlines())
 
 
 def _same(actual: Any, expected: Any) -> bool:
@@ -85,8 +94,9 @@ def _numeric_or_text(text: str) -> Any:
 def test_settings_table_is_held_to_the_configs() -> None:
     settings = effective_settings(_load("paper-7b.yaml"))
     scripts = {s: _script_args(s) for s in SCRIPTS}
-    trl_checks = openrlhf_checks = 0
-    for setting, method, trl_cell, openrlhf_cell, files in _table_rows():
+    verl = {s: _verl_args(s) for s in ("stage1.sh", "stage2.sh")}
+    trl_checks = openrlhf_checks = verl_checks = 0
+    for setting, method, trl_cell, openrlhf_cell, verl_cell, files in _table_rows():
         assert method, setting
         for item in re.findall(r"`([^`]+)`", trl_cell):
             m = re.fullmatch(r"([\w.]+) = (.+)", item)
@@ -109,10 +119,19 @@ def test_settings_table_is_held_to_the_configs() -> None:
                 got = args[args.index(m.group(2)) + 1]
                 assert _same(_numeric_or_text(got), _numeric_or_text(m.group(3))), (item, got)
             openrlhf_checks += 1
+        for item in re.findall(r"`([^`]+)`", verl_cell):
+            m = re.fullmatch(r"(stage[12]\.sh) ([\w.]+)=(.+)", item)
+            if not m:
+                continue
+            got = verl[m.group(1)].get(m.group(2))
+            assert got is not None, (setting, item)
+            assert _same(_numeric_or_text(got), _numeric_or_text(m.group(3))), (item, got)
+            verl_checks += 1
         for path in re.findall(r"`((?:integrations|src)/[^`]+)`", files):
             assert (ROOT / path).exists(), (setting, path)
     # The parser found the table: a broken table would otherwise pass silently.
-    assert trl_checks >= 50 and openrlhf_checks >= 45, (trl_checks, openrlhf_checks)
+    assert trl_checks >= 50 and openrlhf_checks >= 45 and verl_checks >= 25, (
+        trl_checks, openrlhf_checks, verl_checks)
 
 
 def test_schedule_and_rewards_are_the_methods() -> None:

@@ -308,6 +308,13 @@ def cmd_openrlhf_path(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verl_path(args: argparse.Namespace) -> int:
+    from stepreward.integrations.verl import reward_file_path
+
+    print(reward_file_path())
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from stepreward.eval._harness import run_eval
     from stepreward.synth._backends import GenerationError
@@ -534,6 +541,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("openrlhf-path", help="print the reward file path for OpenRLHF",
                        description="Print the path to pass as OpenRLHF's --reward.remote_url.")
     p.set_defaults(func=cmd_openrlhf_path)
+
+    p = sub.add_parser("verl-path", help="print the reward function file for verl",
+                       description="Print the path to pass as verl's "
+                                   "reward.custom_reward_function.path (the function is "
+                                   "compute_score, or compute_score_async).")
+    p.set_defaults(func=cmd_verl_path)
 
     p = sub.add_parser("eval", help="evaluate a model on execution and code benchmarks",
                        description="Generate (or replay) answers for a benchmark, grade them "

@@ -16,8 +16,9 @@ from stepreward.presets import get_preset
 from stepreward.rewards import METRICS_BY_KIND, RewardResult, read_label, reward_many
 from stepreward.types import CodeTask, GradingPolicy, RewardConfig, Sample
 
-__all__ = ["AsyncReward", "ExecutionReward", "FormatReward", "UnitTestReward", "code_task_rows",
-           "sample_rows", "to_trl_dataset"]
+__all__ = ["AsyncReward", "ExecVerifyEnv", "ExecutionReward", "FormatReward", "UnitTestReward",
+           "code_task_rows", "concurrent_rewards", "env_rows", "run_python", "sample_rows",
+           "to_trl_dataset"]
 
 log = logging.getLogger("stepreward.trl")
 
@@ -246,28 +247,6 @@ class FormatReward(_Reward):
         return 0.5, f"{len(lines)} answers for {asked} questions", {}
 
 
-class AsyncReward:
-    """An ``async`` version of a reward callable: TRL runs async rewards together on its event
-    loop, so a slow reward (unit tests) overlaps with the others instead of following them.
-
-    Example:
-        >>> AsyncReward(UnitTestReward()).__name__
-        'stepreward_unit_tests'
-    """
-
-    def __init__(self, reward: _Reward) -> None:
-        self.reward = reward
-        self.__name__ = reward.__name__
-
-    async def __call__(self, prompts: Sequence[Any] | None = None,
-                       completions: Sequence[Any] | None = None,
-                       **kwargs: Any) -> list[float | None]:
-        import asyncio
-
-        # log_metric/log_extra only append to lists: safe to call from the worker thread.
-        return await asyncio.to_thread(self.reward, prompts, completions, **kwargs)
-
-
 # ---------------------------------------------------------------------------------- datasets
 
 
@@ -319,3 +298,8 @@ def to_trl_dataset(rows: Sequence[dict[str, Any]]) -> Any:
         raise ImportError("to_trl_dataset needs the datasets package: "
                           "pip install 'stepreward[trl]'") from None
     return datasets.Dataset.from_list(list(rows))
+
+
+# The environment, the tool and the concurrency helpers live in their own modules.
+from stepreward.integrations.trl_async import AsyncReward, concurrent_rewards  # noqa: E402
+from stepreward.integrations.trl_env import ExecVerifyEnv, env_rows, run_python  # noqa: E402
