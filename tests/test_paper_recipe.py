@@ -149,7 +149,7 @@ def test_schedule_and_rewards_are_the_methods() -> None:
     tiny = _load("tiny-cpu.yaml")
     assert [r.__name__ for r in stage_rewards(tiny, "stage1")] == [
         "stepreward_execution", "stepreward_format"]
-    assert code_spec(tiny["data"]["code"])["source"] == "synth"
+    assert code_spec(tiny["data"]["code"])["source"] == "easy"  # the recipe's own arithmetic tasks
     assert code_spec(cfg["data"]["code"])["source"] == "prime"
 
 
