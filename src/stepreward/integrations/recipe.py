@@ -800,6 +800,8 @@ def _bench_eval(cfg: dict[str, Any], out: Path, name: str, ckpt: str) -> dict[st
                                       dtype=e.get("dtype"))
     found: dict[str, Any] = {}
     for bench, limit in dict(e["bench"]).items():
+        if not limit:  # 0 or null turns off a bench a base config lists
+            continue
         folder = out / "eval" / name / bench
         if folder.exists():  # a rerun grades afresh: the checkpoint may have changed
             import shutil
