@@ -227,7 +227,7 @@ def test_openrlhf_scripts_parse_with_their_programs() -> None:
     synth, code = "\n".join(_script_args("data.sh")).split("\n--\n")
     args = build_parser().parse_args(["synth", *synth.splitlines()])
     assert (args.max_pass, args.difficulty_samples, args.solver_samples, args.input_share,
-            args.reward_preset) == (3, 10, 1, 0.375, "execverify")
+            args.preset) == (3, 10, 1, 0.375, "execverify")
     assert code.splitlines()[0] == "code-rows"
 
 

@@ -142,7 +142,7 @@ def test_checkpoints_record_the_prompt_format_and_eval_renders_it(tmp_path: Path
 def test_eval_logs_prompt_and_finish_and_renders_compact_prompts(tmp_path: Path) -> None:
     data = ROOT.parent / "shared" / "data" / "cruxeval" / "cruxeval.jsonl"
     if not data.exists():
-        pytest.skip("../shared/data is not present")
+        pytest.skip("the benchmark data folder beside the checkout is not present")
     from stepreward.eval._harness import bench_items, run_eval
 
     items = bench_items("cruxeval-o", path=str(data), limit=3)
@@ -197,7 +197,7 @@ def test_official_format_grades_by_execution_and_rejects_what_cruxeval_rejects(
         tmp_path: Path) -> None:
     data = ROOT.parent / "shared" / "data" / "cruxeval" / "cruxeval.jsonl"
     if not data.exists():
-        pytest.skip("../shared/data is not present")
+        pytest.skip("the benchmark data folder beside the checkout is not present")
     from stepreward.eval._harness import run_eval
 
     rows = [json.loads(x) for x in data.read_text().splitlines()[:6]]

@@ -26,15 +26,14 @@ ROOT = "stepreward"
 # stepreward.recipe, so they belong to its layer.
 SHIMS = ("ablation", "models", "paper", "recipe", "recipe_schema", "tiny")
 
-# (layer name, the modules and packages in it). DESIGN.md's numbered layers, split where its
-# "may import" column gives a direction inside one (scoring imports questions, eval imports
-# synth, the method drives trainers through the adapters, the command line runs both), plus
-# the framework-neutral reward entry that every adapter calls, above the graders it
-# dispatches to.
+# (layer name, the modules and packages in it), lowest first; docs/architecture.md says why each
+# layer sits where it does (scoring imports questions, eval imports synth, the method drives
+# trainers through the adapters, the command line runs both; the framework-neutral reward entry that every adapter calls sits above
+# the graders it dispatches to).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("types and values", ("stepreward.types", "stepreward.values", "stepreward._jsonl",
-                          "stepreward._lazy", "stepreward._progress", "stepreward._layers",
-                          "stepreward._version")),
+    ("types and values", ("stepreward.types", "stepreward.values", "stepreward._compat",
+                          "stepreward._jsonl", "stepreward._lazy", "stepreward._progress",
+                          "stepreward._layers", "stepreward._version")),
     ("sandbox", ("stepreward.sandbox", "stepreward.testing")),
     ("trace", ("stepreward.trace",)),
     ("questions", ("stepreward.questions",)),

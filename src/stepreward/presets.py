@@ -25,7 +25,7 @@ from functools import cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
-from stepreward.types import CodeTask, RewardConfig, Sample
+from stepreward.types import CodeTask, Limits, RewardConfig, Sample
 
 if TYPE_CHECKING:
     from stepreward.codegen import CodeScore
@@ -81,7 +81,7 @@ class Preset:
         def run(text: str, sample: Sample, **options: Any) -> Score:
             score, presets = _scoring()
             return score(text, sample,  # type: ignore[no-any-return]
-                         reward=name if presets.get(name) == config else config, **options)
+                         preset=name if presets.get(name) == config else config, **options)
 
         return cls(name, "trace", summary, run, dict(TRACE_OPTIONS), config)
 
@@ -105,19 +105,24 @@ def _reference(text: str, sample: Sample, *, sandbox: Sandbox | None = None,
                **_: Any) -> Score:
     from stepreward.scoring import score
 
-    return score(text, sample, reward="execverify_reference", sandbox=sandbox)
+    return score(text, sample, preset="execverify_reference", sandbox=sandbox)
 
 
 # ------------------------------------------------------------------------------ stage 2
 
 
 def _code_mode(mode: Literal["pass_rate", "all_or_nothing"]) -> Callable[..., CodeScore]:
-    def run(text: str, task: CodeTask, **options: Any) -> CodeScore:
+    def run(text: str, task: CodeTask, *, timeout_s: float = 1.0, **options: Any) -> CodeScore:
         from stepreward.codegen import code_reward
 
-        return code_reward(text, task, mode=mode, **options)
+        return code_reward(text, task, mode=mode, limits=_test_limits(timeout_s), **options)
 
     return run
+
+
+def _test_limits(timeout_s: float) -> Limits:
+    """Each test's limits from a label's ``timeout_s`` option (512 MB, as run_tests' default)."""
+    return Limits(timeout_s=timeout_s, memory_mb=512)
 
 
 def method_reward(text: str, task: CodeTask, *, format_bonus: float = 0.05,
@@ -129,7 +134,8 @@ def method_reward(text: str, task: CodeTask, *, format_bonus: float = 0.05,
 
     As in the reference, the code is the last python block of the ``<answer>`` block (the
     block's text when it has no fence) and a completion without a closed ``<answer>`` block
-    scores 0. The reference's crash when nothing passes (B-7) is a plain 0 here.
+    scores 0. The reference's crash when nothing passes (B-7 in docs/method.md) is a plain 0
+    here.
 
     Example:
         >>> from stepreward.types import TestCase
@@ -151,7 +157,7 @@ def method_reward(text: str, task: CodeTask, *, format_bonus: float = 0.05,
     code = extract_code(text, "answer_block") or extract_code(text, "raw")
     if code is None:
         return CodeScore(0.0, None, None, "empty <answer> block")
-    report = run_tests(code, task.tests, sandbox=sandbox, timeout_s=timeout_s)
+    report = run_tests(code, task.tests, sandbox=sandbox, limits=_test_limits(timeout_s))
     if report.status != "ok":
         return CodeScore(0.0, report, code, report.reason)
     if report.passed == report.total:

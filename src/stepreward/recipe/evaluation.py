@@ -91,7 +91,7 @@ def _sampled_accuracy(source: str, samples: list[Sample], e: EvalSection, reward
     for j, sample in enumerate(samples):
         hits = []
         for text in drawn[j * k:(j + 1) * k]:
-            verdicts = score(text, sample, reward=reward).verdicts
+            verdicts = score(text, sample, preset=reward).verdicts
             for q, v in zip(sample.questions, verdicts, strict=True):
                 drawn_kind.setdefault(q.kind, []).append(float(v.correct))
                 hits.append(float(v.correct))
@@ -143,7 +143,7 @@ def evaluate_checkpoint(source: str, samples: list[Sample], tasks: list[CodeTask
         fmt, rewards, items = [], [], []
         outputs: list[float] = []  # per sample with an output question: paired comparisons
         for text, sample in zip(completions, samples, strict=True):
-            sc = score(text, sample, reward=reward)
+            sc = score(text, sample, preset=reward)
             for q, v in zip(sample.questions, sc.verdicts, strict=True):
                 per_kind.setdefault(q.kind, []).append(float(v.correct))
                 if q.kind == "output":
@@ -188,6 +188,8 @@ def bench_checkpoint(cfg: RecipeConfig, out: Path, name: str, ckpt: str) -> dict
                                       system_prompt=record["system_prompt"], dtype=e.dtype)
     found: dict[str, Any] = {}
     for bench, limit in dict(e.bench or {}).items():
+        if not limit:  # 0 turns off a bench that a base config lists
+            continue
         folder = out / "eval" / name / bench
         if folder.exists():  # a rerun grades afresh: the checkpoint may have changed
             shutil.rmtree(folder)
