@@ -47,7 +47,7 @@ demo:
 	@$(DEMO_PY) -c "$$CHECK_DEMO_PYTHON"
 	@$(MAKE) --no-print-directory $(VENV)/.installed
 	$(BIN)/stepreward demo
-	$(BIN)/python -m stepreward.integrations.recipe integrations/trl/tiny-cpu.yaml --out runs/demo
+	$(BIN)/stepreward recipe integrations/trl/tiny-cpu.yaml --out runs/demo
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench

@@ -34,4 +34,4 @@ if [[ "${PRINT_ARGS:-0}" == 1 ]]; then
   printf '%s\n' "${SYNTH[@]}"; echo "--"; printf '%s\n' "${CODE[@]}"; exit 0
 fi
 stepreward synth "${SYNTH[@]}"
-python -m stepreward.integrations.paper "${CODE[@]}"
+stepreward paper "${CODE[@]}"

@@ -14,4 +14,4 @@ else
     exit 2
 fi
 cd "$here/../.."
-exec python -m stepreward.integrations.recipe "$config" "${@:2}"
+exec python -m stepreward recipe "$config" "${@:2}"

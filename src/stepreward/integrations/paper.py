@@ -1,11 +1,15 @@
-"""The method's paper settings at their first address: re-exports of the stage rewards, code-task
-loading, contamination checks and effective settings of :mod:`stepreward.recipe` (canonical).
+"""Deprecated address of the method's paper settings (stage rewards, code tasks, contamination
+checks, effective settings): :mod:`stepreward.recipe` re-exported.
 
-``python -m stepreward.integrations.paper code-rows ...`` runs ``stepreward paper code-rows``.
+``python -m stepreward.integrations.paper code-rows ...`` still runs ``stepreward paper
+code-rows ...``.
 """
 
 from __future__ import annotations
 
+import sys
+
+from stepreward._compat import warn_renamed
 from stepreward.recipe.code_rows import main
 from stepreward.recipe.code_tasks import PRIME_DATASET, code_spec, load_code_tasks, load_prime_rows
 from stepreward.recipe.contamination import (
@@ -26,4 +30,7 @@ __all__ = ["DEFAULT_BENCHMARKS", "PRIME_DATASET", "STAGE2_INSTRUCTION", "Contami
            "load_code_tasks", "load_prime_rows", "main", "method_code_reward", "stage_rewards"]
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    warn_renamed("python -m stepreward.integrations.paper", "stepreward paper", stacklevel=2)
+    sys.exit(main())
+else:
+    warn_renamed("stepreward.integrations.paper", "stepreward.recipe")

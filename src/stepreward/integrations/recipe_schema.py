@@ -1,8 +1,9 @@
-"""The recipe config's schema at its first address: re-exports of
-:mod:`stepreward.recipe.schema` (canonical)."""
+"""Deprecated address of the recipe config's schema: :mod:`stepreward.recipe.schema`
+re-exported."""
 
 from __future__ import annotations
 
+from stepreward._compat import warn_renamed
 from stepreward.recipe.schema import (
     CodeSection,
     DataSection,
@@ -17,3 +18,5 @@ from stepreward.recipe.schema import (
 
 __all__ = ["CodeSection", "DataSection", "EvalSection", "GrpoSection", "LoraSection",
            "ModelSection", "RecipeConfig", "SftSection", "validate_recipe_config"]
+
+warn_renamed("stepreward.integrations.recipe_schema", "stepreward.recipe.schema")

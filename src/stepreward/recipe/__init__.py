@@ -22,6 +22,7 @@ __all__ = [
     "PRIME_DATASET",
     "STAGE2_INSTRUCTION",
     "STAGES",
+    "AblationConfig",
     "ContaminationError",
     "RecipeConfig",
     "bench_checkpoint",
@@ -42,6 +43,7 @@ __all__ = [
     "execution_reward",
     "fetch_model",
     "format_settings",
+    "load_ablation",
     "load_code_tasks",
     "load_config",
     "load_prime_rows",
@@ -58,7 +60,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from stepreward.recipe.ablation import compare, run_ablation
+    from stepreward.recipe.ablation import compare, load_ablation, run_ablation
     from stepreward.recipe.code_rows import write_code_rows
     from stepreward.recipe.code_tasks import (
         PRIME_DATASET,
@@ -85,13 +87,18 @@ if TYPE_CHECKING:
         method_code_reward,
         stage_rewards,
     )
-    from stepreward.recipe.schema import RecipeConfig, load_config, validate_recipe_config
+    from stepreward.recipe.schema import (
+        AblationConfig,
+        RecipeConfig,
+        load_config,
+        validate_recipe_config,
+    )
     from stepreward.recipe.settings import effective_settings, format_settings
     from stepreward.recipe.sft import train_sft
     from stepreward.recipe.tiny import build_tiny_model
 
 __getattr__, __dir__ = lazy_exports(__name__, {
-    "stepreward.recipe.ablation": ["compare", "run_ablation"],
+    "stepreward.recipe.ablation": ["compare", "load_ablation", "run_ablation"],
     "stepreward.recipe.code_rows": ["write_code_rows"],
     "stepreward.recipe.code_tasks": ["PRIME_DATASET", "code_spec", "load_code_tasks",
                                      "load_prime_rows"],
@@ -107,7 +114,8 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "stepreward.recipe.report": ["eval_table"],
     "stepreward.recipe.rewards": ["STAGE2_INSTRUCTION", "execution_reward",
                                   "method_code_reward", "stage_rewards"],
-    "stepreward.recipe.schema": ["RecipeConfig", "load_config", "validate_recipe_config"],
+    "stepreward.recipe.schema": ["AblationConfig", "RecipeConfig", "load_config",
+                                 "validate_recipe_config"],
     "stepreward.recipe.settings": ["effective_settings", "format_settings"],
     "stepreward.recipe.sft": ["train_sft"],
     "stepreward.recipe.tiny": ["build_tiny_model"],

@@ -17,15 +17,15 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ABLATION_EVAL_N", "TRACE_KINDS", "add_arguments", "compare", "main", "run",
-           "run_ablation"]
+if TYPE_CHECKING:
+    from stepreward.recipe.schema import AblationConfig, RecipeConfig
+
+__all__ = ["TRACE_KINDS", "add_arguments", "compare", "load_ablation",
+           "main", "run", "run_ablation"]
 
 TRACE_KINDS = ("next_statement", "state")
-# Held-out samples per arm when neither config sets eval.n: more than the recipe's default,
-# since the arms' differences are small.
-ABLATION_EVAL_N = 64
 
 
 def _merge(base: Any, extra: Any) -> Any:
@@ -79,6 +79,34 @@ def _with_trace(result: dict[str, Any], samples: list[Any]) -> dict[str, Any]:
     return result
 
 
+def load_ablation(config: str | Path) -> tuple[AblationConfig, RecipeConfig]:
+    """An ablation config file, checked, and the recipe config it runs: the file named by
+    ``recipe`` with the ablation's sections overlaid key by key. A misspelled key in either
+    is a ValueError that names it.
+
+    Example:
+        >>> ab, base = load_ablation("integrations/trl/ablation-cpu.yaml")  # doctest: +SKIP
+        >>> list(ab.arms), base.stage1.format_reward  # doctest: +SKIP
+        (['output_only', 'stepwise', 'stepwise_no_gate'], False)
+    """
+    import yaml
+
+    from stepreward.recipe.schema import (
+        AblationConfig,
+        load_config,
+        validate_recipe_config,
+        validate_section,
+    )
+
+    config = Path(config)
+    with open(config, encoding="utf-8") as f:
+        ab = validate_section(AblationConfig, yaml.safe_load(f), str(config))
+    raw = load_config(config.parent / ab.recipe)
+    for key, value in ab.overlays().items():
+        raw[key] = _merge(raw.get(key), value)
+    return ab, validate_recipe_config(raw, str(config))
+
+
 def run_ablation(config: str | Path, out_dir: str | Path | None = None,
                  seeds: list[int] | None = None,
                  arms: list[str] | None = None) -> dict[str, Any]:
@@ -87,27 +115,18 @@ def run_ablation(config: str | Path, out_dir: str | Path | None = None,
     Example:
         >>> run_ablation("integrations/trl/ablation-cpu.yaml")  # doctest: +SKIP
     """
-    import yaml
-
     from stepreward._jsonl import read_jsonl
     from stepreward.recipe.driver import run_recipe
     from stepreward.recipe.evaluation import bench_checkpoint, evaluate_checkpoint
     from stepreward.recipe.grpo import train_stage1
-    from stepreward.recipe.schema import load_config, validate_recipe_config
+    from stepreward.recipe.schema import ABLATION_EVAL_N
     from stepreward.types import Sample
 
-    config = Path(config)
-    with open(config, encoding="utf-8") as f:
-        ab = yaml.safe_load(f)
-    raw = load_config(config.parent / ab["recipe"])
-    for key in ("data", "sft", "stage1", "eval", "model", "threads"):
-        if key in ab:
-            raw[key] = _merge(raw.get(key), ab[key])
-    base = validate_recipe_config(raw, str(config))
-    out = Path(out_dir or ab.get("output_dir", "runs/ablation"))
+    ab, base = load_ablation(config)
+    out = Path(out_dir or ab.output_dir)
     shared = out / "shared"
-    seeds = seeds if seeds is not None else list(ab.get("seeds", [0, 1, 2]))
-    all_arms: dict[str, Any] = ab["arms"]
+    seeds = seeds if seeds is not None else list(ab.seeds)
+    all_arms: dict[str, Any] = ab.arms
     names = arms or list(all_arms)
     unknown = [a for a in names if a not in all_arms]
     if unknown:
@@ -228,12 +247,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m stepreward.integrations.ablation CONFIG`` (as ``stepreward ablation``).
+    """``stepreward ablation CONFIG [options]`` with ``argv`` as its arguments.
 
     Example:
         >>> main(["integrations/trl/ablation-cpu.yaml", "--seeds", "0"])  # doctest: +SKIP
         0
     """
-    ap = argparse.ArgumentParser(prog="stepreward-ablation", description=__doc__)
+    ap = argparse.ArgumentParser(prog="stepreward ablation", description=__doc__)
     add_arguments(ap)
     return run(ap.parse_args(argv))

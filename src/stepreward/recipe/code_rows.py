@@ -104,13 +104,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m stepreward.integrations.paper code-rows ...`` (as ``stepreward paper
-    code-rows``).
+    """``stepreward paper code-rows ...`` with ``argv`` as its arguments.
 
     Example:
         >>> main(["code-rows", "--out", "rows.jsonl", "--path", "eurus.jsonl"])  # doctest: +SKIP
         0
     """
-    ap = argparse.ArgumentParser(prog="python -m stepreward.integrations.paper")
+    ap = argparse.ArgumentParser(prog="stepreward paper")
     add_arguments(ap)
     return run(ap.parse_args(argv))

@@ -97,8 +97,7 @@ def run_recipe(config: str | Path | Mapping[str, Any] | RecipeConfig,
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    """The recipe command's arguments (``stepreward recipe``, ``python -m
-    stepreward.integrations.recipe``).
+    """The recipe command's arguments (``stepreward recipe``).
 
     Example:
         >>> ap = argparse.ArgumentParser()
@@ -139,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config)  # a misspelled key stops here, in one line
     except (OSError, ValueError) as exc:
-        print(f"stepreward-recipe: {exc}", file=sys.stderr)
+        print(f"stepreward recipe: {exc}", file=sys.stderr)
         return 2
     if os.environ.get("PRINT_ARGS", "0") == "1":  # as the OpenRLHF scripts: print, run nothing
         from stepreward.recipe.settings import effective_settings, format_settings
@@ -162,13 +161,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m stepreward.integrations.recipe CONFIG [options]`` (as ``stepreward
-    recipe``).
+    """``stepreward recipe CONFIG [options]`` with ``argv`` as its arguments.
 
     Example:
         >>> main(["integrations/trl/tiny-cpu.yaml", "--out", "runs/demo"])  # doctest: +SKIP
         0
     """
-    ap = argparse.ArgumentParser(prog="stepreward-recipe", description=__doc__)
+    ap = argparse.ArgumentParser(prog="stepreward recipe", description=__doc__)
     add_arguments(ap)
     return run(ap.parse_args(argv))

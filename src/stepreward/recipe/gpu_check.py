@@ -29,8 +29,8 @@ class _Timed:
 
 
 def run_gpu_check(*, steps: int = 5, rows: int = 256, batch: int = 64, generations: int = 8,
-              completion_tokens: int = 128, hidden_size: int = 1024, layers: int = 16,
-              work: str | None = None) -> dict[str, Any]:
+                  completion_tokens: int = 128, hidden_size: int = 1024, layers: int = 16,
+                  work: str | None = None) -> dict[str, Any]:
     """Train ``steps`` GRPO steps of a random local model (``hidden_size`` x ``layers``,
     bfloat16) on ``rows`` synthesized samples with stepreward's stage-1 rewards; returns
     the GPU's name, the parameter count, seconds per step, generation seconds per step (when
@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m stepreward.recipe.gpu_check`` (as ``stepreward gpu-check``).
+    """``stepreward gpu-check`` with ``argv`` as its arguments (also ``python -m
+    stepreward.recipe.gpu_check``, which ``integrations/trl/gpu_check.sh`` runs).
 
     Example:
         >>> main(["--steps", "5"])  # doctest: +SKIP

@@ -95,9 +95,9 @@ def train_sft(cfg: RecipeConfig, out: Path, source: str) -> dict[str, Any]:
         ds = datasets.Dataset.from_list([{"messages": r["messages"]} for r in rows])
     else:
         # Prompt and reply tokenized here, the prompt masked: any chat template works. The
-        # length limit is SFTConfig's max_length (TRL's default, 1024, when unset).
-        ds = sft_dataset([r for r in rows if r.get("messages")], tokenizer,
-                         config.get("max_length", 1024))
+        # length limit is SFTConfig's max_length (TRL's own default when unset).
+        limit = config.get("max_length", trl.SFTConfig.__dataclass_fields__["max_length"].default)
+        ds = sft_dataset([r for r in rows if r.get("messages")], tokenizer, limit)
     model = load_model(source, cfg.model)
     args = trl.SFTConfig(**trainer_settings("sft", config, folder, cfg.seed))
     trainer = trl.SFTTrainer(model=model, args=args, train_dataset=ds,
