@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from stepreward.integrations.recipe import run_recipe
+from stepreward.recipe import run_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 

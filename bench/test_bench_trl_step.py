@@ -59,8 +59,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     pytest.importorskip("trl", reason="needs the trl extra")
     import torch
 
-    from stepreward.integrations.tiny import build_tiny_model
     from stepreward.integrations.trl import sample_rows
+    from stepreward.recipe.tiny import build_tiny_model
     from stepreward.synth import build_dataset
 
     torch.set_num_threads(1)

@@ -52,7 +52,7 @@ def samples_generator() -> Iterator[Any]:
 def tokenizer(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from transformers import AutoTokenizer
 
-    from stepreward.integrations.tiny import build_tiny_model
+    from stepreward.recipe.tiny import build_tiny_model
 
     return AutoTokenizer.from_pretrained(build_tiny_model(tmp_path_factory.mktemp("tok")))
 

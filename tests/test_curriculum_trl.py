@@ -15,13 +15,13 @@ trl = pytest.importorskip("trl", reason="needs the trl extra")
 torch = pytest.importorskip("torch")
 
 from stepreward.curriculum import KEY_COLUMN, Curriculum, CurriculumConfig  # noqa: E402
-from stepreward.integrations.tiny import build_tiny_model  # noqa: E402
 from stepreward.integrations.trl import ExecutionReward, FormatReward, sample_rows  # noqa: E402
 from stepreward.integrations.trl_curriculum import (  # noqa: E402
     CurriculumReward,
     curriculum_dataset,
     curriculum_grpo_options,
 )
+from stepreward.recipe.tiny import build_tiny_model  # noqa: E402
 
 PROGRAMS = [
     ("def f(a):\n    b = a * 2\n    return b + 1\n", "f(3)", 1),
@@ -126,8 +126,7 @@ CONFIG = Path(__file__).resolve().parents[1] / "integrations" / "trl" / "tiny-cp
 def test_recipe_stage1_curriculum_option(tmp_path: Path) -> None:
     import yaml
 
-    from stepreward.integrations.paper import effective_settings
-    from stepreward.integrations.recipe import run_recipe
+    from stepreward.recipe import effective_settings, run_recipe
 
     cfg = yaml.safe_load(CONFIG.read_text())
     cfg["stage1"]["curriculum"] = {"band": [0.3, 0.7], "min_share": 0.1,

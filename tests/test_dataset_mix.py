@@ -209,8 +209,7 @@ def test_synth_command_with_difficulty_control(models: str, tmp_path: Path) -> N
 def test_recipe_data_stage_applies_the_configured_bounds(models: str, tmp_path: Path) -> None:
     import yaml
 
-    from stepreward.integrations.paper import dataset_options
-    from stepreward.integrations.recipe import run_recipe
+    from stepreward.recipe import dataset_options, run_recipe
 
     root = Path(__file__).resolve().parents[1]
     cfg = yaml.safe_load((root / "integrations" / "trl" / "tiny-cpu.yaml").read_text())

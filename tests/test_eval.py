@@ -125,7 +125,7 @@ def test_resume_after_interruption(shared_data: Path, tmp_path: Path) -> None:
 
 def test_transformers_backend_on_the_tiny_model(shared_data: Path, tmp_path: Path) -> None:
     pytest.importorskip("transformers")
-    from stepreward.integrations.tiny import build_tiny_model
+    from stepreward.recipe.tiny import build_tiny_model
     from stepreward.synth import TransformersGenerator
 
     model = build_tiny_model(tmp_path / "tiny")
@@ -153,7 +153,7 @@ def test_eval_cli_with_a_local_model(shared_data: Path, tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from stepreward.integrations.tiny import build_tiny_model
+    from stepreward.recipe.tiny import build_tiny_model
 
     model = build_tiny_model(tmp_path / "tiny")
     out = tmp_path / "out"

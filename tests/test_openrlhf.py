@@ -196,7 +196,7 @@ def agent_run(tmp_path_factory: pytest.TempPathFactory) -> object:
     from transformers import AutoTokenizer
 
     from stepreward.integrations.openrlhf import agent_file_path
-    from stepreward.integrations.tiny import build_tiny_model
+    from stepreward.recipe.tiny import build_tiny_model
 
     spec = importlib.util.spec_from_file_location("agent_func", agent_file_path())
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]

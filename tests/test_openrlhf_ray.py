@@ -25,7 +25,7 @@ PROMPT = "<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n"
 @pytest.mark.slow
 def test_rollout_actor_scores_with_the_reward_file(tmp_path: Path, sandbox: sr.Sandbox) -> None:
     from stepreward.integrations.openrlhf import reward_file_path
-    from stepreward.integrations.tiny import build_tiny_model
+    from stepreward.recipe.tiny import build_tiny_model
 
     tok_dir = build_tiny_model(tmp_path / "tok")
     sample = sr.build_sample("def f(a):\n    b = a * 2\n    return b + 1\n", "f(3)",

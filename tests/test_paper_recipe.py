@@ -18,7 +18,7 @@ import yaml
 
 import stepreward as sr
 from stepreward.integrations.openrlhf import score_one
-from stepreward.integrations.paper import (
+from stepreward.recipe import (
     ContaminationError,
     check_contamination,
     code_spec,
@@ -346,7 +346,7 @@ def test_contamination_is_refused_unless_forced(tmp_path: Path) -> None:
 def test_recipe_refuses_a_contaminated_stage2_set_before_any_work(tmp_path: Path) -> None:
     if not MBPP.exists():
         pytest.skip("the shared MBPP+ file is not here")
-    from stepreward.integrations.recipe import run_recipe
+    from stepreward.recipe import run_recipe
 
     cfg = _load("tiny-cpu.yaml")
     cfg["data"]["code"] = {"n": 4, "mbpp_plus_path": str(MBPP)}  # the old stage-2 data
@@ -361,7 +361,7 @@ def test_code_rows_command(tmp_path: Path, sandbox: sr.Sandbox) -> None:
     src = tmp_path / "eurus.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in _eurus_rows()))
     out = tmp_path / "rows.jsonl"
-    r = subprocess.run([sys.executable, "-m", "stepreward.integrations.paper", "code-rows",
+    r = subprocess.run([sys.executable, "-m", "stepreward", "paper", "code-rows",
                         "--source", "prime", "--path", str(src), "--out", str(out),
                         "--benchmark", "mbpp-plus="], capture_output=True, text=True,
                        timeout=120, check=False)
@@ -375,7 +375,7 @@ def test_code_rows_command(tmp_path: Path, sandbox: sr.Sandbox) -> None:
     assert score_one(_answer("n = int(input())\nprint(n * n)"), rows[0]["label"])[0] == \
         pytest.approx(1.05)
     if MBPP.exists():
-        r = subprocess.run([sys.executable, "-m", "stepreward.integrations.paper",
+        r = subprocess.run([sys.executable, "-m", "stepreward", "paper",
                             "code-rows", "--source", "mbpp-plus", "--path", str(MBPP),
                             "--n", "3", "--out", str(out), "--benchmark",
                             f"mbpp-plus={MBPP}"], capture_output=True, text=True,
@@ -386,7 +386,7 @@ def test_code_rows_command(tmp_path: Path, sandbox: sr.Sandbox) -> None:
 def test_over_long_prompts_are_dropped(tmp_path: Path) -> None:
     from transformers import AutoTokenizer
 
-    from stepreward.integrations.tiny import build_tiny_model
+    from stepreward.recipe.tiny import build_tiny_model
 
     tokenizer = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "tok"))
     short = {"prompt": [{"role": "user", "content": "def f(x): return x"}]}

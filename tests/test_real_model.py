@@ -93,7 +93,7 @@ def test_repetition_guard_catches_loops_and_nothing_else(ids: list[int], loops: 
 
 def test_transformers_generator_stops_at_the_answer_and_says_why(tmp_path: Path) -> None:
     pytest.importorskip("transformers")
-    from stepreward.integrations.tiny import build_tiny_model
+    from stepreward.recipe.tiny import build_tiny_model
     from stepreward.synth._backends import TransformersGenerator
 
     folder = build_tiny_model(tmp_path / "tiny", hidden_size=32, layers=1,
@@ -272,8 +272,8 @@ def test_sft_examples_mask_the_prompt_under_a_template_without_generation_marker
     pytest.importorskip("transformers")
     from transformers import AutoTokenizer
 
-    from stepreward.integrations.tiny import build_tiny_model
     from stepreward.recipe.sft import sft_dataset
+    from stepreward.recipe.tiny import build_tiny_model
 
     folder = build_tiny_model(tmp_path / "tiny", hidden_size=32, layers=1, corpus_bytes=100_000)
     tok = AutoTokenizer.from_pretrained(str(folder))
@@ -307,7 +307,7 @@ def _tiny_recipe(tmp_path: Path) -> dict[str, Any]:
 def test_recipe_saves_checkpoints_resumes_and_trains_lora(tmp_path: Path) -> None:
     pytest.importorskip("trl")
     pytest.importorskip("peft")
-    from stepreward.integrations.recipe import run_recipe
+    from stepreward.recipe import run_recipe
 
     cfg = _tiny_recipe(tmp_path)
     cfg["sft"]["config"].update(save_strategy="steps", save_steps=2, max_steps=4)
@@ -342,7 +342,7 @@ def test_recipe_saves_checkpoints_resumes_and_trains_lora(tmp_path: Path) -> Non
 
 def test_recipe_refuses_a_fixed_setting_and_empty_stage_data(tmp_path: Path) -> None:
     pytest.importorskip("trl")
-    from stepreward.integrations.recipe import run_recipe
+    from stepreward.recipe import run_recipe
 
     cfg = _tiny_recipe(tmp_path)
     cfg["sft"]["config"]["seed"] = 5

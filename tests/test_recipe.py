@@ -13,13 +13,8 @@ import yaml
 
 pytest.importorskip("trl", reason="needs the trl extra")
 
-from stepreward.integrations.recipe import (
-    compact_prompt,
-    easy_code_tasks,
-    eval_table,
-    run_recipe,
-    short_answer,
-)
+from stepreward.questions._formats import compact_prompt
+from stepreward.recipe import easy_code_tasks, eval_table, run_recipe, short_answer
 from stepreward.scoring import score
 from stepreward.types import Question, Sample
 
@@ -185,7 +180,7 @@ def test_tiny_cpu_demo_learns(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_ablation_smoke_one_seed(tmp_path: Path) -> None:
-    from stepreward.integrations.ablation import run_ablation
+    from stepreward.recipe import run_ablation
 
     ab = yaml.safe_load((TRL_DIR / "ablation-cpu.yaml").read_text())
     small = _small(yaml.safe_load(CONFIG.read_text()))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stepreward.integrations.recipe_schema import validate_recipe_config
+from stepreward.recipe import validate_recipe_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "integrations" / "trl"
 
@@ -37,7 +37,7 @@ def test_the_recipe_command_refuses_a_misspelled_key(tmp_path: Path) -> None:
     cfg["stage1"]["temprature"] = 1.0
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    r = subprocess.run([sys.executable, "-m", "stepreward.integrations.recipe", str(path),
+    r = subprocess.run([sys.executable, "-m", "stepreward", "recipe", str(path),
                         "--out", str(tmp_path / "run")], capture_output=True, text=True,
                        timeout=300, check=False)
     assert r.returncode == 2 and r.stderr.count("\n") == 1

@@ -122,7 +122,7 @@ def test_stage2_presets(task: sr.CodeTask, sandbox: sr.Sandbox) -> None:
                       sandbox=sandbox).reward == pytest.approx(5 / 12 + 0.1)
     # The default for a code label is partial credit; the method matches its old function.
     assert reward_for(SQ_PART, label, sandbox=sandbox).preset == "partial"
-    from stepreward.integrations.paper import method_code_reward
+    from stepreward.recipe import method_code_reward
 
     assert method_code_reward(SQ_PART, task, sandbox=sandbox).reward == part["method"].reward
 

@@ -13,7 +13,6 @@ import stepreward as sr
 trl = pytest.importorskip("trl", reason="needs the trl extra")
 torch = pytest.importorskip("torch")
 
-from stepreward.integrations.tiny import build_tiny_model  # noqa: E402
 from stepreward.integrations.trl import (  # noqa: E402
     AsyncReward,
     ExecutionReward,
@@ -23,6 +22,7 @@ from stepreward.integrations.trl import (  # noqa: E402
     sample_rows,
     to_trl_dataset,
 )
+from stepreward.recipe.tiny import build_tiny_model  # noqa: E402
 
 PROGRAMS = [
     ("def f(xs):\n    out = []\n    for x in xs:\n        if x % 2:\n            out.append(x)\n"

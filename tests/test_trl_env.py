@@ -22,7 +22,6 @@ import stepreward as sr
 trl = pytest.importorskip("trl", reason="needs the trl extra")
 torch = pytest.importorskip("torch")
 
-from stepreward.integrations.tiny import build_tiny_model  # noqa: E402
 from stepreward.integrations.trl import (  # noqa: E402
     AsyncReward,
     ExecutionReward,
@@ -35,6 +34,7 @@ from stepreward.integrations.trl import (  # noqa: E402
     to_trl_dataset,
 )
 from stepreward.integrations.trl import sample_rows as trl_sample_rows  # noqa: E402
+from stepreward.recipe.tiny import build_tiny_model  # noqa: E402
 from stepreward.rewards import episode_result, reward_for_turn  # noqa: E402
 from stepreward.rows import sample_rows  # noqa: E402
 

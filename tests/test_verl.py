@@ -157,7 +157,7 @@ def _config(overrides: list[str]) -> Any:
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory, verl: Any) -> Path:
     pytest.importorskip("transformers")
-    from stepreward.integrations.tiny import build_tiny_model
+    from stepreward.recipe.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny"))
 

@@ -41,6 +41,9 @@ def run_gpu_check(*, steps: int = 5, rows: int = 256, batch: int = 64, generatio
         True
     """
     import torch
+
+    if not torch.cuda.is_available():  # before trl and the data: say so at once
+        raise RuntimeError("no GPU visible (torch.cuda.is_available() is False)")
     import trl
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -52,9 +55,6 @@ def run_gpu_check(*, steps: int = 5, rows: int = 256, batch: int = 64, generatio
     )
     from stepreward.recipe.tiny import build_tiny_model
     from stepreward.synth import build_dataset
-
-    if not torch.cuda.is_available():
-        raise RuntimeError("no GPU visible (torch.cuda.is_available() is False)")
     work = work or tempfile.mkdtemp(prefix="gpu-check-")
     build_dataset(rows, f"{work}/data", levels=(2, 3, 4), seed=0)
     with open(f"{work}/data/train.jsonl", encoding="utf-8") as f:
