@@ -124,8 +124,9 @@ class ExecutionReward(_Reward):
     Reads the sample (its row dict or JSON) from the ``column`` dataset column; rows without
     one (stage-2 rows, say) get ``None``. ``extraction="lenient"`` also reads an unclosed
     answer block at the end or the last fenced block (for a first RL stage on a model that
-    was never taught the format; no format credit either way). Logs the accuracy per question kind, the share of
-    right answers, the unparsed share and the share of completions without an answer block.
+    was never taught the format; no format credit either way). Logs the accuracy per question
+    kind, the share of right answers, the unparsed share and the share of completions without
+    an answer block.
 
     Example:
         >>> reward = ExecutionReward()
