@@ -95,7 +95,8 @@ def stage_rewards(cfg: RecipeConfig | Mapping[str, Any], stage: str) -> list[Any
     st = _grpo_section(cfg, stage)
     rewards: list[Any]
     if stage == "stage1":
-        rewards = [ExecutionReward(reward=execution_reward(st), policy=st.policy)]
+        rewards = [ExecutionReward(reward=execution_reward(st), policy=st.policy,
+                                   extraction=st.extraction)]
     else:
         rewards = [UnitTestReward(format_bonus=st.format_bonus, timeout_s=st.test_timeout_s,
                                   partial_tests=st.partial_tests)]

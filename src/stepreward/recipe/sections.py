@@ -165,7 +165,9 @@ class GrpoSection(Section):
     """``stage1`` / ``stage2``: rewards and TRL ``GRPOConfig`` fields in ``config``.
 
     Stage 1 reads ``reward`` (a preset name or RewardConfig fields), ``policy``,
-    ``max_rows``, ``per_program`` and ``curriculum``; stage 2 reads ``format_bonus``,
+    ``extraction`` (``lenient`` also reads an unclosed answer block or the last fenced block,
+    for a first RL stage on a model never taught the format), ``max_rows``, ``per_program``
+    and ``curriculum``; stage 2 reads ``format_bonus``,
     ``partial_tests`` (unset: the plain pass rate), ``test_timeout_s`` and ``instruction``
     (``method``: the method's wording; unset: the default one); both read ``format_reward``
     (add FormatReward) and ``max_prompt_tokens`` (drop longer prompts).
@@ -174,6 +176,7 @@ class GrpoSection(Section):
     config: dict[str, Any] = {}
     reward: str | dict[str, Any] = "normalized"
     policy: Literal["literal", "execute"] = "literal"
+    extraction: Literal["strict", "lenient"] = "strict"
     format_reward: bool = True
     max_rows: int | None = None
     per_program: int | None = None

@@ -62,6 +62,7 @@ def effective_settings(cfg: RecipeConfig | Mapping[str, Any]) -> dict[str, dict[
         if stage == "stage1":
             values["reward"] = c.stage1.reward
             values["policy"] = c.stage1.policy
+            values["extraction"] = c.stage1.extraction
             if c.stage1.curriculum is not None:  # validated here, before any work
                 from stepreward.integrations.trl_curriculum import curriculum_from_config
 
@@ -85,7 +86,8 @@ _PRINTED = ("num_train_epochs", "max_steps", "learning_rate", "lr_scheduler_type
             "max_length", "max_completion_length", "max_prompt_tokens", "num_generations",
             "generation_batch_size", "steps_per_generation", "temperature", "top_p", "beta",
             "epsilon", "loss_type", "scale_rewards", "bf16", "gradient_checkpointing",
-            "assistant_only_loss", "use_vllm", "seed", "reward", "policy", "format_reward",
+            "assistant_only_loss", "use_vllm", "seed", "reward", "policy", "extraction",
+            "format_reward",
             "weight_decay", "max_grad_norm", "num_iterations",
             "format_bonus", "partial_tests", "test_timeout_s", "instruction")
 
