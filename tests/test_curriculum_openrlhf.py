@@ -164,3 +164,26 @@ def test_reward_file_ignores_the_curriculum_key(rows: list[dict[str, Any]]) -> N
     value, logs = score_one(code, json.dumps({**json.loads(task.model_dump_json()),
                                               KEY_COLUMN: "2:live0"}))
     assert value == 1.0 and logs["stepreward/errors"] == 0.0
+
+
+def test_the_launcher_refuses_a_bad_spec_before_ray_starts(tmp_path: Path) -> None:
+    import subprocess
+
+    def launch(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                              timeout=120, check=False)
+
+    missing = tmp_path / "missing.json"
+    r = launch("-m", "stepreward", "openrlhf-curriculum", str(missing), "--", "--pretrain", "m")
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"openrlhf-curriculum: {missing}: ") and r.stderr.count("\n") == 1
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"config": {}}))
+    r = launch("-m", "stepreward", "openrlhf-curriculum", str(bad))
+    assert r.returncode == 2 and "the spec needs 'rows'" in r.stderr
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("")
+    bad.write_text(json.dumps({"rows": str(rows), "config": {"band": [0.9, 0.1]}}))
+    r = launch("-m", "stepreward.integrations.openrlhf.curriculum", str(bad), "--", "--x")
+    assert r.returncode == 2 and "band" in r.stderr and "ray" not in r.stderr.lower()
+    assert "use stepreward openrlhf-curriculum" in r.stderr

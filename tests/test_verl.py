@@ -112,8 +112,8 @@ def test_rows_command_converts_synth_and_code_rows(rows: list[dict[str, Any]],
                                        "label": r["reward_model"]["ground_truth"]}) + "\n"
                            for i, r in enumerate(rows)))
     out = tmp_path / "verl" / "val.parquet"
-    cmd = [sys.executable, "-m", "stepreward.integrations.verl", "rows", str(src), "--out",
-           str(out), "--split", "validation"]
+    cmd = [sys.executable, "-m", "stepreward", "verl-rows", str(src), "--out", str(out),
+           "--split", "validation"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 0, r.stderr
     back = pq.read_table(out).to_pylist()
@@ -122,6 +122,14 @@ def test_rows_command_converts_synth_and_code_rows(rows: list[dict[str, Any]],
     r = subprocess.run([*cmd[:4], str(tmp_path / "missing.jsonl"), *cmd[5:]],
                        capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 2 and r.stderr.startswith("error:")
+    # The former form runs the same command, and says what replaces it.
+    old = tmp_path / "old.parquet"
+    r = subprocess.run([sys.executable, "-m", "stepreward.integrations.verl", "rows", str(src),
+                        "--out", str(old), "--split", "validation"], capture_output=True,
+                       text=True, timeout=120, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "use stepreward verl-rows" in r.stderr
+    assert pq.read_table(old).to_pylist() == back
 
 
 def test_verl_path_command() -> None:

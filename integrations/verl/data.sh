@@ -11,7 +11,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export OUT
 "$HERE/../openrlhf/data.sh"
 if [[ "${PRINT_ARGS:-0}" == 1 ]]; then exit 0; fi
-ROWS=(python -m stepreward.integrations.verl rows)
+ROWS=(stepreward verl-rows)
 "${ROWS[@]}" "$OUT/train.jsonl" --out "$OUT/verl/train.parquet"
 "${ROWS[@]}" "$OUT/validation.jsonl" --split validation --out "$OUT/verl/validation.parquet"
 "${ROWS[@]}" "$OUT/code_tasks_openrlhf.jsonl" --out "$OUT/verl/code_train.parquet"

@@ -308,6 +308,12 @@ def cmd_openrlhf_path(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_openrlhf_curriculum(args: argparse.Namespace) -> int:
+    from stepreward.integrations.openrlhf.curriculum import main as curriculum_main
+
+    return curriculum_main([args.spec, *args.rest])
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from stepreward.recipe.models import KNOWN_MODELS, fetch_model
 
@@ -636,6 +642,26 @@ def build_parser() -> argparse.ArgumentParser:
                                    "reward.custom_reward_function.path (the function is "
                                    "compute_score, or compute_score_async).")
     p.set_defaults(func=cmd_verl_path)
+
+    from stepreward.integrations.verl import command as verl_command
+
+    p = sub.add_parser("verl-rows", help="write prompt/label rows in verl's parquet layout",
+                       description="Convert prompt/label rows (stepreward synth, stepreward "
+                                   "paper code-rows; JSONL or parquet) into one parquet file "
+                                   "in verl's layout.")
+    verl_command.add_arguments(p)
+    p.set_defaults(func=verl_command.run)
+
+    p = sub.add_parser("openrlhf-curriculum",
+                       help="run OpenRLHF's train_ppo_ray with the online curriculum",
+                       description="Start Ray with the curriculum's setup hook, then "
+                                   "OpenRLHF's train_ppo_ray with ARGS; SPEC.json is "
+                                   '{"rows": "train.jsonl", "config": {...}} '
+                                   "(docs/curriculum.md).")
+    p.add_argument("spec", metavar="SPEC.json", help="the curriculum spec")
+    p.add_argument("rest", nargs=argparse.REMAINDER, metavar="-- ARGS",
+                   help="train_ppo_ray's arguments, after --")
+    p.set_defaults(func=cmd_openrlhf_curriculum)
 
     p = sub.add_parser("eval", help="evaluate a model on execution and code benchmarks",
                        description="Generate (or replay) answers for a benchmark, grade them "

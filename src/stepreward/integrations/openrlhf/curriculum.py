@@ -9,12 +9,12 @@ actor. :func:`install` wraps the two: the train loader draws from
 (one group per prompt, ``--rollout.n_samples_per_prompt`` rollouts) and carries the
 curriculum's metrics in its ``info``, which OpenRLHF logs with the rest.
 
-Run ``python -m stepreward.integrations.openrlhf.curriculum SPEC.json -- <train_ppo_ray
-arguments>``: it starts Ray with :func:`setup_from_env` as the workers' setup hook, then
-OpenRLHF's own ``train_ppo_ray``. ``SPEC.json`` is ``{"rows": "train.jsonl", "config": {...}}``
-(the rows of ``stepreward synth``, a :class:`CurriculumConfig`). With
-``--algo.dynamic_filtering_enable`` OpenRLHF replaces a filtered group at once with the
-next prompt, which the curriculum draws.
+Run ``stepreward openrlhf-curriculum SPEC.json -- <train_ppo_ray arguments>`` (formerly
+``python -m stepreward.integrations.openrlhf.curriculum``, still accepted): it starts Ray with
+:func:`setup_from_env` as the workers' setup hook, then OpenRLHF's own ``train_ppo_ray``.
+``SPEC.json`` is ``{"rows": "train.jsonl", "config": {...}}`` (the rows of ``stepreward
+synth``, a :class:`CurriculumConfig`). With ``--algo.dynamic_filtering_enable`` OpenRLHF
+replaces a filtered group at once with the next prompt, which the curriculum draws.
 """
 
 from __future__ import annotations
@@ -284,7 +284,14 @@ def setup_from_env() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m stepreward.integrations.openrlhf.curriculum SPEC.json -- ARGS``."""
+    """``stepreward openrlhf-curriculum SPEC.json -- ARGS``: OpenRLHF's ``train_ppo_ray``
+    with ``ARGS``, its prompts drawn by the curriculum of ``SPEC.json``. A spec that cannot be
+    read is one line on stderr and exit status 2, before Ray starts.
+
+    Example:
+        >>> main(["cur.json", "--", "--pretrain", "model"])  # doctest: +SKIP
+        0
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) < 1 or argv[0].startswith("-"):
         print(__doc__, file=sys.stderr)
@@ -293,7 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     rest = argv[1:]
     if rest and rest[0] == "--":
         rest = rest[1:]
-    _load_spec(spec)  # fail here, not inside a Ray actor
+    try:
+        _load_spec(spec)  # fail here, not inside a Ray actor
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"openrlhf-curriculum: {spec}: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
     import runpy
 
     import ray
@@ -312,4 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 if __name__ == "__main__":
+    from stepreward._compat import warn_renamed
+
+    warn_renamed("python -m stepreward.integrations.openrlhf.curriculum",
+                 "stepreward openrlhf-curriculum", stacklevel=2)
     sys.exit(main())

@@ -1,0 +1,76 @@
+"""``stepreward verl-rows IN.jsonl... --out OUT.parquet``: prompt/label rows in verl's layout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_arguments", "main", "run"]
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_table(path).to_pylist())
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The arguments of ``stepreward verl-rows``.
+
+    Example:
+        >>> ap = argparse.ArgumentParser()
+        >>> add_arguments(ap)
+        >>> ap.parse_args(["a.jsonl", "--out", "a.parquet"]).split
+        'train'
+    """
+    ap.add_argument("inputs", nargs="+", type=Path, help="JSONL or parquet files of rows")
+    ap.add_argument("--out", required=True, type=Path, help="the parquet file to write")
+    ap.add_argument("--split", default="train", help="extra_info.split (default: train)")
+    ap.add_argument("--data-source", help="data_source of every row (default: "
+                                          "stepreward/stage1 or stepreward/stage2 by label)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Convert prompt/label rows (``stepreward synth``, ``stepreward paper code-rows``, or
+    :mod:`stepreward.rows`, as JSONL or parquet) into one verl parquet file; a bad file is one
+    line on stderr and exit status 2.
+
+    Example:
+        >>> run(argparse.Namespace(inputs=[Path("data/train.jsonl")], split="train",
+        ...                        out=Path("data/verl/train.parquet"),
+        ...                        data_source=None))  # doctest: +SKIP
+        0
+    """
+    from stepreward.integrations.verl import verl_rows, write_parquet
+
+    rows: list[dict[str, Any]] = []
+    try:
+        for path in args.inputs:
+            rows.extend(_read(path))
+        out = verl_rows(rows, split=args.split, data_source=args.data_source)
+        write_parquet(out, args.out)
+    except (OSError, ValueError, ImportError) as exc:  # bad files: one line, exit 2
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(out)} rows to {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m stepreward.integrations.verl rows ...``, the former form of ``stepreward
+    verl-rows ...``.
+
+    Example:
+        >>> main(["rows", "data/train.jsonl", "--out", "data/verl/train.parquet"])  # doctest: +SKIP
+        0
+    """
+    parser = argparse.ArgumentParser(prog="python -m stepreward.integrations.verl")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_arguments(sub.add_parser("rows", help="write verl's parquet layout from prompt/label rows"))
+    return run(parser.parse_args(argv))
