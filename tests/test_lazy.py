@@ -47,8 +47,8 @@ def _type_checking_imports(package: str) -> dict[str, str]:
 def test_every_package_uses_the_helper() -> None:
     packages = _lazy_packages()
     assert set(packages) == {"stepreward", "stepreward.codegen", "stepreward.eval",
-                             "stepreward.questions", "stepreward.sandbox", "stepreward.scoring",
-                             "stepreward.synth", "stepreward.trace"}
+                             "stepreward.questions", "stepreward.recipe", "stepreward.sandbox",
+                             "stepreward.scoring", "stepreward.synth", "stepreward.trace"}
     for path in (SRC / "stepreward").rglob("__init__.py"):
         assert "def __getattr__" not in path.read_text(), path
 
