@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "DEFAULT_KINDS", "KINDS", "Question", "QuestionKind", "Sample", "build_sample",
-    "build_samples", "get_kind", "number_lines", "render_prompt", "sample_from_trace",
+    "build_samples", "check_kinds", "get_kind", "number_lines", "render_prompt",
+    "sample_from_trace", "shown_call", "split_kinds",
 ]
 
 if TYPE_CHECKING:
@@ -15,9 +16,12 @@ if TYPE_CHECKING:
         DEFAULT_KINDS,
         build_sample,
         build_samples,
+        check_kinds,
         number_lines,
         render_prompt,
         sample_from_trace,
+        shown_call,
+        split_kinds,
     )
     from stepreward.types import Question, Sample
 
@@ -25,6 +29,7 @@ _WHERE = {
     "KINDS": "_kinds", "QuestionKind": "_kinds", "get_kind": "_kinds",
     "DEFAULT_KINDS": "_sample", "build_sample": "_sample", "build_samples": "_sample",
     "number_lines": "_sample", "render_prompt": "_sample", "sample_from_trace": "_sample",
+    "check_kinds": "_sample", "shown_call": "_sample", "split_kinds": "_sample",
 }
 
 

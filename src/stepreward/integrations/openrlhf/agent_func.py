@@ -33,18 +33,19 @@ class AgentInstance(AgentInstanceBase):  # type: ignore[misc]
         self.turn = 0
 
     async def reset(self, states: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        from stepreward.questions._sample import number_lines
+        from stepreward.questions._sample import number_lines, shown_call
         from stepreward.types import Sample
 
         try:
-            self.sample = Sample.from_row(json.loads(states["label"]))
+            self.sample = s = Sample.from_row(json.loads(states["label"]))
+            # An input question's arguments are hidden: the call shows as f(??).
+            call = shown_call(s.call, s.questions)
         except Exception:
             self.sample = None
             return {"observation": states["observation"]}
-        s = self.sample
         intro = (f"Here is a Python program and a call to it. I will ask about the run, one "
                  f"question at a time.\n\nProgram:\n{number_lines(s.source)}\n\n"
-                 f"Call: {s.call.strip()}\n\n{_question_text(s, 0)}")
+                 f"Call: {call}\n\n{_question_text(s, 0)}")
         # OpenRLHF's prompt already holds the chat framing (ending in the assistant turn);
         # the first question goes before the model's first answer.
         return {"observation": str(states["observation"]) + intro + "\n"}
