@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 import stepreward as sr
+from programs import PAPER
 from stepreward.eval import bench_items, run_eval
 from stepreward.integrations.recipe import compact_prompt
 from stepreward.integrations.trl import sample_rows
@@ -38,10 +39,8 @@ from stepreward.synth import build_dataset, sft_record, synthesize
 from stepreward.types import Question, Sample, Trace
 from stepreward.values import NOT_LITERAL, render_literal, to_literal
 
-from programs import PAPER
-
 PROBE_ARG = "'zz_probe_zz'"
-SEEDS = (0, 1, 2)
+SEEDS = (0, 5)  # one input question per run: the seed changes nothing, checked on two
 STEP_KINDS = ("output", "next_statement", "state", "coverage", "branch")
 
 # Programs whose arguments are easy to leak in odd ways: the output equals the input, the
@@ -201,7 +200,7 @@ def test_input_prompts_depend_on_the_program_and_the_value_only(
         for where, text in real.items():
             assert text == fake[where], f"{name}: the {where} text depends on the call"
             assert_hidden(text, s, f"{name} ({where})")
-    assert asked >= 3 * 790  # every CRUXEval item with a literal input, and the others
+    assert asked >= 2 * 790  # every CRUXEval item with a literal input, and the others
 
 
 def test_copying_a_call_off_the_prompt_never_scores(

@@ -408,7 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--call", required=True, help="expression to run, e.g. 'f([1, 2], 3)'")
     p.add_argument("--kinds", default="output,next_statement,state",
                    help="comma-separated kinds: output, input, next_statement, state, "
-                        "coverage, branch (default: output,next_statement,state)")
+                        "coverage, branch (default: output,next_statement,state); input "
+                        "stands alone (its prompt hides the call)")
     p.add_argument("--max-per-kind", type=int, default=5, metavar="N",
                    help="at most N questions of each kind (default: 5)")
     p.add_argument("--seed", type=int, default=0,
