@@ -22,8 +22,19 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q aiohttp sympy pylatexenc
 	touch $(VENV)/.installed $@
 
+# TRL 1.16, which the demo trains with, needs Python 3.11 or newer (the library alone: 3.10).
+# Checked first, on the interpreter that will run it, before anything is installed.
+DEMO_PY = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+define CHECK_DEMO_PYTHON
+import sys; v = sys.version.split()[0]; sys.exit(0 if sys.version_info >= (3, 11) else \
+f"make demo: Python {v} is not supported; the demo needs Python >= 3.11 (TRL 1.16 requires it), e.g. make demo PYTHON=python3.11")
+endef
+export CHECK_DEMO_PYTHON
+
 # The sandbox on built-in programs, then synthesis and the whole tiny-cpu TRL recipe.
-demo: $(VENV)/.installed
+demo:
+	@$(DEMO_PY) -c "$$CHECK_DEMO_PYTHON"
+	@$(MAKE) --no-print-directory $(VENV)/.installed
 	$(BIN)/stepreward demo
 	$(BIN)/python -m stepreward.integrations.recipe integrations/trl/tiny-cpu.yaml --out runs/demo
 

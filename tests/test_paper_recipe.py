@@ -350,7 +350,8 @@ def test_code_rows_command(tmp_path: Path, sandbox: sr.Sandbox) -> None:
     assert len(rows) == 2 and rows[0]["messages"][0]["role"] == "system"
     assert "Check your program against the example" in rows[0]["messages"][1]["content"]
     label = json.loads(rows[0]["label"])
-    assert label["reward_options"] == {"partial_tests": 10, "format_bonus": 0.05}
+    assert label["reward_options"] == {"preset": "method", "partial_tests": 10,
+                                       "format_bonus": 0.05}
     assert score_one(_answer("n = int(input())\nprint(n * n)"), rows[0]["label"])[0] == \
         pytest.approx(1.05)
     if MBPP.exists():

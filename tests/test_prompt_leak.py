@@ -32,7 +32,6 @@ import stepreward as sr
 from programs import PAPER
 from stepreward.eval import bench_items, run_eval
 from stepreward.integrations.recipe import compact_prompt
-from stepreward.integrations.trl import sample_rows
 from stepreward.questions import render_prompt, sample_from_trace, split_kinds
 from stepreward.questions._sample import number_lines
 from stepreward.synth import build_dataset, sft_record, synthesize
@@ -164,7 +163,10 @@ def _input_samples(traces: list[tuple[str, Trace]],
                 yield name, seed, t, s
 
 
-def _agent(sample: Sample) -> tuple[Any, str]:
+CHATML = "<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n"
+
+
+def _agent(sample: Sample, observation: str) -> tuple[Any, str]:
     """An OpenRLHF agent instance for ``sample`` and the text of its first turn."""
     from stepreward.integrations.openrlhf import agent_file_path
 
@@ -172,18 +174,30 @@ def _agent(sample: Sample) -> tuple[Any, str]:
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     agent = module.AgentInstance()
-    state = {"observation": "", "label": json.dumps(sample.to_row())}
+    state = {"observation": observation, "label": json.dumps(sample.to_row())}
     return agent, str(asyncio.run(agent.reset(state))["observation"])
 
 
 def renderings(sample: Sample, *, agent: bool) -> dict[str, str]:
     """Every text a model is shown for ``sample``, by renderer (never the label)."""
+    from stepreward import rows
+    from stepreward.integrations import openrlhf, trl
+
     out = {"prompt": sample.prompt, "compact": compact_prompt(sample.prompt)}
     for chat in (True, False):
-        row = sample_rows([sample], chat=chat, system_prompt="sys")[0]
-        out[f"trl chat={chat}"] = json.dumps(row["prompt"], ensure_ascii=False)
+        for multi in (True, False):
+            row = rows.sample_rows([sample], "sys", chat=chat, multi_turn=multi)[0]
+            out[f"rows chat={chat} multi_turn={multi}"] = json.dumps(row["prompt"])
+        out[f"trl chat={chat}"] = json.dumps(
+            trl.sample_rows([sample], chat=chat, system_prompt="sys")[0]["prompt"])
+    for name, make in (("openrlhf", openrlhf.sample_rows), ("openrlhf agent", openrlhf.agent_rows)):
+        row = make([sample], system_prompt="sys")[0]
+        out[f"{name} rows"] = json.dumps([row["prompt"], row["messages"]])
     if agent:
-        out["openrlhf agent"] = _agent(sample)[1]
+        # The agent's first turn, after a single-turn row's prompt and after an agent row's.
+        out["agent turn"] = _agent(sample, CHATML.format(q=sample.prompt))[1]
+        first = openrlhf.agent_rows([sample])[0]["prompt"]
+        out["agent turn, agent row"] = _agent(sample, CHATML.format(q=first))[1]
     return out
 
 
@@ -316,8 +330,11 @@ def test_agent_refuses_a_mixed_label_with_zero_reward() -> None:
                                 info={"entry": "f", "output": 12345}),
                        Question(kind="coverage", text="Does line 2 run?", line=2, gold=True,
                                 gold_text="yes")])
-    agent, text = _agent(mixed)
-    assert "12345" not in text
+    agent, text = _agent(mixed, "OBS")
+    assert text == "OBS"  # refused: nothing of the program or the call added
     out = asyncio.run(agent.step({"action_text": "<answer>\nf(12345)\n</answer>"}))
     assert float(out["rewards"]) == 0.0 and out["done"]
-    assert float(out["extra_logs"]["stepreward/errors"]) == 1.0
+    from stepreward import rows
+
+    with pytest.raises(ValueError, match="cannot share a sample"):
+        rows.sample_rows([mixed], multi_turn=True)

@@ -365,6 +365,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from stepreward.presets import preset_names
     from stepreward.questions._sample import DEFAULT_KINDS
 
     default_kinds = ",".join(DEFAULT_KINDS)
@@ -432,8 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the reward.")
     p.add_argument("sample", help="sample row JSON file")
     p.add_argument("completion", help="completion text file, or - for standard input")
-    p.add_argument("--reward", default="normalized",
-                   help="preset: normalized (default), execverify, execverify_reference")
+    p.add_argument("--reward", default="normalized", choices=preset_names("trace"),
+                   help="stage-1 reward preset (default: normalized); see docs/scoring.md")
     p.add_argument("--policy", default="literal", choices=("literal", "execute"))
     p.add_argument("--float-tol", type=float, default=0.0, metavar="TOL")
     p.add_argument("--json", action="store_true", help="print the Score as JSON")
@@ -459,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-share", type=float, default=0.0, metavar="FRACTION",
                    help="share of RL rows that are input-prediction (O/I) samples; the "
                         "method's mix is 0.375 (default 0)")
-    p.add_argument("--reward-preset", choices=("normalized", "execverify"),
+    p.add_argument("--reward-preset", choices=preset_names("trace"),
                    help="reward preset written into each label for OpenRLHF's reward file "
                         "and server (the method: execverify); default: theirs (normalized)")
     g = p.add_argument_group("difficulty control (the method's two bounds)")

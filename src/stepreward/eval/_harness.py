@@ -234,8 +234,7 @@ class ReplayBackend:
 
 
 def _grade(item: EvalItem, completion: str, bench: str) -> dict[str, Any]:
-    from stepreward.codegen._api import code_reward
-    from stepreward.scoring._score import score
+    from stepreward.rewards import reward_for
 
     if item.reval is not None:
         from stepreward.eval._reval import grade_reval
@@ -244,16 +243,21 @@ def _grade(item: EvalItem, completion: str, bench: str) -> dict[str, Any]:
     if item.sample is not None:
         policy = ("execute" if bench in ("cruxeval-o", "cruxeval-i", "livecodebench-exec")
                   else "literal")
-        sc = score(completion, item.sample, policy=policy)  # type: ignore[arg-type]
-        verdicts = [{"kind": q.kind, "status": v.status, "correct": v.correct}
-                    for q, v in zip(item.sample.questions, sc.verdicts, strict=True)]
-        return {"correct": all(v["correct"] for v in verdicts), "verdicts": verdicts,
-                "parse_error": sc.parse_error}
+        r = reward_for(completion, item.sample, policy=policy)
+        got = list(r.details.verdicts) if r.details is not None else []
+        verdicts = [{"kind": q.kind, "status": v.status if v else "missing",
+                     "correct": bool(v and v.correct)}
+                    for q, v in zip(item.sample.questions,
+                                    got + [None] * (len(item.sample.questions) - len(got)),
+                                    strict=True)]
+        return {"correct": r.correct, "verdicts": verdicts,
+                "parse_error": r.details.parse_error if r.details is not None else r.reason}
     assert item.task is not None
-    cs = code_reward(completion, item.task, mode="all_or_nothing")
-    return {"correct": cs.reward == 1.0, "passed": cs.report.passed if cs.report else 0,
-            "total": cs.report.total if cs.report else len(item.task.tests),
-            "parse_error": cs.parse_error}
+    r = reward_for(completion, item.task, preset="all_or_nothing")
+    report = r.details.report if r.details is not None else None
+    return {"correct": r.correct, "passed": report.passed if report else 0,
+            "total": report.total if report else len(item.task.tests),
+            "parse_error": r.details.parse_error if r.details is not None else r.reason}
 
 
 def _consistency(verdicts: list[dict[str, Any]]) -> float:

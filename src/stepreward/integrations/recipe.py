@@ -532,7 +532,8 @@ def _generate(source: str, prompts: list[str], max_new_tokens: int,
 
 def _eval_checkpoint(source: str, samples: list[Any], tasks: list[Any],
                      e: dict[str, Any], reward: Any, system: str | None = None) -> dict[str, Any]:
-    from stepreward.codegen._api import code_reward, extract_code
+    from stepreward.codegen._api import extract_code
+    from stepreward.rewards import reward_for
     from stepreward.scoring._score import score
 
     batch = int(e.get("batch_size", 16))
@@ -587,8 +588,8 @@ def _eval_checkpoint(source: str, samples: list[Any], tasks: list[Any],
         blocks: list[float] = []
         for text, task in zip(completions, tasks, strict=True):
             blocks.append(float(extract_code(text, "answer_block") is not None))
-            passed.append(float(code_reward(text, task,
-                                            timeout_s=e.get("test_timeout_s", 1.0)).reward or 0))
+            passed.append(reward_for(text, task, preset="partial",
+                                     timeout_s=e.get("test_timeout_s", 1.0)).reward)
         result["code_pass_rate"] = sum(passed) / len(passed)
         result["per_task"] = passed
         result["code_format"] = sum(blocks) / len(blocks)
