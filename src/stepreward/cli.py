@@ -433,7 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--call", required=True, help="expression to run, e.g. 'f([1, 2], 3)'")
     p.add_argument("--kinds", default=default_kinds,
                    help="comma-separated kinds: output, input, next_statement, state, "
-                        f"coverage, branch (default: {default_kinds})")
+                        f"coverage, branch (default: {default_kinds}); input stands alone "
+                        "(its prompt hides the call)")
     p.add_argument("--max-per-kind", type=int, default=5, metavar="N",
                    help="at most N questions of each kind (default: 5)")
     p.add_argument("--seed", type=int, default=0,

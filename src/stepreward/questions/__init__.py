@@ -8,7 +8,8 @@ from stepreward._lazy import lazy_exports
 
 __all__ = [
     "DEFAULT_KINDS", "KINDS", "Question", "QuestionKind", "Sample", "build_sample",
-    "build_samples", "get_kind", "number_lines", "render_prompt", "sample_from_trace",
+    "build_samples", "check_kinds", "get_kind", "number_lines", "render_prompt",
+    "sample_from_trace", "shown_call", "split_kinds",
 ]
 
 if TYPE_CHECKING:
@@ -17,15 +18,19 @@ if TYPE_CHECKING:
         DEFAULT_KINDS,
         build_sample,
         build_samples,
+        check_kinds,
         number_lines,
         render_prompt,
         sample_from_trace,
+        shown_call,
+        split_kinds,
     )
     from stepreward.types import Question, Sample
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "stepreward.questions._kinds": ["KINDS", "QuestionKind", "get_kind"],
     "stepreward.questions._sample": ["DEFAULT_KINDS", "build_sample", "build_samples",
-                                     "number_lines", "render_prompt", "sample_from_trace"],
+                                     "check_kinds", "number_lines", "render_prompt",
+                                     "sample_from_trace", "shown_call", "split_kinds"],
     "stepreward.types": ["Question", "Sample"],
 })
