@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from stepreward._compat import warn_renamed
 from stepreward._jsonl import iter_jsonl, read_jsonl
 from stepreward._progress import Progress
+from stepreward.questions._kinds import KINDS
 from stepreward.types import CodeTask, Sample
 
 if TYPE_CHECKING:
@@ -80,7 +81,8 @@ def data_path(bench: str, data: str | os.PathLike[str] | None = None) -> str | N
         f"STEPREWARD_DATA={root}: no data for {bench} (looked for "
         f"{', '.join(str(Path(folder, n)) for n in names)}"
         + (f"; {len(found)} JSONL files there, name one with --data" if found else "") + ")")
-TRACE_KINDS = ("next_statement", "state", "coverage", "branch")
+# The cruxeval-trace bench asks every step kind (all but the I/O ones) of the registry.
+TRACE_KINDS = tuple(name for name, kind in KINDS.items() if not kind.is_io)
 CODE_INSTRUCTION = ("Complete the function. Reason first if you like, then give the complete "
                     "code in one ```python block inside <answer> and </answer>.")
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from stepreward._compat import keyword_only
-from stepreward.questions._kinds import Candidate, Context, get_kind
+from stepreward.questions._kinds import DEFAULT_KINDS, Candidate, Context, get_kind
 from stepreward.types import ANSWER_CLOSE, ANSWER_OPEN, Question, Sample, Trace
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ IncompleteRuns = Literal["raise", "keep"]
 #: the program and traces it once.
 NondeterminismCheck = Literal["check", "skip"]
 
-DEFAULT_KINDS = ("output", "next_statement", "state")
 FORMAT_VERSION = 1
 
 
@@ -50,9 +49,9 @@ def number_lines(source: str) -> str:
 def split_kinds(kinds: Sequence[str]) -> list[tuple[str, ...]]:
     """``kinds`` split into the groups that may share one sample, in order of first mention.
 
-    An ``input`` question asks for the call's arguments, so its prompt hides the call; every
-    other kind is about the run of that call and shows it (an ``output`` question names it).
-    So ``input`` always stands alone, and the other kinds share a sample.
+    A kind whose prompt hides the call (``hides_call``: ``input``, which asks for the call's
+    arguments) stands alone; every other kind is about the run of that call and shows it (an
+    ``output`` question names it), so they share a sample.
 
     Example:
         >>> split_kinds(("output", "input", "next_statement", "state"))
@@ -61,9 +60,9 @@ def split_kinds(kinds: Sequence[str]) -> list[tuple[str, ...]]:
     if isinstance(kinds, str):
         raise ValueError("kinds must be a sequence of kind names, not a string")
     names = list(dict.fromkeys(kinds))
-    shown = tuple(k for k in names if k != "input")
-    return [("input",) if k == "input" else shown
-            for k in names if k == "input" or k == shown[0]]
+    shown = tuple(k for k in names if not get_kind(k).hides_call)
+    return [(k,) if get_kind(k).hides_call else shown
+            for k in names if get_kind(k).hides_call or k == shown[0]]
 
 
 def check_kinds(kinds: Sequence[str]) -> None:
@@ -78,14 +77,16 @@ def check_kinds(kinds: Sequence[str]) -> None:
     if isinstance(kinds, str):
         raise ValueError("kinds must be a sequence of kind names, not a string")
     names = list(dict.fromkeys(kinds))
-    others = [k for k in names if k != "input"]
-    if "input" in names and others:
-        raise ValueError(
-            f"an 'input' question cannot share a sample with {', '.join(others)} questions: "
-            "it asks for the call's arguments, so its prompt hides the call, which the other "
-            "kinds need (an 'output' question would also give away its answer). Build one "
-            "sample per group of stepreward.questions.split_kinds(kinds): "
-            f"{split_kinds(kinds)}")
+    for name in names:
+        others = [k for k in names if k != name]
+        if get_kind(name).hides_call and others:
+            article = "an" if name[0] in "aeiou" else "a"
+            raise ValueError(
+                f"{article} {name!r} question cannot share a sample with {', '.join(others)} "
+                "questions: its prompt hides the call, which the other kinds need (an "
+                "'output' question would also give away an input's answer). Build one sample "
+                "per group of stepreward.questions.split_kinds(kinds): "
+                f"{split_kinds(kinds)}")
 
 
 def shown_call(call: str, questions: Sequence[Question]) -> str:
@@ -98,7 +99,7 @@ def shown_call(call: str, questions: Sequence[Question]) -> str:
         >>> shown_call("f(1, 2)", [q]), shown_call("f(1, 2)", [])
         ('f(??)', 'f(1, 2)')
     """
-    asked = [q for q in questions if q.kind == "input"]
+    asked = [q for q in questions if get_kind(q.kind).hides_call]
     if not asked:
         return call.strip()
     check_kinds([q.kind for q in questions])
@@ -118,7 +119,7 @@ def render_prompt(source: str, call: str, questions: Sequence[Question]) -> str:
         >>> "Call: f(??)" in render_prompt("def f(a, b):\\n    return a + b", "f(1, 2)", [q])
         True
     """
-    hidden = any(q.kind == "input" for q in questions)
+    hidden = any(get_kind(q.kind).hides_call for q in questions)
     intro = ("Below is a Python program and a call to it whose arguments are hidden. Work "
              "out, step by step, which arguments make the call return the value the question "
              "gives, then answer the question. Do not run the code." if hidden else
