@@ -17,7 +17,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 # OpenRLHF's and verl's GPU stacks cannot install on a CPU host: each package alone (no
 # dependencies) plus what its reward paths import is enough to test against its own code.
 $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[dev,trl,ray,verl]'
+	$(BIN)/python -m pip install -q -e '.[dev,trl,ray,verl,models]'
 	$(BIN)/python -m pip install -q --no-deps openrlhf==0.11.2 verl==0.9.1 tensordict==0.10.0
 	$(BIN)/python -m pip install -q aiohttp sympy pylatexenc omegaconf hydra-core codetiming \
 		cloudpickle orjson importlib_metadata 'pyvers<0.2'

@@ -64,6 +64,7 @@ def test_the_built_in_kinds_are_one_module_each_in_order() -> None:
     assert [k for k, v in KINDS.items() if v.multiline] == ["output", "input", "state"]
     assert [k for k, v in KINDS.items() if v.hides_call] == ["input"]
     assert [k for k, v in KINDS.items() if v.partial_credit] == ["state"]
+    assert [k for k, v in KINDS.items() if v.runs_program] == ["input"]
 
 
 def test_a_kind_registered_in_one_place_is_asked_graded_scored_and_listed(

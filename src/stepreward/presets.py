@@ -41,7 +41,8 @@ LabelKind = Literal["trace", "code"]
 # them in its own ``options``. ``sandbox`` (a Sandbox or None: the process default) is
 # accepted by every preset.
 TRACE_OPTIONS: Mapping[str, Any] = MappingProxyType(
-    {"policy": "literal", "float_tol": 0.0, "limits": None, "sandbox": None})
+    {"policy": "literal", "float_tol": 0.0, "limits": None, "sandbox": None,
+     "extraction": "strict"})
 CODE_OPTIONS: Mapping[str, Any] = MappingProxyType(
     {"timeout_s": 1.0, "format_bonus": 0.0, "bonus_on_fail": False, "extract": "answer_block",
      "sandbox": None})

@@ -254,7 +254,9 @@ def code_spec(code: Mapping[str, Any]) -> dict[str, Any]:
     ``source: mbpp-plus`` (which the contamination check then refuses unless forced)."""
     spec = dict(code)
     if "source" not in spec:
-        if spec.get("mbpp_plus_path"):
+        if spec.get("easy"):
+            spec["source"] = "easy"  # the recipe's own arithmetic tasks (easy_code_tasks)
+        elif spec.get("mbpp_plus_path"):
             spec.update(source="mbpp-plus", path=spec["mbpp_plus_path"])
         else:
             spec["source"] = "synth"

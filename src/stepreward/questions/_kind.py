@@ -171,6 +171,9 @@ class QuestionKind:
     multiline: ClassVar[bool] = False
     #: Whether its prompt hides the call (input prediction): then it stands alone in a sample.
     hides_call: ClassVar[bool] = False
+    #: Whether grading an answer may run the program in the sandbox (batches then grade in
+    #: parallel, and a sandbox is passed to :meth:`grade`).
+    runs_program: ClassVar[bool] = False
     #: Whether its verdicts carry half credit (``Verdict.partial``) for
     #: ``RewardConfig(state_credit="half")``.
     partial_credit: ClassVar[bool] = False

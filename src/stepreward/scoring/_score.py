@@ -17,10 +17,12 @@ from stepreward.scoring._parse import (
     AnswerBlock,
     completion_text,
     extract_answer_block,
+    extract_lenient_block,
     missing_block_reason,
     split_answers,
 )
 from stepreward.types import (
+    Extraction,
     GradingPolicy,
     Limits,
     Question,
@@ -304,7 +306,8 @@ def _empty(sample: Sample | None, why: str, preset: str, policy: GradingPolicy) 
 def score(completion: Any, sample: SampleLike, *,
           preset: str | RewardConfig = "normalized", policy: GradingPolicy = "literal",
           float_tol: float = 0.0, sandbox: Sandbox | None = None,
-          limits: Limits | None = None, reward: str | RewardConfig | None = None) -> Score:
+          limits: Limits | None = None, extraction: Extraction = "strict",
+          reward: str | RewardConfig | None = None) -> Score:
     """Grade a completion's answers to a sample's questions and compute its reward.
 
     ``completion`` is text or a chat (the last message's content is used); ``sample`` a
@@ -320,6 +323,11 @@ def score(completion: Any, sample: SampleLike, *,
     sandbox, as CRUXEval does. Answers may span lines (see docs/scoring.md). Never raises for
     any completion text; parsing is linear in the completion, which is cut to its last
     4,000,000 characters.
+
+    ``extraction="strict"`` (default) reads the answers from the last closed ``<answer>``
+    block only. ``"lenient"`` also reads an ``<answer>`` left open at the end, or else the
+    last fenced block, for models that have not learnt the format (evaluation, a first RL
+    stage without SFT); such an answer earns no format credit.
 
     Example:
         >>> s = Sample(id="x", source="def f(a):\\n    return a", call="f(1)", prompt="",
@@ -355,9 +363,18 @@ def score(completion: Any, sample: SampleLike, *,
 
         return reference_score(text, s, sandbox=sandbox)
     assert isinstance(config, RewardConfig)
+    if extraction not in ("strict", "lenient"):
+        raise ValueError(f"extraction must be 'strict' or 'lenient', got {extraction!r}")
     block = extract_answer_block(text)
+    lenient = False
+    if block is None and extraction == "lenient":
+        block = extract_lenient_block(text)
+        lenient = block is not None
     if block is None:
-        return _empty(s, missing_block_reason(text), preset, policy)
+        why = missing_block_reason(text)
+        if extraction == "lenient":
+            why += " and no fenced block"
+        return _empty(s, why, preset, policy)
     parts = split_answers(block)
     aligned, exact = _align(parts, s.questions)
     # A one-question sample: the whole block is the answer (a value spread over lines in any
@@ -378,7 +395,7 @@ def score(completion: Any, sample: SampleLike, *,
         if v is None:
             v = _grade(line, q, s, policy, float_tol, sandbox, limits)
         verdicts.append(v)
-    fmt = 1.0 if exact else 0.5
+    fmt = 0.0 if lenient else 1.0 if exact else 0.5
     value, components = _compose(s, verdicts, fmt, config)
     return Score.model_construct(reward=value, components=components, verdicts=verdicts,
                                  parse_error=None, preset=preset, policy=policy)
@@ -387,7 +404,7 @@ def score(completion: Any, sample: SampleLike, *,
 def score_many(completions: Sequence[Any], samples: Sequence[SampleLike], *,
                preset: str | RewardConfig = "normalized", policy: GradingPolicy = "literal",
                float_tol: float = 0.0, sandbox: Sandbox | None = None,
-               limits: Limits | None = None,
+               limits: Limits | None = None, extraction: Extraction = "strict",
                reward: str | RewardConfig | None = None) -> list[Score]:
     """:func:`score` over parallel lists (one sample per completion), in order.
 
@@ -404,7 +421,7 @@ def score_many(completions: Sequence[Any], samples: Sequence[SampleLike], *,
     # Input answers other than the original arguments are checked in the sandbox under the
     # literal policy too.
     runs = policy == "execute" or preset == REFERENCE or any(
-        q.kind == "input" for s in parsed for q in s.questions)
+        get_kind(q.kind).runs_program for s in parsed for q in s.questions)
     if runs:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -412,8 +429,9 @@ def score_many(completions: Sequence[Any], samples: Sequence[SampleLike], *,
         with ThreadPoolExecutor(max_workers=8) as pool:
             return list(pool.map(lambda cs: score(cs[0], cs[1], preset=preset, policy=policy,
                                                   float_tol=float_tol, sandbox=sandbox,
-                                                  limits=limits),
+                                                  limits=limits, extraction=extraction),
                                  zip(completions, parsed, strict=True)))
     return [score(c, s, preset=preset, policy=policy, float_tol=float_tol, sandbox=sandbox,
-                  limits=limits) for c, s in zip(completions, parsed, strict=True)]
+                  limits=limits, extraction=extraction)
+            for c, s in zip(completions, parsed, strict=True)]
 

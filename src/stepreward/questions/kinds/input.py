@@ -96,6 +96,7 @@ class InputKind(QuestionKind):
     is_io = True
     multiline = True
     hides_call = True
+    runs_program = True
 
     def candidates(self, ctx: Context) -> list[Candidate]:
         t = ctx.trace
