@@ -625,10 +625,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Generate (or replay) answers for a benchmark, grade them "
                                    "with the reward code, and write results.json, report.md, "
                                    "chart.png and every completion with its verdicts.")
-    from stepreward.eval._harness import BENCHES, DEFAULT_MAX_TOKENS
+    from stepreward.eval._bench import REGISTRY as BENCH_REGISTRY
+    from stepreward.eval._harness import DEFAULT_MAX_TOKENS
 
-    p.add_argument("--bench", required=True, choices=BENCHES, metavar="BENCH",
-                   help=f"one of {', '.join(BENCHES)}")
+    benches = tuple(BENCH_REGISTRY)
+
+    p.add_argument("--bench", required=True, choices=benches, metavar="BENCH",
+                   help=f"one of {', '.join(benches)}")
     p.add_argument("--model", help="local model path (transformers), or the endpoint's model")
     p.add_argument("--endpoint", help="OpenAI-compatible base URL, e.g. http://host:8000/v1")
     p.add_argument("--completions", help="JSONL of precomputed completions to grade")
