@@ -254,6 +254,23 @@ def test_lenient_extraction_opens_no_hack() -> None:
             assert sc.reward == 0.0, (name, text)
 
 
+def test_stage1_lenient_extraction_is_a_recipe_option() -> None:
+    from stepreward.integrations.paper import stage_rewards
+
+    s = sr.build_sample("def f(a, b):\n    return a + b\n", "f(1, 2)", kinds=("output",),
+                        max_per_kind=1, seed=0)
+    rows = [{"sample": s.model_dump_json()}]
+    unclosed = [[{"role": "assistant", "content": "it returns\n<answer>\n3"}]]
+    strict, = stage_rewards({"stage1": {"format_reward": False}}, "stage1")
+    lenient, = stage_rewards({"stage1": {"format_reward": False, "extraction": "lenient"}},
+                             "stage1")
+    kw = {"prompts": [[{"role": "user", "content": s.prompt}]], "completions": unclosed,
+          "sample": [r["sample"] for r in rows]}
+    assert strict(**kw) == [0.0] and lenient(**kw) == [1.0]
+    with pytest.raises(ValueError, match="extraction must be"):
+        stage_rewards({"stage1": {"extraction": "loose"}}, "stage1")
+
+
 # ------------------------------------------------------------------------------ the recipe
 def test_trainer_settings_refuse_what_the_recipe_sets_and_take_the_rest(tmp_path: Path) -> None:
     got = trainer_settings("stage1", {"report_to": "tensorboard", "save_strategy": "steps",
