@@ -8,7 +8,8 @@ from stepreward._lazy import lazy_exports
 
 __all__ = [
     "DEFAULT_KINDS", "KINDS", "Candidate", "Context", "Question", "QuestionKind", "Sample",
-    "build_sample", "build_samples", "check_kinds", "get_kind", "number_lines", "register_kind",
+    "build_sample", "build_samples", "check_kinds", "example_answer", "get_kind",
+    "number_lines", "register_kind",
     "render_prompt", "sample_from_trace", "shown_call", "split_kinds", "unregister_kind",
 ]
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
         build_sample,
         build_samples,
         check_kinds,
+        example_answer,
         number_lines,
         render_prompt,
         sample_from_trace,
@@ -40,7 +42,8 @@ __getattr__, __dir__ = lazy_exports(__name__, {
                                     "QuestionKind", "get_kind", "register_kind",
                                     "unregister_kind"],
     "stepreward.questions._sample": ["build_sample", "build_samples",
-                                     "check_kinds", "number_lines", "render_prompt",
+                                     "check_kinds", "example_answer", "number_lines",
+                                     "render_prompt",
                                      "sample_from_trace", "shown_call", "split_kinds"],
     "stepreward.types": ["Question", "Sample"],
 })

@@ -179,6 +179,9 @@ class QuestionKind:
     partial_credit: ClassVar[bool] = False
     #: Whether it is among the kinds asked by default (``DEFAULT_KINDS``).
     default: ClassVar[bool] = False
+    #: Made-up answer lines in this kind's form, for the prompt's example answer block (the
+    #: i-th question of the kind shows the i-th, cycling). They name no program of a sample.
+    examples: ClassVar[tuple[str, ...]] = ("7",)
 
     def candidates(self, ctx: Context) -> list[Candidate]:
         """The questions this kind can ask about the run, each with its gold answer, the line

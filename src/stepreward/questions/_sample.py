@@ -135,10 +135,40 @@ def render_prompt(source: str, call: str, questions: Sequence[Question]) -> str:
          f"question, one per line, in the order of the questions, between {ANSWER_OPEN} and "
          f"{ANSWER_CLOSE}, with no numbering and nothing else on those lines. Write values as "
          "Python literals, and statements as they appear in the program, without the line "
-         "number. For example, the answers to three questions could look like this:\n"
-         f"{ANSWER_OPEN}\nassert g('ab') == 'ba'\n    total += x\n[1, 2]; list\n{ANSWER_CLOSE}"),
+         f"number. {example_answer(questions)}"),
     ]
     return "\n\n".join(parts)
+
+
+_COUNTS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def example_answer(questions: Sequence[Question]) -> str:
+    """The prompt's example of an answer block: one made-up line per question, in the form of
+    each question's kind, so that its line count is the prompt's question count (a model that
+    copies the example's shape writes as many lines as there are questions).
+
+    Example:
+        >>> from stepreward.types import Question
+        >>> print(example_answer([Question(kind="state", text="?")]))
+        For example, the answer to one question of this kind could look like this:
+        <answer>
+        [1, 2]; list
+        </answer>
+    """
+    used: dict[str, int] = {}
+    lines = []
+    for q in questions:
+        pool = get_kind(q.kind).examples or ("7",)
+        i = used.get(q.kind, 0)
+        used[q.kind] = i + 1
+        lines.append(pool[i % len(pool)])
+    n = len(questions)
+    count = _COUNTS[n - 1] if 0 < n <= len(_COUNTS) else str(n)
+    what = (f"the answer to {count} question of this kind" if n == 1 else
+            f"the answers to {count} questions of these kinds")
+    body = "\n".join(lines)
+    return f"For example, {what} could look like this:\n{ANSWER_OPEN}\n{body}\n{ANSWER_CLOSE}"
 
 
 def _rng(seed: int, kind: str, source: str, call: str) -> random.Random:

@@ -34,6 +34,7 @@ class BranchKind(QuestionKind):
     name = "branch"
     description = "which way an if or while condition went on a given evaluation"
     order = 60
+    examples = ("True", "False")
 
     def candidates(self, ctx: Context) -> list[Candidate]:
         t = ctx.trace

@@ -25,6 +25,7 @@ class CoverageKind(QuestionKind):
     name = "coverage"
     description = "whether a line executes at all during the call"
     order = 50
+    examples = ("yes", "no")
 
     def candidates(self, ctx: Context) -> list[Candidate]:
         t = ctx.trace

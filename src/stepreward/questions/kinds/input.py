@@ -93,6 +93,7 @@ class InputKind(QuestionKind):
     name = "input"
     description = "find arguments for which the call returns the given value"
     order = 20
+    examples = ("assert g('ab') == 'ba'", "assert g([3, 1], 2) == [1, 3]")
     is_io = True
     multiline = True
     hides_call = True

@@ -44,6 +44,7 @@ class NextStatementKind(QuestionKind):
     name = "next_statement"
     description = "the statement executed right after a given execution of a line"
     order = 30
+    examples = ("    total += x", "return best", "-1", "    if k > 3:")
     default = True
 
     def candidates(self, ctx: Context) -> list[Candidate]:

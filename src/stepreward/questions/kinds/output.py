@@ -37,6 +37,7 @@ class OutputKind(QuestionKind):
     name = "output"
     description = "predict the value the call returns (complete the assertion)"
     order = 10
+    examples = ("assert g('ab') == 'ba'", "assert g([3, 1], 2) == [1, 3]")
     is_io = True
     multiline = True
     default = True

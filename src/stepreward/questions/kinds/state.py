@@ -41,6 +41,7 @@ class StateKind(QuestionKind):
     name = "state"
     description = "the value and type of a variable right after a given execution of a line"
     order = 40
+    examples = ("[1, 2]; list", "'ab'; str", "7; int", "None; NoneType")
     multiline = True
     partial_credit = True
     default = True
