@@ -31,8 +31,8 @@ import pytest
 import stepreward as sr
 from programs import PAPER
 from stepreward.eval import bench_items, run_eval
-from stepreward.integrations.recipe import compact_prompt
 from stepreward.questions import render_prompt, sample_from_trace, split_kinds
+from stepreward.questions._formats import compact_prompt
 from stepreward.questions._sample import number_lines
 from stepreward.synth import build_dataset, sft_record, synthesize
 from stepreward.types import Question, Sample, Trace

@@ -156,3 +156,18 @@ def test_an_ablation_config_is_checked_and_overlaid_on_its_recipe(tmp_path: Path
     (tmp_path / "ab.yaml").write_text(yaml.safe_dump(bad))
     with pytest.raises(ValueError, match=r"unknown key 'stage1.max_rowz'"):
         load_ablation(tmp_path / "ab.yaml")
+
+
+def test_doctests() -> None:
+    import doctest
+    import importlib
+    import pkgutil
+
+    import stepreward.recipe as package
+
+    names = sorted(m.name for m in pkgutil.iter_modules(package.__path__))
+    assert {"schema", "sections", "driver", "ablation", "evaluation", "report"} <= set(names)
+    results = [doctest.testmod(importlib.import_module(f"stepreward.recipe.{name}"),
+                               optionflags=doctest.ELLIPSIS) for name in names]
+    assert sum(r.failed for r in results) == 0
+    assert sum(r.attempted for r in results) >= 40

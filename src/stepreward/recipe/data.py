@@ -27,7 +27,8 @@ def short_answer(question: Question) -> str:
 
     Example:
         >>> from stepreward.types import Question
-        >>> short_answer(Question(kind="output", text="", gold=1, gold_text="assert f(2) == 1"))
+        >>> short_answer(Question(kind="output", text="", gold=1, gold_text="assert f(2) == 1",
+        ...                       info={"call": "f(2)"}))
         '1'
     """
     text = str(question.gold_text)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stepreward._jsonl import read_jsonl
-from stepreward.recipe.report import KINDS
+from stepreward.recipe.report import kind_columns
 
 if TYPE_CHECKING:
     from stepreward.recipe.schema import EvalSection, RecipeConfig
@@ -151,7 +151,7 @@ def evaluate_checkpoint(source: str, samples: list[Sample], tasks: list[CodeTask
             fmt.append(float(sc.components.get("format") or 0.0))
             rewards.append(sc.reward)
             items.append(sum(float(v.correct) for v in sc.verdicts) / max(1, len(sc.verdicts)))
-        result.update({k: sum(per_kind[k]) / len(per_kind[k]) for k in KINDS
+        result.update({k: sum(per_kind[k]) / len(per_kind[k]) for k in kind_columns()
                        if per_kind.get(k)})
         result["questions"] = sum(len(v) for v in per_kind.values())
         result["accuracy"] = sum(sum(v) for v in per_kind.values()) / max(

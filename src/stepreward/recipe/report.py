@@ -9,10 +9,25 @@ from typing import Any
 
 from stepreward._jsonl import read_jsonl
 
-__all__ = ["KINDS", "eval_table", "paired_verdict", "plot_learning", "stage_table", "verdict"]
+__all__ = ["eval_table", "kind_columns", "paired_verdict", "plot_learning", "stage_table",
+           "verdict"]
 
-# The question kinds a table or chart has a column for, in this order (when measured).
-KINDS = ("output", "input", "next_statement", "state", "coverage", "branch")
+# Where the built-in kinds' columns go; a kind registered later follows them.
+_COLUMN_ORDER = ("output", "input", "next_statement", "state", "coverage", "branch")
+
+
+def kind_columns() -> tuple[str, ...]:
+    """The question kinds a table or chart has a column for (when measured): every kind of
+    the registry, the built-in ones first in their usual order.
+
+    Example:
+        >>> kind_columns()[:4]
+        ('output', 'input', 'next_statement', 'state')
+    """
+    from stepreward.questions import KINDS
+
+    return (*[k for k in _COLUMN_ORDER if k in KINDS],
+            *[k for k in KINDS if k not in _COLUMN_ORDER])
 
 
 def verdict(before: float, after: float, n: int) -> str:
@@ -21,7 +36,7 @@ def verdict(before: float, after: float, n: int) -> str:
 
     Example:
         >>> verdict(0.2, 0.5, 300)
-        'improved (+0.300, noise ±0.077)'
+        'improved (+0.300, noise ±0.078)'
     """
     p = min(max((before + after) / 2, 1.0 / max(1, n)), 1 - 1.0 / max(1, n))
     noise = 2 * math.sqrt(2 * p * (1 - p) / max(1, n))
@@ -80,7 +95,7 @@ def eval_table(results: dict[str, dict[str, Any]],
         stage
     """
     training = training or {}
-    cols = [k for k in (*KINDS, "accuracy", "sampled", "format", "code_pass_rate",
+    cols = [k for k in (*kind_columns(), "accuracy", "sampled", "format", "code_pass_rate",
                         "code_format", "cruxeval-o", "cruxeval-i", "cruxeval-trace_questions")
             if any(k in r for r in results.values())]
     short = {"next_statement": "next", "code_pass_rate": "code pass", "code_format":
@@ -148,7 +163,7 @@ def plot_learning(folder: Path, out: Path, results: dict[str, dict[str, Any]]) -
     left.set_ylabel("mean reward of the step's completions")
     left.set_title("training reward per step")
     left.legend(fontsize=8)
-    cols = [k for k in (*KINDS, "accuracy", "sampled", "code_pass_rate")
+    cols = [k for k in (*kind_columns(), "accuracy", "sampled", "code_pass_rate")
             if any(k in r for r in results.values())]
     width = 0.8 / max(1, len(results))
     for j, (name, r) in enumerate(results.items()):
