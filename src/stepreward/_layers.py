@@ -28,7 +28,8 @@ ROOT = "stepreward"
 # synth, the command line imports the adapters).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("types and values", ("stepreward.types", "stepreward.values", "stepreward._progress",
-                          "stepreward._layers", "stepreward._version")),
+                          "stepreward._layers", "stepreward._version",
+                          "stepreward._jsonlimits")),
     ("sandbox", ("stepreward.sandbox", "stepreward.testing")),
     ("trace", ("stepreward.trace",)),
     ("questions", ("stepreward.questions",)),

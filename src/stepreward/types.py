@@ -50,7 +50,11 @@ class Limits(BaseModel):
 
     ``timeout_s`` is wall-clock time, enforced by killing the task; CPU time is capped at the
     same number of seconds (rounded up).  ``memory_mb`` is the address space the task may add
-    on top of the pre-loaded interpreter (``None``: no limit).
+    on top of the pre-loaded interpreter (``None``: no limit).  A ``Sandbox.call`` result
+    record may hold at most ``max_result_bytes`` and ``max_result_items`` JSON values (checked
+    before it is decoded; a plain program's record is capped at 64 KiB).  With
+    ``progress_timeout_s`` the task is also killed (``timeout``) when it goes that long
+    without reporting progress (``report_progress()``, from a call target).
 
     Example:
         >>> Limits(timeout_s=1.0, memory_mb=256).timeout_s
@@ -67,6 +71,8 @@ class Limits(BaseModel):
     max_processes: int = Field(1, ge=1, le=4096)
     max_code_bytes: int = Field(1_000_000, ge=1, le=1 << 30)
     max_stdin_bytes: int = Field(16 << 20, ge=0, le=1 << 30)
+    max_result_items: int = Field(1 << 20, ge=16, le=1 << 30)
+    progress_timeout_s: float | None = Field(None, gt=0, le=3600)
 
     @model_validator(mode="before")
     @classmethod

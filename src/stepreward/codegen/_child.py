@@ -16,6 +16,7 @@ import types
 from typing import Any
 
 from stepreward import values as V
+from stepreward.sandbox._template import report_progress
 
 MAX_STDOUT = 1 << 20
 
@@ -71,6 +72,7 @@ def _load_within(code: str, timeout: float) -> tuple[dict[str, Any] | None, str 
         report_and_exit({"status": "load_error", "reason": "loading the code timed out"})
 
     _give_up = give_up
+    report_progress()
     try:
         loaded: tuple[dict[str, Any] | None, str | None] = _with_deadline(
             max(timeout, 0.5), _load, code)
@@ -171,6 +173,7 @@ def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
         except ValueError as exc:
             results.append(["error", "BadTestInput", _short(exc)])
             continue
+        report_progress()
         try:
             out = _with_deadline(timeout, fn, *args, **kwargs)
         except _TestTimeout:
@@ -223,6 +226,7 @@ def run_io_tests(payload: dict[str, Any]) -> dict[str, Any]:
         main = types.ModuleType("__main__")
         sys.modules["__main__"] = main
         status: list[Any]
+        report_progress()
         try:
             _with_deadline(timeout, exec, code, main.__dict__)
             status = ["ok"]
