@@ -322,3 +322,55 @@ def test_sigterm_with_a_stalled_body_and_bad_requests_exits_fast_and_logs_no_tra
     assert "Traceback" not in log, log
     for line in log.splitlines():
         json.loads(line)  # JSON lines only
+
+
+def test_half_open_connections_at_the_descriptor_limit_get_a_clear_refusal() -> None:
+    """1,100 stalled clients at a 1,024 descriptor limit: the server raises its soft limit,
+    caps connections and refuses the rest with a 503; honest requests are answered, not
+    starved, and every log line (asyncio's too) is JSON."""
+    import resource
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "stepreward.cli", "serve", "--port",
+                             str(port), "--workers", "1", "--idle-timeout", "60"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            preexec_fn=low_limit)
+    stalled: list[socket.socket] = []
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        for _ in range(1100):  # connect, send nothing
+            stalled.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        reply = _raw(port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", timeout=8)
+        assert time.monotonic() - t0 < 8
+        assert _status(reply) in (200, 503), reply
+        if _status(reply) == 503:
+            assert b"connections" in reply
+        for s in stalled:
+            s.close()
+        stalled = []
+        time.sleep(1.0)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as r:
+            assert json.load(r)["status"] == "ok"
+    finally:
+        for s in stalled:
+            s.close()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.stderr is not None
+    log = proc.stderr.read().decode()
+    for line in log.splitlines():
+        json.loads(line)  # JSON lines only
+    assert '"refused"' in log or "connections" in log
