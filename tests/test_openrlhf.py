@@ -222,3 +222,24 @@ def test_multi_turn_agent_through_openrlhf_executor(labels: dict[str, object],
     half = run([sample.gold_answers()[0]] + ["wrong"] * (n - 1))
     assert half["reward"] == pytest.approx(1 / n)
     assert "Question 2 of" in tokenizer.decode(half["observation_tokens"])  # type: ignore[arg-type]
+
+
+def test_the_multi_turn_agent_never_raises_on_hostile_answers() -> None:
+    import importlib.util
+
+    from stepreward.integrations.openrlhf import agent_file_path
+
+    spec = importlib.util.spec_from_file_location("agent_func_hostile", agent_file_path())
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    src = "def f(a, b):\n    c = a + b\n    d = c * 2\n    return d\n"
+    texts = ["1" * 5000 + ": 5", "assert f(1, 2) == " + "-" * 200_000 + "1",
+             "assert f(1, 2) == " + " + ".join(["1"] * 1500),
+             "assert f(" + " + ".join(["1"] * 1500) + ", 2) == 6", "²", "1" * 5000]
+    for kinds in (("output",), ("input",), ("next_statement",), ("state",)):
+        label = json.dumps(sr.build_sample(src, "f(1, 2)", kinds=kinds).to_row())
+        for text in texts:
+            instance = module.AgentInstance()
+            asyncio.run(instance.reset({"label": label, "observation": ""}))
+            out = asyncio.run(instance.step({"action_text": f"<answer>\n{text}\n</answer>"}))
+            assert float(out["rewards"]) == 0.0, (kinds, text[:40])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -603,3 +604,49 @@ def test_a_continuation_never_swallows_the_next_answer(sandbox: sr.Sandbox) -> N
     for block in ("xs = [\n(; str\n); str", "xs = [\n'('; str\n')'; str"):
         sc = sr.score(f"<answer>\n{block}\n</answer>", hand)
         assert [v.status for v in sc.verdicts] == ["correct"] * 3, (block, sc.verdicts)
+
+
+def test_the_row_cache_is_keyed_on_the_whole_row() -> None:
+    """Two rows with the same id and questions but another program are two samples: one
+    client of a shared server cannot change another's rewards by sending its row first."""
+    good = sr.build_sample("def f(x):\n    return x + 1\n", "f(2)", kinds=("input",)).to_row()
+    evil = {**good, "source": "def f(x):\n    return 3\n"}
+    answer = "<answer>\nassert f(5) == 3\n</answer>"
+    assert sr.score(answer, evil).reward == 1.0  # right for the constant program
+    assert sr.score(answer, good).reward == 0.0
+    assert sr.score(answer, json.dumps(evil)).reward == 1.0
+    assert sr.score(answer, json.dumps(good)).reward == 0.0
+
+
+def test_the_row_cache_is_bounded_in_bytes() -> None:
+    from stepreward.scoring import _score
+
+    base = sr.build_sample("def f(x):\n    return x + 1\n", "f(2)", kinds=("output",)).to_row()
+    pad = "#" * (1 << 20)
+    for i in range(96):  # 96 distinct rows of 1 MiB each
+        row = {**base, "id": f"row-{i}",
+               "source": f"{pad}\n# {i}\ndef f(x):\n    return x + 1\n"}
+        assert sr.score("", row).reward == 0.0
+    held = sum(len(s.source) for s, *_ in (v if isinstance(v, tuple) else (v,)
+                                           for v in _score._cache.values()))
+    assert held <= 64 << 20, held
+
+
+HOSTILE_ANSWERS = {
+    "a 5,000-digit answer number": "1" * 5000 + ": 5",
+    "a 200,000-character unary chain": "assert f(1, 2) == " + "-" * 200_000 + "1",
+    "a long attribute chain": "assert f(1, 2) == x" + ".a" * 100_000,
+    "a 1,500-term sum": "assert f(1, 2) == " + " + ".join(["1"] * 1500),
+    "a 1,500-term sum as an argument": "assert f(" + " + ".join(["1"] * 1500) + ", 2) == 6",
+    "a superscript digit as a line number": "²",
+}
+
+
+@pytest.mark.parametrize("kinds", [("output", "next_statement", "state"), ("input",)])
+def test_score_never_raises_on_hostile_answers(kinds: tuple[str, ...]) -> None:
+    s = sr.build_sample("def f(a, b):\n    c = a + b\n    d = c * 2\n    return d\n",
+                        "f(1, 2)", kinds=kinds)
+    for name, answer in HOSTILE_ANSWERS.items():
+        for policy in ("literal", "execute"):
+            sc = sr.score(f"<answer>\n{answer}\n</answer>", s, policy=policy)
+            assert sc.reward == 0.0, (name, policy, sc.verdicts)

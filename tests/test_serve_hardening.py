@@ -328,16 +328,14 @@ def test_half_open_connections_at_the_descriptor_limit_get_a_clear_refusal() -> 
     """1,100 stalled clients at a 1,024 descriptor limit: the server raises its soft limit,
     caps connections and refuses the rest with a 503; honest requests are answered, not
     starved, and every log line (asyncio's too) is JSON."""
-    import resource
-
-    def low_limit() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
-
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "stepreward.cli", "serve", "--port",
-                             str(port), "--workers", "1", "--idle-timeout", "60"],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            preexec_fn=low_limit)
+    boot = ("import resource, runpy, sys\n"
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))\n"
+            "sys.argv = ['stepreward', *sys.argv[1:]]\n"
+            "runpy.run_module('stepreward.cli', run_name='__main__')\n")
+    proc = subprocess.Popen([sys.executable, "-c", boot, "serve", "--port", str(port),
+                             "--workers", "1", "--idle-timeout", "60"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
     stalled: list[socket.socket] = []
     try:
         for _ in range(300):

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["INTROSPECTION_ATTRIBUTES", "SAFE_NAMES", "check_expression"]
+__all__ = ["INTROSPECTION_ATTRIBUTES", "MAX_ANSWER_DEPTH", "SAFE_NAMES", "check_expression",
+           "parse_answer"]
 
 # Pure builtins an answer may use (no I/O, no introspection, no code objects).
 SAFE_NAMES = frozenset({
@@ -41,6 +42,36 @@ INTROSPECTION_ATTRIBUTES = frozenset({
     "f_trace", "gi_code", "gi_frame", "gi_yieldfrom", "tb_frame", "tb_next",
 })
 _MAX_TEXT = 100_000  # longer answers are refused before RestrictedPython compiles them
+# Deeper answer trees are refused at parse time: ast.unparse, ast.dump and every visitor
+# recurse about three frames per level, and a literal answer nests no deeper than this
+# (parse_value's own limit).
+MAX_ANSWER_DEPTH = 100
+
+
+def parse_answer(text: str, mode: str = "exec") -> ast.AST | None:
+    """``ast.parse(text, mode=mode)`` for model text: None when it does not parse, is longer
+    than 100,000 characters, or nests deeper than ``MAX_ANSWER_DEPTH`` (a 1,500-term sum, a
+    long chain of unary minus signs or attributes), so nothing after it can run out of stack.
+
+    Example:
+        >>> parse_answer("assert f(1) == 2") is not None
+        True
+        >>> parse_answer("1" + " + 1" * 1500) is None
+        True
+    """
+    if len(text) > _MAX_TEXT:
+        return None
+    try:
+        tree = ast.parse(text, mode=mode)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return None
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_ANSWER_DEPTH:
+            return None
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return tree
 
 
 def _restricted_errors(text: str) -> str | None:

@@ -126,12 +126,10 @@ def _find_calls(node: ast.AST, name: str) -> bool:
 
 
 def _parse_assert(answer: str) -> ast.expr | None:
-    text = _strip_answer(answer)
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    if len(tree.body) != 1:
+    from stepreward.questions._gate import parse_answer
+
+    tree = parse_answer(_strip_answer(answer))
+    if not isinstance(tree, ast.Module) or len(tree.body) != 1:
         return None
     stmt = tree.body[0]
     if isinstance(stmt, ast.Assert) and stmt.msg is None:
@@ -466,7 +464,7 @@ class NextStatementKind(QuestionKind):
         gold_line = question.info.get("next_line")
         if text in ("-1", "None", "none", "end"):
             return _verdict(question.gold == "-1", "-1", "the program does not end there")
-        if text.isdigit():  # a line number identifies the statement too
+        if text.isdigit() and text.isascii() and len(text) < 10:  # a line number, too
             return _verdict(int(text) == gold_line, int(text), "another line runs next")
         prefix = _LINE_PREFIX.match(text)
         if prefix:

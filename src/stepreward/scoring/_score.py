@@ -11,7 +11,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from stepreward.questions._gate import check_expression
+from stepreward.questions._gate import check_expression, parse_answer
 from stepreward.questions._kinds import get_kind
 from stepreward.scoring._parse import (
     AnswerBlock,
@@ -71,9 +71,15 @@ def reward_preset(name: str) -> RewardConfig | str:
 
 # ---------------------------------------------------------------------------------- samples
 
-_cache: OrderedDict[Any, Sample] = OrderedDict()
+# Rows parsed into Samples, keyed by the whole row's JSON text (two rows that differ anywhere,
+# the program included, are two entries: over HTTP one client's row can never stand in for
+# another's). Bounded in entries and in bytes (the key text, counted twice for the Sample it
+# parses into); a row over the byte bound is parsed every time instead of cached.
+_cache: OrderedDict[str, tuple[Sample, int]] = OrderedDict()
 _cache_lock = threading.Lock()
 _CACHE_SIZE = 4096
+_CACHE_BYTES = 64 << 20
+_cache_bytes = 0
 
 
 # Samples built from Trace objects, by object identity; the weak reference tells a live trace
@@ -103,9 +109,12 @@ def _as_sample(sample: SampleLike) -> Sample:
         return sample
     if isinstance(sample, Trace):
         return _from_trace(sample)
+    global _cache_bytes
     if isinstance(sample, dict):
-        key: Any = (sample.get("id"), sample.get("questions") if isinstance(
-            sample.get("questions"), str) else json.dumps(sample.get("questions"), default=str))
+        try:
+            key = json.dumps(sample, sort_keys=True, separators=(",", ":"), default=repr)
+        except (TypeError, ValueError, RecursionError):  # not cacheable; parsing says why
+            return Sample.from_row(sample)
     elif isinstance(sample, str):
         key = sample
     else:
@@ -115,12 +124,17 @@ def _as_sample(sample: SampleLike) -> Sample:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
-            return hit
+            return hit[0]
     parsed = Sample.from_row(sample)
+    cost = 2 * len(key)
+    if cost > _CACHE_BYTES:
+        return parsed
     with _cache_lock:
-        _cache[key] = parsed
-        if len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+        if key not in _cache:
+            _cache[key] = (parsed, cost)
+            _cache_bytes += cost
+            while len(_cache) > _CACHE_SIZE or _cache_bytes > _CACHE_BYTES:
+                _cache_bytes -= _cache.popitem(last=False)[1][1]
     return parsed
 
 
@@ -164,10 +178,10 @@ def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | No
 
     entry = sample.entry or q.info.get("entry")
     text = line.strip().strip("`").strip()
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return Verdict(correct=False, status="unparseable", reason="not valid Python")
+    tree = parse_answer(text)
+    if not isinstance(tree, ast.Module):
+        return Verdict(correct=False, status="unparseable",
+                       reason="not valid Python (or nested too deeply)")
     if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Assert, ast.Expr)):
         return Verdict(correct=False, status="unparseable",
                        reason="expected an assertion or an expression")
@@ -245,14 +259,11 @@ _MULTILINE_KINDS = frozenset({"output", "input", "state"})
 
 def _group_parses(text: str, kind: str) -> bool:
     """Whether a multi-line group is a well-formed answer of its kind (else lines stay apart)."""
-    try:
-        if kind == "state":
-            ast.parse(text.rpartition(";")[0].strip(), mode="eval")
-            return True
-        tree = ast.parse(text.strip())
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return len(tree.body) == 1 and isinstance(tree.body[0], (ast.Assert, ast.Expr))
+    if kind == "state":
+        return parse_answer(text.rpartition(";")[0].strip(), mode="eval") is not None
+    tree = parse_answer(text.strip())
+    return isinstance(tree, ast.Module) and len(tree.body) == 1 and isinstance(
+        tree.body[0], (ast.Assert, ast.Expr))
 
 
 def _answer_at(block: AnswerBlock, i: int, kind: str) -> tuple[str, int]:
@@ -404,6 +415,15 @@ def score(completion: Any, sample: SampleLike, *,
                       policy)
     if len(text) > _MAX_TEXT:
         text = text[-_MAX_TEXT:]
+    try:
+        return _score_text(text, s, config, preset, policy, float_tol, sandbox, limits)
+    except Exception as exc:  # MemoryError and RecursionError too: never into the trainer
+        return _empty(s, f"could not grade: {type(exc).__name__}", preset, policy)
+
+
+def _score_text(text: str, s: Sample, config: RewardConfig | str, preset: str,
+                policy: GradingPolicy, float_tol: float, sandbox: Sandbox | None,
+                limits: Limits | None) -> Score:
     if config == REFERENCE:
         from stepreward.scoring._reference import reference_score
 

@@ -19,6 +19,7 @@ from openrlhf.utils.agent import AgentInstanceBase, MultiTurnAgentExecutor
 
 _TURN = "<|im_end|>\n<|im_start|>user\n{content}<|im_end|>\n<|im_start|>assistant\n"
 _LOG_KEYS = ("stepreward/turn_correct", "stepreward/turn_unparsed", "stepreward/errors")
+_MAX_TEXT = 4_000_000  # characters of an answer looked at (its end), as score() does
 
 
 def _question_text(sample: Any, i: int) -> str:
@@ -50,6 +51,30 @@ class AgentInstance(AgentInstanceBase):  # type: ignore[misc]
         return {"observation": str(states["observation"]) + intro + "\n"}
 
     async def step(self, states: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Grade this turn's answer; never raises (a turn that cannot be graded earns 0,
+        counts in ``stepreward/errors``, and the episode goes on to the next question)."""
+        try:
+            return await self._step(states, **kwargs)
+        except Exception:  # MemoryError and RecursionError too: never into the rollout
+            return self._failed_turn()
+
+    def _failed_turn(self) -> dict[str, Any]:
+        import torch
+
+        logs = dict.fromkeys(_LOG_KEYS, 0.0)
+        logs["stepreward/errors"] = 1.0
+        logs["stepreward/turn_unparsed"] = 1.0
+        s = self.sample
+        n = len(s.questions) if s is not None and s.questions else 0
+        self.turn += 1
+        done = self.turn >= n
+        feedback = "" if done else os.environ.get("STEPREWARD_AGENT_TURN", _TURN).format(
+            content=_question_text(s, self.turn))
+        return {"rewards": torch.tensor(0.0), "scores": torch.tensor(0.0),
+                "environment_feedback": feedback, "done": done,
+                "extra_logs": {k: torch.tensor(v) for k, v in logs.items()}}
+
+    async def _step(self, states: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         import torch
 
         from stepreward.questions._kinds import get_kind
@@ -63,7 +88,7 @@ class AgentInstance(AgentInstanceBase):  # type: ignore[misc]
                     "environment_feedback": "", "done": True,
                     "extra_logs": {k: torch.tensor(v) for k, v in logs.items()}}
         q = s.questions[self.turn]
-        text = str(states.get("action_text", ""))
+        text = str(states.get("action_text", ""))[-_MAX_TEXT:]
         block = extract_answer_block(text)
         lines = split_answers(block).lines if block is not None else []
         if lines:
