@@ -111,3 +111,36 @@ def test_channels_cannot_be_grown_outside_the_memory_limit() -> None:
                    limits=sr.Limits(timeout_s=10, max_output_bytes=100_000))
         assert r.status == "output_limit" and len(r.stdout) == 100_000, r.status
         assert time.monotonic() - t0 < 2
+
+
+FORGE_TRACE = (
+    "import os, json, struct\n"
+    "def f():\n"
+    "    lit = '[' + '[],' * {n} + '[]]'\n"
+    "    value = {{'v': 1, 'status': 'ok', 'phase': None, 'truncated': False,\n"
+    "             'truncated_reason': None, 'values': [['list', '[]', lit, False]],\n"
+    "             'frames': [], 'steps': [], 'result': 0, 'exception': None}}\n"
+    "    body = json.dumps({{'status': 'ok', 'value': value}}).encode()\n"
+    "    os.write(3, b'SRR1' + struct.pack('>Q', len(body)) + body)\n"
+    "    os._exit(0)\n"
+)
+
+
+@pytest.mark.parametrize("where", ["literal", "record"])
+def test_a_forged_trace_is_refused_before_decoding(where: str) -> None:
+    """A traced program that forges its tracer's record: 4 MiB of ``[],`` inside one value's
+    literal text, or as 1.4 million value rows, is counted and refused, not decoded."""
+    source = FORGE_TRACE.format(n=1_400_000)
+    if where == "record":
+        source = source.replace("'values': [['list', '[]', lit, False]]",
+                                "'values': [[]] * 1_400_000")
+    with sr.Sandbox(workers=1, limits=sr.Limits(timeout_s=20)) as sb:
+        tracemalloc.start()
+        try:
+            t = sr.trace(source, "f()", sandbox=sb)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert t.status == "crashed", t.status
+    assert "over the" in (t.reason or ""), t.reason
+    assert peak < 96 << 20, peak

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import io
+import json
 import re
 import tokenize
 from dataclasses import dataclass, field
@@ -368,7 +369,8 @@ class InputKind(QuestionKind):
                                   "was given to check them against")
         from stepreward.trace._api import default_sandbox, eval_call
 
-        outcome = eval_call(source, expression, sandbox=sandbox or default_sandbox())
+        outcome = eval_call(source, expression, sandbox=sandbox or default_sandbox(),
+                            max_value_bytes=value_bytes_bound(question.info["output"]))
         if outcome is None or not outcome.is_literal:
             return Verdict(correct=False, status="wrong", parsed=parsed,
                            reason="the call with these arguments does not return a value")
@@ -376,6 +378,17 @@ class InputKind(QuestionKind):
                           float_tol=float_tol)
         return Verdict(correct=ok, status="correct" if ok else "wrong", parsed=parsed,
                        reason=None if ok else "the call returns a different value")
+
+
+def value_bytes_bound(expected: Any) -> int:
+    """How much literal text an answer's value may take to be graded against ``expected``
+    (a canonical literal): four times its own, and 64 KiB. A value far larger cannot equal
+    it, and the trainer need not read it to know."""
+    try:
+        size = len(json.dumps(expected))
+    except (TypeError, ValueError, RecursionError):
+        size = 0
+    return 4 * size + (64 << 10)
 
 
 def numpy_input_call(node: ast.Call, entry: str) -> str | None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from stepreward.questions._gate import check_expression, parse_answer
-from stepreward.questions._kinds import get_kind
+from stepreward.questions._kinds import get_kind, value_bytes_bound
 from stepreward.scoring._parse import (
     AnswerBlock,
     completion_text,
@@ -29,7 +29,13 @@ from stepreward.types import (
     Trace,
     Verdict,
 )
-from stepreward.values import contains_numpy, from_literal, parse_value, values_equal
+from stepreward.values import (
+    contains_numpy,
+    from_literal,
+    parse_value,
+    to_literal,
+    values_equal,
+)
 
 if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
@@ -226,7 +232,8 @@ def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | No
                 return Verdict(correct=False, status="unparseable", reason=why)
         expression = numpy_call or ast.unparse(node)
         gold = from_literal(q.info["output"])
-    value = eval_call(sample.source, expression, limits, sandbox=sandbox or default_sandbox())
+    value = eval_call(sample.source, expression, limits, sandbox=sandbox or default_sandbox(),
+                      max_value_bytes=value_bytes_bound(to_literal(gold)))
     if value is None:
         return Verdict(correct=False, status="wrong", parsed=expression,
                        reason="evaluating the answer failed (error, timeout or crash)")
