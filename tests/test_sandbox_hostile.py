@@ -579,3 +579,73 @@ def test_site_packages_is_not_readable_in_a_non_editable_install(tmp_path: Path)
     # psutil, stepreward itself and the standard library: readable.
     assert seen == {"pip": "PermissionError", "pydantic": "PermissionError", "psutil": True,
                     "stepreward": True, "json": True, "listdir": "PermissionError"}, report
+
+
+def test_packages_below_a_closed_directory_are_readable_at_their_own_paths(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pre-loaded package in a checkout or venv inside a 0700 directory (``mktemp -d``, a
+    home): tasks run as another uid, yet read its files by their real paths and import its
+    modules lazily; the rest of the closed directory stays out of their sight."""
+    import shutil
+    import tempfile
+
+    closed = tempfile.mkdtemp(prefix="closed-")  # mode 0700, like mktemp -d
+    try:
+        assert stat.S_IMODE(os.stat(closed).st_mode) == 0o700
+        pkg = Path(closed) / "lib" / "closedpkg"
+        pkg.mkdir(parents=True)
+        (pkg / "__init__.py").write_text("X = 1\n")
+        (pkg / "lazy.py").write_text("Y = 2\n")
+        (pkg / "data.txt").write_text("hello\n")
+        (Path(closed) / "secret.txt").write_text("not for tasks\n")
+        monkeypatch.syspath_prepend(str(pkg.parent))
+        code = (f"import os, closedpkg\n"
+                f"import closedpkg.lazy\n"
+                f"print(closedpkg.lazy.Y, len(open(closedpkg.__file__).read()),\n"
+                f"      open(os.path.join(os.path.dirname(closedpkg.__file__), 'data.txt')).read(),"
+                f" end='')\n"
+                f"import decimal\n"
+                f"try:\n"
+                f"    open({str(Path(closed) / 'secret.txt')!r}).read()\n"
+                f"    print('LEAK')\n"
+                f"except OSError as exc:\n"
+                f"    print(type(exc).__name__)\n")
+        with sr.Sandbox(workers=1, preload=["closedpkg"]) as sb:
+            r = sb.run(code)
+            if "uid" not in sb.isolation:
+                pytest.skip("tasks run as the trainer's uid here")
+        assert r.status == "ok", r
+        lines = r.stdout.splitlines()
+        assert lines[0] == "2 6 hello" and lines[1] in ("FileNotFoundError", "PermissionError"), r
+    finally:
+        shutil.rmtree(closed)
+
+
+def test_an_unreadable_preloaded_package_fails_at_sandbox_start(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A package directory that only its owner may read cannot be bound readable: Sandbox()
+    says so in one line instead of failing in every task."""
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="open-", dir="/tmp"))
+    try:
+        os.chmod(base, 0o755)
+        pkg = base / "shutpkg"
+        pkg.mkdir()
+        (pkg / "__init__.py").write_text("X = 1\n")
+        os.chmod(pkg, 0o700)
+        monkeypatch.syspath_prepend(str(base))
+        try:
+            sb = sr.Sandbox(workers=1, preload=["shutpkg"])
+        except RuntimeError as exc:
+            message = str(exc)
+            assert "\n" not in message and "cannot read" in message and "shutpkg" in message
+        else:
+            with sb:
+                uid = "uid" in sb.isolation
+            assert not uid, "a task uid that cannot read a pre-loaded package went unnoticed"
+    finally:
+        os.chmod(base / "shutpkg", 0o755)
+        import shutil
+
+        shutil.rmtree(base)

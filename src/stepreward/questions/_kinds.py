@@ -312,9 +312,10 @@ class InputKind(QuestionKind):
             # lambda) are inputs like any other as long as they pass the answer gate: the
             # gold answer, like any answer that differs from it, is then checked by running
             # the program on it in the sandbox.
-            from stepreward.questions._gate import check_expression
+            from stepreward.questions._gate import check_expression, program_globals
 
-            if check_expression(ctx.call_node, ctx.entry, call_of_entry=True) is not None:
+            if check_expression(ctx.call_node, ctx.entry, call_of_entry=True,
+                                readable=program_globals(ctx.source, ctx.entry)) is not None:
                 return []
         output = render_literal(t.result.literal)
         q = Question(kind="input", gold=ctx.args_text,
@@ -351,7 +352,7 @@ class InputKind(QuestionKind):
         # given, so that a correct answer is never paid 0. The arguments pass the answer
         # gate first; the expected output never enters the sandbox, and the comparison
         # happens here.
-        from stepreward.questions._gate import check_expression
+        from stepreward.questions._gate import check_expression, program_globals
 
         if predicted is not None and contains_numpy(predicted):
             # Literal arguments with numpy values, which the gate's builtins cannot spell:
@@ -359,7 +360,8 @@ class InputKind(QuestionKind):
             # (numpy must be pre-loaded in the sandbox).
             expression = _numpy_call_text(entry, predicted)
         else:
-            why = check_expression(node, entry, call_of_entry=True)
+            why = check_expression(node, entry, call_of_entry=True,
+                                   readable=program_globals(source, entry))
             if why:
                 return Verdict(correct=False, status="unparseable", parsed=parsed, reason=why)
             expression = parsed

@@ -91,6 +91,16 @@ class _Template:
             self.kill()
             raise RuntimeError(f"sandbox template failed to start: {exc!r}") from None
         self.isolation: tuple[str, ...] = tuple(self.hello["isolation"])
+        unreadable = self.hello.get("unreadable") or []
+        if unreadable:
+            self.shutdown()
+            raise RuntimeError(
+                f"tasks run as another uid and cannot read {unreadable[0]}"
+                + (f" (and {len(unreadable) - 1} more import paths)" if len(unreadable) > 1
+                   else "")
+                + ": a directory above it is closed to other users and could not be bound "
+                  "into the tasks' mount namespace; install Python and the packages where "
+                  "other users can read them (chmod o+rx), or use isolation_mode='minimal'")
 
     def execute(self, request: dict[str, Any], deadline: float) -> tuple[dict[str, Any], bytes,
                                                                           bytes, bytes]:

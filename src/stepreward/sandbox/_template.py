@@ -127,6 +127,17 @@ def _task_import_paths(preload: list[str]) -> list[str]:
     return paths
 
 
+def _can_read(path: str) -> bool:
+    """Whether this process can open ``path`` (a directory: list it) for reading."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | (
+            os.O_DIRECTORY if os.path.isdir(path) else 0))
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
 def _remap(path: str, prefixes: list[str], mapping: dict[str, str]) -> str:
     for prefix in prefixes:
         if path == prefix or path.startswith(prefix + os.sep):
@@ -173,6 +184,8 @@ class Template:
         self.spare: _Spare | None = None  # the next task's process, forked ahead of time
         self.keep_fds: list[int] = []  # descriptors every task keeps (import directories)
         self.seccomp_filters: dict[bool, bytes] = {}
+        self.exposed: list[str] = []  # import paths bound past a closed directory
+        self.unreadable: list[str] = []  # import paths the task uid still cannot read
 
     # ------------------------------------------------------------------ setup
 
@@ -208,12 +221,22 @@ class Template:
             self.has_ipcns = iso.enter_private_ipcns()
             if self.has_ipcns:
                 self.layers.append("ipcns")
-            # Work dirs live on a tmpfs of bounded size and inode count, mounted in a private
-            # mount namespace: a task cannot fill the host's disk, and the files it writes
-            # (which do not count against RLIMIT_AS) are capped per worker.
-            if iso.mount_private_tmpfs(self.cfg.base_dir, self.cfg.workdir_mb << 20,
-                                       max(1024, self.cfg.workdir_mb * 256)):
-                self.layers.append("workdir-tmpfs")
+            if iso.enter_private_mountns():
+                # The interpreter, stepreward and the pre-loaded packages may live below a
+                # directory only their owner can enter (a 0700 home or checkout); tasks run
+                # as another uid, so each is bound back at its own path, in this namespace,
+                # past the closed directory (which tasks no longer see at all).
+                if self.cfg.uid is not None:
+                    self.exposed = iso.expose_paths([
+                        *_task_import_paths(self.cfg.preload),
+                        *(p for p in sys.path if p and os.path.isdir(p)),
+                        self.cfg.base_dir])
+                # Work dirs live on a tmpfs of bounded size and inode count: a task cannot
+                # fill the host's disk, and the files it writes (which do not count against
+                # RLIMIT_AS) are capped per worker.
+                if iso.mount_tmpfs(self.cfg.base_dir, self.cfg.workdir_mb << 20,
+                                   max(1024, self.cfg.workdir_mb * 256)):
+                    self.layers.append("workdir-tmpfs")
             self.netns = iso.enter_empty_netns()
             if self.netns:
                 self.layers.append(self.netns)
@@ -240,10 +263,13 @@ class Template:
         uid = self.cfg.uid if os.geteuid() == 0 else None
         if uid is not None:
             os.chown(probe_dir, uid, uid)
+        import_paths = [p for p in _task_import_paths(self.cfg.preload) if os.path.exists(p)]
+        report_r, report_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             bits = 0
             try:
+                os.close(report_r)
                 iso.set_no_new_privs()
                 if uid is not None:
                     try:
@@ -257,6 +283,9 @@ class Template:
                         bits |= 2
                     except OSError:
                         pass
+                if bits & 1:  # what a task could not read, as the task would read it
+                    blocked = [p for p in import_paths if not _can_read(p)]
+                    os.write(report_w, json.dumps(blocked).encode()[:60_000])
                 if iso.seccomp_supported():
                     try:
                         iso.install_seccomp(iso.build_seccomp_filter(os.getpid(), allow_fork=False))
@@ -265,8 +294,17 @@ class Template:
                         pass
             finally:
                 os._exit(bits)
+        os.close(report_w)
+        report = b""
+        while chunk := os.read(report_r, 65536):
+            report += chunk
+        os.close(report_r)
         _, status = os.waitpid(pid, 0)
         iso.remove_tree(probe_dir)
+        try:
+            self.unreadable = [str(p) for p in json.loads(report or b"[]")]
+        except ValueError:
+            self.unreadable = []
         bits = os.waitstatus_to_exitcode(status)
         bits = bits if bits >= 0 else 0
         if bits & 1:
@@ -324,6 +362,8 @@ class Template:
             "python": sys.version.split()[0],
             "vm_base": self.vm_base,
             "preload_errors": self.preload_errors,
+            "exposed": self.exposed,
+            "unreadable": self.unreadable,
         })
         signal.signal(signal.SIGTERM, _on_sigterm)
         try:

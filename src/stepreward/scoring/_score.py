@@ -11,7 +11,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from stepreward.questions._gate import check_expression, parse_answer
+from stepreward.questions._gate import check_expression, parse_answer, program_globals
 from stepreward.questions._kinds import get_kind, value_bytes_bound
 from stepreward.scoring._parse import (
     AnswerBlock,
@@ -227,7 +227,8 @@ def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | No
         # Literal numpy arguments run as the trainer renders them, as under the literal policy.
         numpy_call = numpy_input_call(node, entry)
         if numpy_call is None:
-            why = check_expression(node, entry, call_of_entry=True)
+            why = check_expression(node, entry, call_of_entry=True,
+                                   readable=program_globals(sample.source, entry))
             if why:
                 return Verdict(correct=False, status="unparseable", reason=why)
         expression = numpy_call or ast.unparse(node)
