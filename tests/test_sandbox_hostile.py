@@ -649,3 +649,73 @@ def test_an_unreadable_preloaded_package_fails_at_sandbox_start(
         import shutil
 
         shutil.rmtree(base)
+
+
+_CLOSED_VENV_TRAINER = r"""
+import json, os, sys
+import psutil
+import stepreward as sr
+probe = '''
+import json, os, psutil, stepreward
+import stepreward._layers  # not pre-loaded: imported lazily, from the closed venv
+import decimal
+out = {"psutil": len(open(psutil.__file__, "rb").read()) > 0,
+       "stepreward": len(open(stepreward.__file__, "rb").read()) > 0,
+       "lazy": len(stepreward._layers.LAYERS) > 5}
+try:
+    os.listdir(os.path.dirname(os.path.dirname(psutil.__file__)))
+    out["listdir"] = True
+except OSError as exc:
+    out["listdir"] = type(exc).__name__
+print(json.dumps(out))
+'''
+with sr.Sandbox(workers=1, preload=["psutil"]) as sb:
+    r = sb.run(probe)
+    print(json.dumps({"stdout": r.stdout, "stderr": r.stderr, "status": r.status,
+                      "files": [psutil.__file__, sr.__file__], "isolation": list(sb.isolation)}))
+"""
+
+
+@pytest.mark.slow
+def test_a_venv_inside_a_closed_directory_serves_tasks() -> None:
+    """A fresh venv with stepreward (a wheel) and psutil inside a ``mktemp -d`` directory
+    (mode 0700): tasks, as their own uid, import and read both at their real paths."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+    import sysconfig
+    import tempfile
+
+    repo = Path(__file__).resolve().parents[1]
+    closed = Path(tempfile.mkdtemp(prefix="closed-venv-"))
+    try:
+        assert stat.S_IMODE(os.stat(closed).st_mode) == 0o700
+        venv = closed / "venv"
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        py = venv / "bin" / "python"
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                        "--no-build-isolation", "--no-index", "-w", str(closed / "dist"),
+                        str(repo)], check=True, cwd=closed)
+        wheel = next((closed / "dist").glob("stepreward-*.whl"))
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                        str(wheel)], check=True, cwd=closed)
+        site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig."
+                                    "get_path('purelib'))"], check=True, capture_output=True,
+                                   text=True).stdout.strip())
+        shutil.copytree(Path(psutil.__file__).parent, site / "psutil")  # inside the closed dir
+        (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+        out = subprocess.run([str(py), "-c", _CLOSED_VENV_TRAINER], check=True,
+                             capture_output=True, text=True, cwd=closed, timeout=120)
+        report = json.loads(out.stdout.strip().splitlines()[-1])
+        assert all(f.startswith(str(closed)) for f in report["files"]), report
+        if "uid" not in report["isolation"]:
+            pytest.skip("tasks run as the trainer's uid here")
+        assert report["status"] == "ok", report
+        seen = json.loads(report["stdout"])
+        assert seen == {"psutil": True, "stepreward": True, "lazy": True,
+                        "listdir": seen["listdir"]}, seen
+        if any(layer.startswith("landlock") for layer in report["isolation"]):
+            assert seen["listdir"] == "PermissionError", seen
+    finally:
+        shutil.rmtree(closed)
