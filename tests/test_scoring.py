@@ -650,3 +650,20 @@ def test_score_never_raises_on_hostile_answers(kinds: tuple[str, ...]) -> None:
         for policy in ("literal", "execute"):
             sc = sr.score(f"<answer>\n{answer}\n</answer>", s, policy=policy)
             assert sc.reward == 0.0, (name, policy, sc.verdicts)
+
+
+def test_input_answers_equal_under_eq_but_of_another_type_are_run() -> None:
+    """``True`` and ``1.0`` equal ``1`` under ``==``; a program that looks at the type tells
+    them apart, so only the very same values skip the sandbox call."""
+    s = sr.build_sample("def f(x):\n    return type(x).__name__ + str(x)\n", "f(1)",
+                        kinds=("input",))
+    for policy in ("literal", "execute"):
+        for answer, reward in (("f(1)", 1.0), ("f(x=1)", 1.0), ("f(True)", 0.0),
+                               ("f(1.0)", 0.0)):
+            sc = sr.score(s.answer_text([f"assert {answer} == 'int1'"]), s, policy=policy)
+            assert sc.reward == reward, (answer, policy, sc.verdicts)
+    # Equal values of the same types, nested, written another way: no call needed.
+    s = sr.build_sample("def g(d):\n    return sorted(d)\n", "g({'a': (1, 2.5)})",
+                        kinds=("input",))
+    sc = sr.score(s.answer_text(["assert g(dict(a=(1, 2.5))) == ['a']"]), s)
+    assert sc.reward == 1.0, sc.verdicts

@@ -15,6 +15,7 @@ from stepreward.values import (
     NOT_LITERAL,
     NumpyArray,
     contains_numpy,
+    dumps_literal,
     from_literal,
     normalize_type_name,
     parse_value,
@@ -340,12 +341,13 @@ class InputKind(QuestionKind):
         parsed = ast.unparse(node)
         predicted = _literal_args(node)
         gold = _gold_args(entry, question.gold)
+        # The original arguments are right without running anything, but only as the very
+        # same values: True or 1.0 for 1 are equal under == and still another input to a
+        # program that looks at types (isinstance, type(x), json.dumps, ...); those run.
         if predicted is not None and gold is not None and \
                 len(gold[0]) == len(predicted[0]) and gold[1].keys() == predicted[1].keys() and \
-                all(values_equal(a, b, float_tol=float_tol) for a, b in
-                    zip(gold[0], predicted[0], strict=True)) and \
-                all(values_equal(gold[1][k], predicted[1][k], float_tol=float_tol)
-                    for k in gold[1]):
+                all(_same_value(a, b) for a, b in zip(gold[0], predicted[0], strict=True)) and \
+                all(_same_value(gold[1][k], predicted[1][k]) for k in gold[1]):
             return Verdict(correct=True, status="correct", parsed=parsed)
         # Other arguments (literals, or expressions such as the lambdas CRUXEval accepts):
         # the reference program runs on them in the sandbox, the default one when none is
@@ -380,6 +382,16 @@ class InputKind(QuestionKind):
                           float_tol=float_tol)
         return Verdict(correct=ok, status="correct" if ok else "wrong", parsed=parsed,
                        reason=None if ok else "the call returns a different value")
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` are the same value of the same types all the way down (their
+    canonical literals are one text), which ``==`` does not tell (``1 == 1.0 == True``)."""
+    la = to_literal(a, max_items=200_000)
+    if la is NOT_LITERAL:
+        return False
+    lb = to_literal(b, max_items=200_000)
+    return lb is not NOT_LITERAL and dumps_literal(la) == dumps_literal(lb)
 
 
 def value_bytes_bound(expected: Any) -> int:
