@@ -375,3 +375,30 @@ def test_over_long_prompts_are_dropped(tmp_path: Path) -> None:
     assert drop_long_prompts([short, long], tokenizer, 100_000) == [short, long]
     with pytest.raises(ValueError, match="max_tokens"):
         drop_long_prompts([short], tokenizer, 0)
+
+
+def test_a_seeded_draw_of_ten_tests_does_not_pay_for_the_first_ten_alone(
+        sandbox: sr.Sandbox) -> None:
+    """The method pays as much for passing only the first 10 tests (usually the prompt's
+    examples) as for a right solution; ``partial_seed`` draws the 10 per task instead."""
+    from stepreward.codegen._method import partial_test_indices
+    from stepreward.integrations.trl import UnitTestReward
+
+    task = _task(30)
+    only_first = _answer("def sq(x):\n    return x * x if x < 10 else 0")
+    right = _answer("def sq(x):\n    return x * x")
+    assert method_code_reward(only_first, task, sandbox=sandbox).reward == pytest.approx(1.05)
+    drawn = partial_test_indices(task, 10, 7)
+    assert drawn == partial_test_indices(task, 10, 7) and drawn != list(range(10))
+    want = sum(i < 10 for i in drawn) / 10 + 0.05
+    assert want < 1.0
+    for seeded in (method_code_reward(only_first, task, sandbox=sandbox, partial_seed=7).reward,
+                   UnitTestReward(partial_tests=10, format_bonus=0.05, partial_seed=7)(
+                       completions=[only_first], task=[task.model_dump_json()])[0],
+                   score_one(only_first, json.dumps({
+                       **task.model_dump(mode="json"),
+                       "reward_options": {"partial_tests": 10, "format_bonus": 0.05,
+                                          "partial_seed": 7}}))[0]):
+        assert seeded == pytest.approx(want)
+    assert method_code_reward(right, task, sandbox=sandbox, partial_seed=7).reward == \
+        pytest.approx(1.05)

@@ -5,6 +5,7 @@ Also reachable as ``stepreward.integrations.paper.method_code_reward``, where it
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 from stepreward.types import CodeTask
@@ -13,14 +14,42 @@ if TYPE_CHECKING:
     from stepreward.codegen._api import CodeScore
     from stepreward.sandbox._pool import Sandbox
 
-__all__ = ["method_code_reward"]
+__all__ = ["method_code_reward", "partial_test_indices"]
+
+
+def partial_test_indices(task: CodeTask, partial_tests: int, seed: int | None) -> list[int]:
+    """The tests whose pass rate the method pays when not every test passes: the first
+    ``partial_tests`` (the method's rule, ``seed=None``), or that many drawn per task with
+    ``seed`` (the same task and seed always draw the same tests).
+
+    Example:
+        >>> from stepreward.types import TestCase
+        >>> t = CodeTask(task_id="t", prompt="",
+        ...              tests=[TestCase.call("f", (i,), i) for i in range(30)])
+        >>> partial_test_indices(t, 10, None)
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+        >>> partial_test_indices(t, 10, 0) == partial_test_indices(t, 10, 0)
+        True
+    """
+    n = len(task.tests)
+    k = min(max(1, partial_tests), n)
+    if seed is None:
+        return list(range(k))
+    rng = random.Random(f"{seed}:{task.task_id}:{n}")
+    return sorted(rng.sample(range(n), k))
 
 
 def method_code_reward(completion: Any, task: CodeTask, *, format_bonus: float = 0.05,
                        partial_tests: int = 10, timeout_s: float = 1.0,
-                       sandbox: Sandbox | None = None) -> CodeScore:
+                       sandbox: Sandbox | None = None,
+                       partial_seed: int | None = None) -> CodeScore:
     """The method's stage-2 reward: 1 when every test passes; otherwise the pass rate over
     the first ``partial_tests`` tests; plus ``format_bonus`` only when that rate is above 0.
+
+    The first tests are usually the examples the prompt shows, so passing only those pays as
+    much as a right solution (see docs/codegen.md). ``partial_seed`` keeps the method's rule
+    but pays the pass rate over ``partial_tests`` tests drawn per task with that seed
+    (:func:`partial_test_indices`) instead of the first ones.
 
     As in the reference, the code is the last python block of the ``<answer>`` block (the
     block's text when it has no fence) and a completion without a closed ``<answer>`` block
@@ -53,8 +82,8 @@ def method_code_reward(completion: Any, task: CodeTask, *, format_bonus: float =
     if report.passed == report.total:
         rate = 1.0
     else:
-        first = min(max(1, partial_tests), report.total)
-        failed = sum(f.index < first for f in report.failures)
-        rate = (first - failed) / first
+        counted = set(partial_test_indices(task, partial_tests, partial_seed))
+        failed = sum(f.index in counted for f in report.failures)
+        rate = (len(counted) - failed) / len(counted)
     reward = round(rate + format_bonus, 10) if rate > 0 else 0.0
     return CodeScore(reward, report, code, None)

@@ -191,7 +191,9 @@ class UnitTestReward(_Reward):
     Reads the task (a :class:`stepreward.CodeTask` dict or JSON) from the ``column`` column;
     rows without one get ``None``. Tests run concurrently on the sandbox pool.
     ``partial_tests=10, format_bonus=0.05`` is the method's reward: 1 when all tests pass,
-    else the pass rate over the first 10 tests, and the bonus only when that is above 0.
+    else the pass rate over the first 10 tests, and the bonus only when that is above 0;
+    ``partial_seed`` draws those 10 per task with that seed instead of taking the first
+    (which are usually the prompt's examples).
 
     Example:
         >>> UnitTestReward().__name__
@@ -204,7 +206,7 @@ class UnitTestReward(_Reward):
                  bonus_on_fail: bool = False, extract: str = "answer_block", *,
                  timeout_s: float = 1.0, column: str = "task",
                  name: str = "stepreward_unit_tests", max_concurrency: int = 16,
-                 partial_tests: int | None = None) -> None:
+                 partial_tests: int | None = None, partial_seed: int | None = None) -> None:
         super().__init__(name, column, max_concurrency)
         if partial_tests is not None and (mode != "pass_rate" or bonus_on_fail
                                           or extract != "answer_block"):
@@ -218,7 +220,10 @@ class UnitTestReward(_Reward):
         self.bonus_on_fail = bonus_on_fail
         self.extract = extract
         self.timeout_s = timeout_s
+        if partial_seed is not None and partial_tests is None:
+            raise ValueError("partial_seed draws the tests of partial_tests; set partial_tests")
         self.partial_tests = partial_tests
+        self.partial_seed = partial_seed
 
     def _one(self, text: str | None, item: Any) -> tuple[float | None, str, dict[str, float]]:
         from stepreward.codegen._api import code_reward
@@ -231,7 +236,8 @@ class UnitTestReward(_Reward):
             from stepreward.codegen._method import method_code_reward
 
             sc = method_code_reward(text, task, format_bonus=self.format_bonus,
-                                    partial_tests=self.partial_tests, timeout_s=self.timeout_s)
+                                    partial_tests=self.partial_tests, timeout_s=self.timeout_s,
+                                    partial_seed=self.partial_seed)
         else:
             sc = code_reward(text, task, mode=self.mode,  # type: ignore[arg-type]
                              format_bonus=self.format_bonus, bonus_on_fail=self.bonus_on_fail,

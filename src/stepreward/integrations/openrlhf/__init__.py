@@ -122,8 +122,10 @@ def score_one(response: str, label: Any) -> tuple[float, dict[str, float]]:
             if opts.get("partial_tests"):
                 from stepreward.codegen._method import method_code_reward
 
+                seed = opts.get("partial_seed")
                 cs = method_code_reward(response, task, partial_tests=int(opts["partial_tests"]),
-                                        format_bonus=float(opts.get("format_bonus", 0.05)))
+                                        format_bonus=float(opts.get("format_bonus", 0.05)),
+                                        partial_seed=None if seed is None else int(seed))
             else:
                 cs = code_reward(response, task,
                                  format_bonus=float(opts.get("format_bonus", 0.0)))
