@@ -667,3 +667,20 @@ def test_input_answers_equal_under_eq_but_of_another_type_are_run() -> None:
                         kinds=("input",))
     sc = sr.score(s.answer_text(["assert g(dict(a=(1, 2.5))) == ['a']"]), s)
     assert sc.reward == 1.0, sc.verdicts
+
+
+def test_narrow_float_answers_are_compared_at_the_gold_values_precision() -> None:
+    """``np.float16(3.143)`` rounds to the same float16 as 22/7, but the call returns a float:
+    the comparison happens at the gold value's precision, not the answer's."""
+    s = sr.build_sample("def f():\n    return 22 / 7\n", "f()", kinds=("output",))
+    for answer, reward in (("3.142857142857143", 1.0), ("np.float16(3.143)", 0.0),
+                           ("np.float32(3.142857142857143)", 0.0)):
+        sc = sr.score(s.answer_text([f"assert f() == {answer}"]), s)
+        assert sc.reward == reward, (answer, sc.verdicts)
+    # A float32 gold still accepts the plain float that rounds to it.
+    lit = {"np_scalar": ["float32", 0.10000000149011612]}
+    q = sr.Question(kind="output", gold=lit, gold_text="assert f() == np.float32(0.1)",
+                    text="?", info={"call": "f()"})
+    s32 = sr.Sample(id="f32", source="", call="f()", prompt="", questions=[q])
+    assert sr.score("<answer>\nassert f() == 0.1\n</answer>", s32).reward == 1.0
+    assert sr.score("<answer>\nassert f() == np.float16(0.1)\n</answer>", s32).reward == 0.0
