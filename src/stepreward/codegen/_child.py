@@ -139,8 +139,40 @@ def _resolve(namespace: dict[str, Any], name: str) -> Any:
     return call
 
 
+def _report_value(out: Any, budget: Any) -> list[Any]:
+    """One test's result: ``["ok", literal]``, or ``["big", type, truth]`` for a value over
+    the test's ``[bytes, items]`` budget (far larger than the expected value, so wrong: the
+    trainer need not read it), or ``["nonliteral", type, truth]``."""
+    # Truthiness is trusted only for types whose __bool__ user code cannot change.
+    truth = bool(out) if type(out) in _TRUSTED_TRUTH else None
+    max_bytes, max_items = (int(budget[0]), int(budget[1])) if budget else (0, 2_000_000)
+    plain = _plain(out)
+    lit = V.to_literal(plain, max_items=max_items, max_depth=200)
+    if lit is V.NOT_LITERAL:
+        if max_items < 2_000_000 and \
+                V.to_literal(plain, max_items=2_000_000, max_depth=200) is not V.NOT_LITERAL:
+            return ["big", V.type_name(out), _plain_truth(plain)]
+        return ["nonliteral", V.type_name(out), truth]
+    if max_bytes and len(_dumps(lit)) > max_bytes:
+        return ["big", V.type_name(out), _plain_truth(plain)]
+    return ["ok", lit]
+
+
+def _plain_truth(plain: Any) -> bool | None:
+    """The truth of a plain value (built-in types only, whose __bool__ nobody overrides)."""
+    return bool(plain) if type(plain) in (list, tuple, dict, set, frozenset, str, bytes, int,
+                                           float, complex, bool, type(None)) else None
+
+
+def _dumps(lit: Any) -> str:
+    import json
+
+    return json.dumps(lit, separators=(",", ":"))
+
+
 def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
-    """Call ``fn_name`` on each case's arguments; report each value as a literal."""
+    """Call ``fn_name`` on each case's arguments; report each value as a literal (within the
+    case's ``budgets`` entry, ``[bytes, items]``, when the trainer sends budgets)."""
     timeout = float(payload.get("timeout_s", 1.0))
     namespace, problem = _load_within(payload["code"], timeout)
     if namespace is None:
@@ -160,7 +192,8 @@ def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
                          "results": done + [["skipped"]] * (len(cases) - len(done))})
 
     _give_up = give_up
-    for args_lit, kwargs_lit in cases:
+    budgets = payload.get("budgets") or [None] * len(cases)
+    for (args_lit, kwargs_lit), budget in zip(cases, budgets, strict=False):
         if results and results[-1][0] in ("timeout", "skipped"):
             # Fail fast: after one test has timed out, the rest of the completion's tests
             # are not run (a looping completion costs one timeout, not tests x timeout).
@@ -185,13 +218,7 @@ def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
         except BaseException as exc:
             results.append(["error", type(exc).__name__, _short(exc)])
             continue
-        lit = V.to_literal(_plain(out), max_items=2_000_000, max_depth=200)
-        if lit is V.NOT_LITERAL:
-            # Truthiness is trusted only for types whose __bool__ user code cannot change.
-            truth = bool(out) if type(out) in _TRUSTED_TRUTH else None
-            results.append(["nonliteral", V.type_name(out), truth])
-        else:
-            results.append(["ok", lit])
+        results.append(_report_value(out, budget))
     _give_up = None
     return {"status": "ok", "results": results}
 
@@ -207,6 +234,7 @@ def run_io_tests(payload: dict[str, Any]) -> dict[str, Any]:
     results: list[list[Any]] = []
     real_stdin, real_stdout = sys.stdin, sys.stdout
     stdins = payload["stdins"]
+    caps = payload.get("max_stdout") or [MAX_STDOUT] * len(stdins)
 
     def give_up() -> None:
         from stepreward.sandbox._template import report_and_exit
@@ -217,7 +245,7 @@ def run_io_tests(payload: dict[str, Any]) -> dict[str, Any]:
                          "results": done + [["skipped", ""]] * (len(stdins) - len(done))})
 
     _give_up = give_up
-    for text in stdins:
+    for text, cap in zip(stdins, caps, strict=False):
         if results and results[-1][0] in ("timeout", "skipped"):
             results.append(["skipped", ""])  # fail fast, as for call tests
             continue
@@ -238,7 +266,7 @@ def run_io_tests(payload: dict[str, Any]) -> dict[str, Any]:
             status = ["error", type(exc).__name__, _short(exc)]
         finally:
             sys.stdin, sys.stdout = real_stdin, real_stdout
-        status.append(out.getvalue()[:MAX_STDOUT])
+        status.append(out.getvalue()[:min(int(cap), MAX_STDOUT)])
         results.append(status)
     _give_up = None
     return {"status": "ok", "results": results}
@@ -386,16 +414,23 @@ def run_script_replay(payload: dict[str, Any]) -> dict[str, Any]:
             raise _ReplayMiss
         return call
 
+    # The trainer names the functions to stub (what the script calls and the completion
+    # defines, read statically); records of any other name are ignored, and a builtin is
+    # never stubbed, whatever the recording task reported.
+    builtin_names = set(dir(builtins))
+    stubbed = [str(n) for n in payload["functions"] if str(n) not in builtin_names]
     namespace: dict[str, Any] = {"__name__": "__main__"}
     try:
         for name, module in payload["modules"].items():
-            namespace[name] = importlib.import_module(str(module))
+            if str(name) not in builtin_names:
+                namespace[name] = importlib.import_module(str(module))
         for name, lit in payload["values"].items():
-            namespace[name] = V.realize_numpy(V.from_literal(lit))
+            if str(name) not in builtin_names and str(name) not in stubbed:
+                namespace[name] = V.realize_numpy(V.from_literal(lit))
     except (ImportError, ValueError) as exc:
         return {"status": "ok", "passed": False, "reason": f"not gradeable: {_short(exc)}"}
-    for name in [*payload["functions"], *pending]:
-        namespace[str(name)] = stub(str(name))
+    for name in stubbed:
+        namespace[name] = stub(name)
     random.seed(0)
     try:
         exec(compile(payload["script"], "<test>", "exec", dont_inherit=True), namespace)
