@@ -359,7 +359,11 @@ def run_script_record(payload: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     modules: dict[str, str] = {}
     functions: list[str] = []
-    for name in _free_names(tree):
+    # The trainer names what the original script reads (the script here may have lost its
+    # expected sides); without a list, what this script reads.
+    names = payload.get("names")
+    for name in (sorted(str(n) for n in names) if isinstance(names, list)
+                 else _free_names(tree)):
         if name not in namespace:
             continue
         v = namespace[name]
