@@ -105,7 +105,7 @@ class _Recording(ast.NodeTransformer):
             return [node]  # anything else that calls: kept whole
         return []  # a literal, a name, a subscript of them: the expected side
 
-    def visit_Assert(self, node: ast.Assert) -> ast.stmt:  # noqa: N802 - ast API
+    def visit_Assert(self, node: ast.Assert) -> ast.stmt:
         if any(isinstance(n, (ast.IfExp, ast.NamedExpr)) or (
                 isinstance(n, ast.BoolOp) and isinstance(n.op, ast.Or))
                for n in ast.walk(node.test)):
