@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import json
+import pkgutil
 import time
 from pathlib import Path
 
@@ -22,6 +25,17 @@ from stepreward.eval import (
 ADD_TESTS = [sr.TestCase.call("add", (1, 2), 3), sr.TestCase.call("add", (-1, 1), 0),
              sr.TestCase.call("add", (0.1, 0.2), 0.3, atol=1e-9)]
 GOOD = "def add(a, b):\n    return a + b\n"
+
+
+def test_doctests() -> None:
+    # Every module of the package: extraction, assertions, tolerance, judging, running, reward.
+    package = importlib.import_module("stepreward.codegen")
+    names = [info.name for info in pkgutil.iter_modules(package.__path__)]
+    assert {"_extract", "_assertions", "_tolerance", "_judge", "_run", "_api"} <= set(names)
+    results = [doctest.testmod(importlib.import_module(f"stepreward.codegen.{name}"))
+               for name in names]
+    assert sum(r.failed for r in results) == 0
+    assert sum(r.attempted for r in results) >= 14
 
 
 def fenced(code: str) -> str:
@@ -54,6 +68,11 @@ def test_format_bonus_is_explicit(sandbox: sr.Sandbox) -> None:
                        sandbox=sandbox).reward == pytest.approx(0.05)
     no_tags = f"```python\n{GOOD}\n```"
     assert code_reward(no_tags, ADD_TESTS, format_bonus=0.05, extract="last_block",
+                       sandbox=sandbox).reward == 1.0
+    # The bonus asks for the answer block that scoring reads: the last <answer>, closed after it
+    # (both tags somewhere, in the wrong order, is no block).
+    backwards = f"</answer>\n<answer>\n```python\n{GOOD}\n```"
+    assert code_reward(backwards, ADD_TESTS, format_bonus=0.05, extract="last_block",
                        sandbox=sandbox).reward == 1.0
 
 

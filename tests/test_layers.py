@@ -59,6 +59,13 @@ def _imported_names(node: ast.AST, package: str) -> list[str]:
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
         if name in ("import_module", "__import__"):
             return [node.args[0].value]
+    if isinstance(node, ast.Call) and len(node.args) == 2 and isinstance(node.args[1], ast.Dict):
+        # lazy_exports(__name__, {"module": [names]}): each module is imported on first use.
+        func = node.func
+        if (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")) == \
+                "lazy_exports":
+            return [k.value for k in node.args[1].keys
+                    if isinstance(k, ast.Constant) and isinstance(k.value, str)]
     return []
 
 
@@ -211,6 +218,8 @@ def test_an_upward_import_is_reported_wherever_it_hides(tmp_path: Path) -> None:
                 from fake.mid.deep import Thing
             """,
         "low/dynamic.py": "import importlib\nm = importlib.import_module('fake.high')\n",
+        "low/exported.py": "from x import lazy_exports\n"
+                           "__getattr__, _ = lazy_exports(__name__, {'fake.high': ['thing']})\n",
         "low/facade.py": "import fake\n",
         "low/ok.py": "from . import eager\nfrom fake.low.lazy import f\n",
         "low/base.py": "",
@@ -220,8 +229,9 @@ def test_an_upward_import_is_reported_wherever_it_hides(tmp_path: Path) -> None:
     })
     found = problems(src, "fake", FAKE_LAYERS)
     upward = sorted(p.split(": ", 1)[1].split(" (")[0] for p in found if "upward" in p)
-    assert upward == ["fake.low.dynamic", "fake.low.eager", "fake.low.facade", "fake.low.lazy",
-                      "fake.low.typed", "fake.low.typed"], found  # typed: deep, and mid's init
+    assert upward == ["fake.low.dynamic", "fake.low.eager", "fake.low.exported",
+                      "fake.low.facade", "fake.low.lazy", "fake.low.typed", "fake.low.typed"], \
+        found  # typed: deep, and mid's init
     assert any("fake.low.typed (low) imports fake.mid (its package __init__) (high)" in p
                for p in found)
     assert not any("cycle" in p for p in found)

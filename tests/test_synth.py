@@ -125,7 +125,7 @@ def test_no_duplicates_at_scale(sandbox: sr.Sandbox) -> None:
     assert len({(normalized_hash(it.source), it.call) for it in got}) == 1500
     programs = {it.program_id for it in got}
     assert len(programs) == len({normalized_hash(it.source) for it in got})
-    assert stats.rejects["duplicate program"] >= 0
+    assert stats.rejects["duplicate program"] > 0  # duplicates arose and were turned away
 
 
 def test_dataset_rows_splits_and_scoring(sandbox: sr.Sandbox, tmp_path: Path) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import collections
 import doctest
+import importlib
 import json
 import math
 import os
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -80,9 +82,13 @@ def nest(levels: int, inner: Any = 0) -> Any:
 
 
 def test_doctests() -> None:
-    result = doctest.testmod(values_module)
-    assert result.failed == 0
-    assert result.attempted >= 15
+    # The package's docstring and public classes, then each module's functions.
+    modules = [values_module, *(importlib.import_module(f"{values_module.__name__}.{info.name}")
+                                for info in pkgutil.iter_modules(values_module.__path__))]
+    assert len(modules) == 7
+    results = [doctest.testmod(module) for module in modules]
+    assert sum(r.failed for r in results) == 0
+    assert sum(r.attempted for r in results) >= 25
 
 
 # ------------------------------------------------------------------------------------------
@@ -349,9 +355,14 @@ def test_shared_references_are_not_cycles() -> None:
 
 
 def test_not_literal_is_a_singleton_sentinel() -> None:
+    import copy
     import pickle
 
-    assert NOT_LITERAL is not None
+    from stepreward.values import NotLiteralType
+
+    assert list(NotLiteralType) == [NOT_LITERAL]
+    assert copy.deepcopy([NOT_LITERAL])[0] is NOT_LITERAL
+    assert to_literal(NOT_LITERAL) is NOT_LITERAL  # the sentinel is no literal itself
     assert repr(NOT_LITERAL) == "NOT_LITERAL"
     assert pickle.loads(pickle.dumps(NOT_LITERAL)) is NOT_LITERAL
     assert to_literal(None) is None

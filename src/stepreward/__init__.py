@@ -7,39 +7,10 @@ the ``LAYERS`` table in ``stepreward._layers``; ``docs/architecture.md`` walks t
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from stepreward._lazy import lazy_exports
 from stepreward._version import __version__
-
-# Public name -> module that defines it.  Imported on first use so that `import stepreward`
-# stays cheap and the sandbox template can import its own modules without third-party packages.
-_EXPORTS = {
-    "Limits": "stepreward.types",
-    "ExecResult": "stepreward.types",
-    "Sandbox": "stepreward.sandbox._pool",
-    "Value": "stepreward.types",
-    "Step": "stepreward.types",
-    "Trace": "stepreward.types",
-    "trace": "stepreward.trace",  # the package, which is callable as the function
-    "trace_many": "stepreward.trace._api",
-    "default_sandbox": "stepreward.trace._api",
-    "set_default_sandbox": "stepreward.trace._api",
-    "Question": "stepreward.types",
-    "Sample": "stepreward.types",
-    "Verdict": "stepreward.types",
-    "build_sample": "stepreward.questions._sample",
-    "build_samples": "stepreward.questions._sample",
-    "Score": "stepreward.types",
-    "RewardConfig": "stepreward.types",
-    "score": "stepreward.scoring._score",
-    "score_many": "stepreward.scoring._score",
-    "run_tests": "stepreward.codegen._api",
-    "code_reward": "stepreward.codegen._api",
-    "TestCase": "stepreward.types",
-    "TestReport": "stepreward.types",
-    "CodeTask": "stepreward.types",
-}
 
 __all__ = [
     "CodeTask",
@@ -92,23 +63,16 @@ if TYPE_CHECKING:
     )
 
 
-_SUBPACKAGES = {"sandbox", "trace", "values", "questions", "scoring", "synth", "types", "cli",
-                "testing", "codegen", "eval"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBPACKAGES and name not in _EXPORTS:
-        return importlib.import_module(f"{__name__}.{name}")
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'stepreward' has no attribute {name!r}")
-    if module == f"{__name__}.{name}":
-        value = importlib.import_module(module)
-    else:
-        value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+# Imported on first use, so that `import stepreward` stays cheap and the sandbox template can
+# import its own modules without third-party packages. Subpackages (`stepreward.eval`,
+# `stepreward.integrations`, ...) are attributes too, imported on first access.
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "stepreward.types": ["CodeTask", "ExecResult", "Limits", "Question", "RewardConfig", "Sample",
+                         "Score", "Step", "TestCase", "TestReport", "Trace", "Value", "Verdict"],
+    "stepreward.sandbox._pool": ["Sandbox"],
+    "stepreward.trace": ["trace"],  # the package, which is callable as the function
+    "stepreward.trace._api": ["default_sandbox", "set_default_sandbox", "trace_many"],
+    "stepreward.questions._sample": ["build_sample", "build_samples"],
+    "stepreward.scoring._score": ["score", "score_many"],
+    "stepreward.codegen._api": ["code_reward", "run_tests"],
+})

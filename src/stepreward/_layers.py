@@ -27,9 +27,9 @@ ROOT = "stepreward"
 # "may import" column gives a direction inside one (scoring imports questions, eval imports
 # synth, the command line imports the adapters).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("types and values", ("stepreward.types", "stepreward.values", "stepreward._progress",
-                          "stepreward._layers", "stepreward._version",
-                          "stepreward._jsonlimits")),
+    ("types and values", ("stepreward.types", "stepreward.values", "stepreward._jsonl",
+                          "stepreward._lazy", "stepreward._progress", "stepreward._layers",
+                          "stepreward._version", "stepreward._jsonlimits")),
     ("sandbox", ("stepreward.sandbox", "stepreward.testing")),
     ("trace", ("stepreward.trace",)),
     ("questions", ("stepreward.questions",)),

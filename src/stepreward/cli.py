@@ -365,6 +365,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from stepreward.questions._sample import DEFAULT_KINDS
+
+    default_kinds = ",".join(DEFAULT_KINDS)
     parser = argparse.ArgumentParser(
         prog="stepreward",
         description="Verifiable rewards from program execution (sandbox, traces, rewards).")
@@ -406,9 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "with questions about the run, and their gold answers.")
     p.add_argument("file", help="program file, or - for standard input")
     p.add_argument("--call", required=True, help="expression to run, e.g. 'f([1, 2], 3)'")
-    p.add_argument("--kinds", default="output,next_statement,state",
+    p.add_argument("--kinds", default=default_kinds,
                    help="comma-separated kinds: output, input, next_statement, state, "
-                        "coverage, branch (default: output,next_statement,state)")
+                        f"coverage, branch (default: {default_kinds})")
     p.add_argument("--max-per-kind", type=int, default=5, metavar="N",
                    help="at most N questions of each kind (default: 5)")
     p.add_argument("--seed", type=int, default=0,
@@ -442,8 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, required=True, help="number of RL samples")
     p.add_argument("--levels", default="1-6", help="levels, e.g. 1-6 or 2,4 (default 1-6)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--kinds", default="output,next_statement,state",
-                   help="question kinds per sample (default output,next_statement,state)")
+    p.add_argument("--kinds", default=default_kinds,
+                   help=f"question kinds per sample (default {default_kinds})")
     p.add_argument("--max-per-kind", type=int, default=5, metavar="N")
     p.add_argument("--sft", type=int, default=0, metavar="N",
                    help="also write N output- and N input-prediction SFT examples")

@@ -39,6 +39,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from stepreward.questions._sample import DEFAULT_KINDS
+
 __all__ = ["KEY_COLUMN", "Curriculum", "CurriculumConfig", "synth_source"]
 
 KEY_COLUMN = "curriculum_id"
@@ -391,7 +393,7 @@ class Curriculum:
                 f"{json.dumps({k: round(v, 3) for k, v in self._shares.items()})})")
 
 
-def synth_source(*, kinds: Sequence[str] = ("output", "next_statement", "state"),
+def synth_source(*, kinds: Sequence[str] = DEFAULT_KINDS,
                  max_per_kind: int = 5, seed: int = 0, sandbox: Any = None,
                  system_prompt: str | None = None, trl: bool = False,
                  ) -> Callable[[int, random.Random], dict[str, Any]]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from stepreward._lazy import lazy_exports
 
 __all__ = ["CodeScore", "CodeTask", "TestCase", "TestReport", "code_reward",
            "code_reward_many", "extract_code", "infer_entry_point", "run_tests",
@@ -20,15 +22,10 @@ if TYPE_CHECKING:
     )
     from stepreward.types import CodeTask, TestCase, TestReport
 
-
-def __getattr__(name: str) -> Any:
-    # Lazy: the sandbox template imports stepreward.codegen._child without site-packages.
-    if name in ("CodeTask", "TestCase", "TestReport"):
-        from stepreward import types
-
-        return getattr(types, name)
-    if name in __all__:
-        from stepreward.codegen import _api
-
-        return getattr(_api, name)
-    raise AttributeError(f"module 'stepreward.codegen' has no attribute {name!r}")
+# The sandbox template imports stepreward.codegen._child without site-packages: nothing here
+# loads before it is asked for.
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "stepreward.codegen._api": ["CodeScore", "code_reward", "code_reward_many", "extract_code",
+                                "infer_entry_point", "run_tests", "tests_from_assertions"],
+    "stepreward.types": ["CodeTask", "TestCase", "TestReport"],
+})

@@ -272,17 +272,6 @@ def run_io_tests(payload: dict[str, Any]) -> dict[str, Any]:
     return {"status": "ok", "results": results}
 
 
-def run_script(payload: dict[str, Any]) -> dict[str, Any]:
-    """Run the code followed by a test script as one program (assertions that could not be
-    turned into call tests); pass means it ran to the end. Kept for compatibility: the
-    trainer uses :func:`run_script_record` and :func:`run_script_replay`, whose verdict
-    the code cannot forge."""
-    namespace, problem = _load(payload["code"] + "\n\n" + payload["script"])
-    if namespace is None:
-        return {"status": "ok", "passed": False, "reason": problem}
-    return {"status": "ok", "passed": True, "reason": None}
-
-
 class _NotReplayable(Exception):
     pass
 

@@ -63,15 +63,14 @@ def method_code_reward(completion: Any, task: CodeTask, *, format_bonus: float =
         1.05
     """
     from stepreward.codegen._api import CodeScore, extract_code, run_tests
-    from stepreward.scoring._parse import completion_text
+    from stepreward.scoring._parse import completion_text, extract_answer_block
 
     if not task.tests:
         return CodeScore(None, None, None, "not a code-generation task (no tests)")
     text = completion_text(completion)
     if text is None:
         return CodeScore(0.0, None, None, "completion is not text")
-    start = text.rfind("<answer>")
-    if start < 0 or text.find("</answer>", start) < 0:
+    if extract_answer_block(text) is None:
         return CodeScore(0.0, None, None, "no closed <answer> block")
     code = extract_code(text, "answer_block") or extract_code(text, "raw")
     if code is None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from stepreward._lazy import lazy_exports
 
 __all__ = ["BENCHES", "DATA_LAYOUT", "EvalItem", "ReplayBackend", "bench_items",
            "canonical_code", "data_path", "load_bigcodebench", "load_bigcodebench_rows",
@@ -38,15 +40,12 @@ if TYPE_CHECKING:
         verify_canonical,
     )
 
-
-def __getattr__(name: str) -> Any:
-    if name in ("BENCHES", "DATA_LAYOUT", "EvalItem", "ReplayBackend", "bench_items",
-                "data_path", "pass_at_k", "run_eval"):
-        from stepreward.eval import _harness
-
-        return getattr(_harness, name)
-    if name in __all__:
-        from stepreward.eval import _tasks
-
-        return getattr(_tasks, name)
-    raise AttributeError(f"module 'stepreward.eval' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "stepreward.eval._harness": ["BENCHES", "DATA_LAYOUT", "EvalItem", "ReplayBackend",
+                                 "bench_items", "data_path", "pass_at_k", "run_eval"],
+    "stepreward.eval._tasks": ["canonical_code", "load_bigcodebench", "load_bigcodebench_rows",
+                               "load_humaneval", "load_humaneval_plus", "load_livecodebench",
+                               "load_livecodebench_rows", "load_mbpp", "load_mbpp_plus",
+                               "load_mbpp_rows", "load_prime_code", "tasks_from_synth",
+                               "verify_canonical"],
+})

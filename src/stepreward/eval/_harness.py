@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stepreward._jsonl import iter_jsonl, read_jsonl
 from stepreward._progress import Progress
 from stepreward.types import CodeTask, Sample
 
@@ -108,9 +109,9 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def _local_or_hub(path: str | os.PathLike[str] | None, hub: str) -> list[dict[str, Any]]:
-    from stepreward.eval._tasks import _hub_rows, _rows
+    from stepreward.eval._tasks import _hub_rows
 
-    return list(_rows(path)) if path else _hub_rows(hub, "test")
+    return read_jsonl(path) if path else _hub_rows(hub, "test")
 
 
 def bench_items(bench: str, *, path: str | os.PathLike[str] | None = None,
@@ -205,8 +206,7 @@ def _bench_items(bench: str, path: str | None, limit: int | None,
     if bench == "synth":
         if not path:
             raise ValueError("the synth benchmark needs --data PATH (a stepreward synth file)")
-        with open(path, encoding="utf-8") as f:
-            rows = [json.loads(line) for line in f if line.strip()][:limit]
+        rows = read_jsonl(path)[:limit]
         out = []
         for r in rows:
             s = Sample.from_row(json.loads(r["label"]) if "label" in r else r)
@@ -226,11 +226,8 @@ class ReplayBackend:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.by_id: dict[str, list[str]] = defaultdict(list)
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    row = json.loads(line)
-                    self.by_id[str(row["id"])].append(str(row["completion"]))
+        for row in iter_jsonl(path):
+            self.by_id[str(row["id"])].append(str(row["completion"]))
 
     def for_item(self, item_id: str, n: int) -> list[str]:
         return self.by_id.get(item_id, [])[:n] if n else self.by_id.get(item_id, [])
@@ -325,11 +322,8 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
     done: dict[str, list[dict[str, Any]]] = defaultdict(list)
     log_path = out / "completions.jsonl"
     if log_path.exists():
-        with log_path.open() as f:
-            for line in f:
-                if line.strip():
-                    row = json.loads(line)
-                    done[row["id"]].append(row)
+        for row in iter_jsonl(log_path):
+            done[row["id"]].append(row)
     need = 1 if replayer else (n or 1)
     todo = [it for it in items if len(done[it.id]) < need]
     # A tqdm bar on a terminal; whole lines, at most one every 10 s, in a log file.

@@ -18,13 +18,13 @@ methods) is skipped and counted: its probes refer to a test method's generated s
 from __future__ import annotations
 
 import ast
-import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stepreward._jsonl import read_jsonl
 from stepreward.values import normalize_type_name, parse_value, values_equal
 
 __all__ = [
@@ -87,11 +87,6 @@ class REvalCase:
                 f"{_INSTRUCTIONS}")
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def _is_class_item(code: str, entry: str) -> bool:
     try:
         tree = ast.parse(code)
@@ -119,8 +114,8 @@ def load_reval(path: str | os.PathLike[str], *, limit: int | None = None
     if not data_file.is_file() or not tasks_file.is_file():
         raise FileNotFoundError(f"REval needs DREval_data.jsonl and DREval_tasks.jsonl in "
                                 f"{folder} (REval's data/ folder)")
-    data = _read_jsonl(data_file)
-    tasks = _read_jsonl(tasks_file)[:limit]
+    data = read_jsonl(data_file)
+    tasks = read_jsonl(tasks_file)[:limit]
     skipped = 0
     pending: list[tuple[str, str, str, str, list[dict[str, Any]]]] = []
     for t in tasks:

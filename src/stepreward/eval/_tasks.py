@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from stepreward._jsonl import iter_jsonl
 from stepreward.codegen._api import run_tests, tests_from_assertions
 from stepreward.types import CodeTask, TestCase, TestReport
 from stepreward.values import NOT_LITERAL, to_literal
@@ -21,15 +20,6 @@ __all__ = ["canonical_code", "load_bigcodebench", "load_bigcodebench_rows", "loa
            "load_humaneval_plus", "load_livecodebench", "load_livecodebench_rows", "load_mbpp",
            "load_mbpp_plus", "load_mbpp_rows", "load_prime_code", "tasks_from_synth",
            "verify_canonical"]
-
-
-def _rows(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    p = Path(path)
-    opener = gzip.open if p.suffix == ".gz" else open
-    with opener(p, "rt", encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
 
 
 _WHERE = ("pass a local copy (--data FILE on the command line, path=... in Python) or set "
@@ -136,7 +126,7 @@ def load_humaneval_plus(path: str | os.PathLike[str] | None = None, *, plus: boo
         >>> tasks = load_humaneval_plus("../shared/data/humanevalplus/HumanEvalPlus.jsonl.gz",
         ...                             plus=False)  # doctest: +SKIP
     """
-    rows = list(_rows(path)) if path else _hub_rows("evalplus/humanevalplus", "test")
+    rows = list(iter_jsonl(path)) if path else _hub_rows("evalplus/humanevalplus", "test")
     rows = rows[:limit]
     tasks = []
     for r in rows:
@@ -166,7 +156,7 @@ def load_mbpp_plus(path: str | os.PathLike[str] | None = None, *, plus: bool = T
         >>> tasks = load_mbpp_plus("../shared/data/mbppplus/MbppPlus.jsonl.gz",
         ...                        plus=False)  # doctest: +SKIP
     """
-    rows = list(_rows(path)) if path else _hub_rows("evalplus/mbppplus", "test")
+    rows = list(iter_jsonl(path)) if path else _hub_rows("evalplus/mbppplus", "test")
     rows = rows[:limit]
     tasks = []
     for r in rows:
@@ -221,7 +211,7 @@ def load_prime_code(rows: Iterable[dict[str, Any]] | str | os.PathLike[str]) -> 
         >>> load_prime_code([row])[0].tests[0].expected
         3
     """
-    source_rows = _rows(rows) if isinstance(rows, (str, os.PathLike)) else rows
+    source_rows = iter_jsonl(rows) if isinstance(rows, (str, os.PathLike)) else rows
     tasks = []
     for i, r in enumerate(source_rows):
         truth = (r.get("reward_model") or {}).get("ground_truth", r.get("ground_truth"))
@@ -342,7 +332,7 @@ def load_mbpp(path: str | os.PathLike[str] | None = None, *,
         >>> t.entry_point, len(t.tests)
         ('add', 1)
     """
-    rows = list(_rows(path)) if path else _hub_rows("google-research-datasets/mbpp", "test")
+    rows = list(iter_jsonl(path)) if path else _hub_rows("google-research-datasets/mbpp", "test")
     return load_mbpp_rows(rows[:limit])
 
 
@@ -456,7 +446,7 @@ def load_livecodebench(path: str | os.PathLike[str] | None = None, *,
     Example:
         >>> tasks = load_livecodebench("lcb.jsonl")  # doctest: +SKIP
     """
-    rows = list(_rows(path)) if path else _hub_rows("livecodebench/code_generation_lite",
+    rows = list(iter_jsonl(path)) if path else _hub_rows("livecodebench/code_generation_lite",
                                                     "test")
     return load_livecodebench_rows(rows[:limit], private=private)
 
@@ -540,5 +530,5 @@ def load_bigcodebench(path: str | os.PathLike[str] | None = None, *,
     Example:
         >>> tasks, skipped = load_bigcodebench("bigcodebench.jsonl")  # doctest: +SKIP
     """
-    rows = list(_rows(path)) if path else _hub_rows("bigcode/bigcodebench", version)
+    rows = list(iter_jsonl(path)) if path else _hub_rows("bigcode/bigcodebench", version)
     return load_bigcodebench_rows(rows[:limit], split=split)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from stepreward._lazy import lazy_exports
 
 __all__ = [
     "DEFAULT_KINDS", "KINDS", "Question", "QuestionKind", "Sample", "build_sample",
@@ -21,20 +23,9 @@ if TYPE_CHECKING:
     )
     from stepreward.types import Question, Sample
 
-_WHERE = {
-    "KINDS": "_kinds", "QuestionKind": "_kinds", "get_kind": "_kinds",
-    "DEFAULT_KINDS": "_sample", "build_sample": "_sample", "build_samples": "_sample",
-    "number_lines": "_sample", "render_prompt": "_sample", "sample_from_trace": "_sample",
-}
-
-
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    if name in ("Question", "Sample"):
-        from stepreward import types
-
-        return getattr(types, name)
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"stepreward.questions.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'stepreward.questions' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "stepreward.questions._kinds": ["KINDS", "QuestionKind", "get_kind"],
+    "stepreward.questions._sample": ["DEFAULT_KINDS", "build_sample", "build_samples",
+                                     "number_lines", "render_prompt", "sample_from_trace"],
+    "stepreward.types": ["Question", "Sample"],
+})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from stepreward._lazy import lazy_exports
 
 __all__ = ["ExecResult", "Limits", "RaySandbox", "Sandbox"]
 
@@ -11,19 +13,9 @@ if TYPE_CHECKING:
     from stepreward.sandbox._ray import RaySandbox
     from stepreward.types import ExecResult, Limits
 
-
-def __getattr__(name: str) -> Any:
-    # Lazy: the template process imports this package without site-packages (no pydantic).
-    if name == "Sandbox":
-        from stepreward.sandbox._pool import Sandbox
-
-        return Sandbox
-    if name == "RaySandbox":
-        from stepreward.sandbox._ray import RaySandbox
-
-        return RaySandbox
-    if name in ("ExecResult", "Limits"):
-        from stepreward import types
-
-        return getattr(types, name)
-    raise AttributeError(f"module 'stepreward.sandbox' has no attribute {name!r}")
+# The template process imports this package without site-packages (no pydantic, no psutil).
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "stepreward.sandbox._pool": ["Sandbox"],
+    "stepreward.sandbox._ray": ["RaySandbox"],
+    "stepreward.types": ["ExecResult", "Limits"],
+})

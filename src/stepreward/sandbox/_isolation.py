@@ -11,7 +11,7 @@ import errno
 import os
 import resource
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -645,16 +645,3 @@ def direct_children(pid: int) -> list[int]:
             continue
     return kids
 
-
-def readable_paths(sys_path: Sequence[str], extra: Iterable[str] = ()) -> list[str]:
-    """Directories a task may read: the interpreter's library paths plus ``extra``."""
-    import sysconfig
-
-    paths = [p for p in sys_path if p and os.path.isabs(p)]
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        try:
-            paths.append(sysconfig.get_path(key))
-        except KeyError:
-            continue
-    paths.extend(extra)
-    return paths

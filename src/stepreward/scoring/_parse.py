@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["AnswerBlock", "completion_text", "extract_answer_block", "split_answers"]
+from stepreward.types import ANSWER_CLOSE, ANSWER_OPEN
 
-OPEN, CLOSE = "<answer>", "</answer>"
+__all__ = ["AnswerBlock", "completion_text", "extract_answer_block", "missing_block_reason",
+           "split_answers"]
+
 MAX_LINE = 20_000  # longer answer lines are cut: nothing legitimate is that long
 MAX_GROUP = 100_000  # characters of a multi-line answer (parse_value reads no more)
 MAX_GROUP_LINES = 2_000
@@ -198,17 +200,32 @@ class AnswerBlock:
 def extract_answer_block(text: str) -> str | None:
     """The text between the last ``<answer>`` and the ``</answer>`` after it, or None.
 
+    The one reading of the answer block: scoring, the stage-2 rewards and the evaluation all
+    find it here.
+
     Example:
         >>> extract_answer_block("<answer>1</answer> then <answer>\\n2\\n</answer>")
         '\\n2\\n'
     """
-    start = text.rfind(OPEN)
+    start = text.rfind(ANSWER_OPEN)
     if start < 0:
         return None
-    end = text.find(CLOSE, start + len(OPEN))
+    end = text.find(ANSWER_CLOSE, start + len(ANSWER_OPEN))
     if end < 0:
         return None
-    return text[start + len(OPEN):end]
+    return text[start + len(ANSWER_OPEN):end]
+
+
+def missing_block_reason(text: str) -> str:
+    """Why :func:`extract_answer_block` found no block in ``text``.
+
+    Example:
+        >>> missing_block_reason("<answer>\\n1")
+        'the last <answer> block is not closed'
+    """
+    if ANSWER_OPEN not in text:
+        return f"no {ANSWER_OPEN} block"
+    return f"the last {ANSWER_OPEN} block is not closed"
 
 
 def split_answers(block: str) -> AnswerBlock:

@@ -17,6 +17,7 @@ from stepreward.scoring._parse import (
     AnswerBlock,
     completion_text,
     extract_answer_block,
+    missing_block_reason,
     split_answers,
 )
 from stepreward.types import (
@@ -439,9 +440,7 @@ def _score_text(text: str, s: Sample, config: RewardConfig | str, preset: str,
     assert isinstance(config, RewardConfig)
     block = extract_answer_block(text)
     if block is None:
-        why = ("no <answer> block" if "<answer>" not in text
-               else "the last <answer> block is not closed")
-        return _empty(s, why, preset, policy)
+        return _empty(s, missing_block_reason(text), preset, policy)
     parts = split_answers(block)
     aligned, exact = _align(parts, s.questions)
     # A one-question sample: the whole block is the answer (a value spread over lines in any

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from stepreward._lazy import lazy_exports
 
 __all__ = [
     "LEVELS", "PAPER_FILTER", "VOCABULARY", "BuildReport", "Constraints", "DifficultyFilter",
@@ -43,26 +45,15 @@ if TYPE_CHECKING:
     )
     from stepreward.synth.vocab import VOCABULARY
 
-_WHERE = {"LEVELS": "_pipeline", "Item": "_pipeline", "SynthStats": "_pipeline",
-          "features": "_pipeline", "level_constraints": "_pipeline",
-          "normalized_hash": "_pipeline", "synthesize": "_pipeline", "VOCABULARY": "vocab",
-          "BuildReport": "_dataset", "build_dataset": "_dataset", "narrate": "_dataset",
-          "sft_record": "_dataset", "check_constraints": "_check",
-          "GenerationError": "_backends", "Generator": "_backends",
-          "OpenAICompatible": "_backends", "TransformersGenerator": "_backends",
-          "VLLMGenerator": "_backends",
-          "PAPER_FILTER": "_model", "DifficultyFilter": "_model",
-          "estimate_difficulty": "_model", "model_synthesize": "_model",
-          "parse_program": "_model", "program_prompt": "_model"}
-
-
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    if name == "Constraints":
-        from stepreward.synth._constraints import Constraints
-
-        return Constraints
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"stepreward.synth.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'stepreward.synth' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "stepreward.synth._backends": ["GenerationError", "Generator", "OpenAICompatible",
+                                   "TransformersGenerator", "VLLMGenerator"],
+    "stepreward.synth._check": ["check_constraints"],
+    "stepreward.synth._constraints": ["Constraints"],
+    "stepreward.synth._dataset": ["BuildReport", "build_dataset", "narrate", "sft_record"],
+    "stepreward.synth._model": ["PAPER_FILTER", "DifficultyFilter", "estimate_difficulty",
+                                "model_synthesize", "parse_program", "program_prompt"],
+    "stepreward.synth._pipeline": ["LEVELS", "Item", "SynthStats", "features",
+                                   "level_constraints", "normalized_hash", "synthesize"],
+    "stepreward.synth.vocab": ["VOCABULARY"],
+})

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stepreward._progress import Progress
-from stepreward.questions._sample import sample_from_trace
+from stepreward.questions._sample import DEFAULT_KINDS, sample_from_trace
 from stepreward.synth._pipeline import LEVELS, Item, SynthStats, synthesize
 from stepreward.types import Sample, Trace
 
@@ -261,7 +261,7 @@ class _Filters:
 
 def build_dataset(n: int, out_dir: str | os.PathLike[str], *,
                   levels: Sequence[int] = (1, 2, 3, 4, 5, 6), seed: int = 0,
-                  kinds: Sequence[str] = ("output", "next_statement", "state"),
+                  kinds: Sequence[str] = DEFAULT_KINDS,
                   max_per_kind: int = 5, validation_fraction: float = 0.05,
                   fmt: str = "jsonl", sft: int = 0, sandbox: Sandbox | None = None,
                   progress: bool = False, input_share: float = 0.0,

@@ -10,6 +10,8 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
+from stepreward._lazy import lazy_exports
+
 __all__ = ["Step", "Trace", "default_sandbox", "set_default_sandbox", "trace", "trace_many"]
 
 if TYPE_CHECKING:
@@ -17,17 +19,11 @@ if TYPE_CHECKING:
     from stepreward.types import Step, Trace
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy: the sandbox template imports stepreward.trace._child without site-packages.
-    if name in ("trace", "trace_many", "default_sandbox", "set_default_sandbox"):
-        from stepreward.trace import _api
-
-        return getattr(_api, name)
-    if name in ("Step", "Trace"):
-        from stepreward import types as _types
-
-        return getattr(_types, name)
-    raise AttributeError(f"module 'stepreward.trace' has no attribute {name!r}")
+# The sandbox template imports stepreward.trace._child without site-packages.
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "stepreward.trace._api": ["default_sandbox", "set_default_sandbox", "trace", "trace_many"],
+    "stepreward.types": ["Step", "Trace"],
+})
 
 
 class _CallableModule(types.ModuleType):

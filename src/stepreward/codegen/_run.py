@@ -1,0 +1,277 @@
+"""``run_tests``: plan the sandbox tasks for a list of tests, dispatch them, judge the results.
+
+The plan groups call tests of one function into bounded chunks, all I/O tests into one task and
+each script test into its own. Dispatch runs the first task alone (a probe: a looping or broken
+completion costs one task, not one per chunk), the rest concurrently on the pool, and tests whose
+task died one per task. The expected values never leave the trainer: tasks report what the code
+returned or printed, and :mod:`stepreward.codegen._judge` decides.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from stepreward.codegen._assertions import infer_entry_point, tests_from_assertions
+from stepreward.codegen._judge import (
+    SKIPPED,
+    Outcome,
+    judge_call,
+    judge_io,
+    report,
+    stdout_matches,
+)
+from stepreward.types import Limits, TestCase, TestReport
+
+if TYPE_CHECKING:
+    from stepreward.sandbox._pool import Sandbox
+
+__all__ = ["MAX_FALLBACK_TESTS", "run_tests"]
+
+MAX_FALLBACK_TESTS = 20
+CHUNK = 128  # at most this many call tests per sandbox task...
+CHUNK_BYTES = 1 << 20  # ...and about this much argument data
+_CHILD = "stepreward.codegen._child"
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One sandbox task of the plan."""
+
+    kind: str  # "call", "io" or "script"
+    idx: list[int]  # the indices of its tests
+    target: str  # the function of codegen._child that runs it
+    payload: dict[str, Any]
+    deadline_s: float  # the task's own time limit
+
+
+def _chunks(idx: list[int], cases: Sequence[TestCase]) -> Iterator[list[int]]:
+    current: list[int] = []
+    size = 0
+    for i in idx:
+        weight = len(json.dumps(cases[i].args, separators=(",", ":")))
+        if current and (len(current) >= CHUNK or size + weight > CHUNK_BYTES):
+            yield current
+            current, size = [], 0
+        current.append(i)
+        size += weight
+    if current:
+        yield current
+
+
+def _plan(code: str, cases: list[TestCase], timeout_s: float) -> list[_Job]:
+    """The tasks that run ``cases``: call tests by function in chunks, I/O tests, scripts."""
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(cases):
+        if c.kind == "call":
+            groups.setdefault(c.fn_name or "", []).append(i)
+    jobs: list[_Job] = []
+    for fn, all_idx in groups.items():
+        # Chunks keep payloads and results bounded and let one runaway test cost only its
+        # chunk; they run concurrently on the pool.
+        for idx in _chunks(all_idx, cases):
+            jobs.append(_Job("call", idx, "run_call_tests",
+                             {"code": code, "fn_name": fn, "timeout_s": timeout_s,
+                              "cases": [[cases[i].args, cases[i].kwargs] for i in idx]},
+                             timeout_s * len(idx) + 2))
+    io_idx = [i for i, c in enumerate(cases) if c.kind == "io"]
+    if io_idx:
+        jobs.append(_Job("io", io_idx, "run_io_tests",
+                         {"code": code, "timeout_s": timeout_s,
+                          "stdins": [cases[i].stdin or "" for i in io_idx]},
+                         timeout_s * len(io_idx) + 2))
+    for i, c in enumerate(cases):
+        if c.kind == "script":
+            jobs.append(_Job("script", [i], "run_script_record",
+                             {"code": code, "script": c.script, "timeout_s": timeout_s},
+                             max(timeout_s * 5, 5.0)))
+    return jobs
+
+
+def _replay_script(sb: Sandbox, script: str, recorded: dict[str, Any], lim: Limits) -> Outcome:
+    """The verdict of a script test: the task that ran the code only recorded the values
+    its functions returned; the test script runs again, without the code, on those values,
+    so nothing the code does (an always-equal object, a forged report) can pass it."""
+    if not recorded.get("passed"):
+        return False, str(recorded.get("reason")), None  # a failure the code could only fake
+    try:
+        payload = {"script": script, "records": list(recorded["records"]),
+                   "values": dict(recorded["values"]), "modules": dict(recorded["modules"]),
+                   "functions": [str(f) for f in recorded["functions"]]}
+    except (KeyError, TypeError, ValueError):
+        return False, "not gradeable: malformed records", None
+    res = sb.call(f"{_CHILD}:run_script_replay", payload, limits=lim)
+    value = res.value if res.ok and isinstance(res.value, dict) else None
+    if value is None:
+        return False, f"the test script's replay {res.status}: {res.reason}", None
+    return bool(value.get("passed")), str(value.get("reason")), None
+
+
+class _Dispatch:
+    """Runs the planned tasks on the sandbox and records one verdict per test."""
+
+    def __init__(self, sb: Sandbox, code: str, cases: list[TestCase], *, timeout_s: float,
+                 total_timeout_s: float, memory_mb: int, max_fallback_tests: int,
+                 t0: float) -> None:
+        self.sb, self.code, self.cases = sb, code, cases
+        self.timeout_s, self.total_timeout_s = timeout_s, total_timeout_s
+        self.memory_mb, self.max_fallback_tests, self.t0 = memory_mb, max_fallback_tests, t0
+        self.outcome: list[Outcome | None] = [None] * len(cases)
+        self.load_problem: str | None = None
+        self.timed_out = False
+        self.retry: list[int] = []
+
+    def limits(self, seconds: float) -> Limits:
+        return Limits(timeout_s=min(max(seconds, 0.5), self.total_timeout_s),
+                      memory_mb=self.memory_mb, max_result_bytes=256 << 20)
+
+    def submit(self, job: _Job) -> Any:
+        return self.sb.call_submit(f"{_CHILD}:{job.target}", job.payload,
+                                   limits=self.limits(job.deadline_s))
+
+    def run(self, jobs: list[_Job]) -> None:
+        # Probe first: when a completion needs several tasks, its first task runs alone, and
+        # the rest only if none of its tests timed out and the code loaded. A looping
+        # completion then costs one per-test timeout, not one per chunk (or a script's 5 s).
+        rest = jobs
+        if len(jobs) > 1:
+            self.collect(jobs[0], self.submit(jobs[0]).result())
+            rest = jobs[1:]
+            if self.timed_out or self.load_problem:
+                reason = self.load_problem or SKIPPED
+                for job in rest:
+                    for i in job.idx:
+                        self.outcome[i] = (False, reason, None)
+                rest = []
+        for job, fut in [(job, self.submit(job)) for job in rest]:
+            self.collect(job, fut.result())
+        self.rerun_alone()
+
+    def collect(self, job: _Job, res: Any) -> None:
+        """Record the verdicts of one finished task (or queue its tests to rerun alone)."""
+        idx = job.idx
+        value = res.value if res.ok and isinstance(res.value, dict) else None
+        if value is None:
+            if res.status == "timeout":
+                # The task ignored its per-test deadlines until the sandbox killed it:
+                # rerunning its tests would only pay that again.
+                self.timed_out = True
+                for i in idx:
+                    self.outcome[i] = (False, "timed out (the task's deadline)", None)
+            elif job.kind == "script":
+                self.outcome[idx[0]] = (False, f"the test script {res.status}: {res.reason}",
+                                        None)
+            else:
+                self.retry.extend(idx)
+            return
+        if value.get("status") in ("load_error", "missing"):
+            self.load_problem = self.load_problem or str(value.get("reason"))
+            for i in idx:
+                self.outcome[i] = (False, str(value.get("reason")), None)
+            return
+        if job.kind == "script":
+            self.outcome[idx[0]] = _replay_script(self.sb, job.payload["script"], value,
+                                                  self.limits(job.deadline_s))
+            return
+        results = value.get("results")
+        if not isinstance(results, list) or len(results) != len(idx):
+            self.retry.extend(idx)
+            return
+        for i, raw in zip(idx, results, strict=True):
+            try:
+                if raw[0] in ("timeout", "skipped"):
+                    self.timed_out = True
+                judge = judge_call if job.kind == "call" else judge_io
+                self.outcome[i] = judge(self.cases[i], raw)
+            except (IndexError, TypeError, ValueError):
+                self.outcome[i] = (False, "malformed result", None)
+
+    def rerun_alone(self) -> None:
+        """A task that died took every result with it: rerun those tests one per task."""
+        for n, i in enumerate(sorted(self.retry)):
+            if self.timed_out:
+                self.outcome[i] = (False, SKIPPED, None)
+                continue
+            if n >= self.max_fallback_tests or \
+                    time.monotonic() - self.t0 > self.total_timeout_s:
+                self.outcome[i] = (False, "not run: an earlier test crashed the process", None)
+                continue
+            self.outcome[i] = self._alone(self.cases[i])
+
+    def _alone(self, c: TestCase) -> Outcome:
+        payload: dict[str, Any]
+        limits = self.limits(self.timeout_s + 1)
+        if c.kind == "call":
+            payload = {"code": self.code, "fn_name": c.fn_name, "timeout_s": self.timeout_s,
+                       "cases": [[c.args, c.kwargs]]}
+            res = self.sb.call(f"{_CHILD}:run_call_tests", payload, limits=limits)
+            value = res.value if res.ok and isinstance(res.value, dict) else None
+            if value and value.get("status") == "ok" and len(value.get("results", [])) == 1:
+                self.timed_out = value["results"][0][:1] == ["timeout"]
+                return judge_call(c, value["results"][0])
+            self.timed_out = res.status == "timeout"
+            return False, f"the process {res.status}: {res.reason}", None
+        payload = {"code": self.code, "timeout_s": self.timeout_s, "stdins": [c.stdin or ""]}
+        res = self.sb.call(f"{_CHILD}:run_io_tests", payload, limits=limits)
+        value = res.value if res.ok and isinstance(res.value, dict) else None
+        first: Any = value.get("results", [None])[0] if value else None
+        ok = isinstance(first, list) and bool(first) and first[0] == "ok" and \
+            stdout_matches(str(first[-1]), c.expected_stdout)
+        self.timed_out = res.status == "timeout" or (isinstance(first, list) and
+                                                     first[:1] == ["timeout"])
+        return ok, "wrong output" if first else f"the process {res.status}", None
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | None = None,
+              sandbox: Sandbox | None = None, timeout_s: float = 1.0,
+              total_timeout_s: float = 30.0, memory_mb: int = 512,
+              max_fallback_tests: int = MAX_FALLBACK_TESTS) -> TestReport:
+    """Run ``code`` against ``tests`` in the sandbox and report what passed.
+
+    ``tests`` is a list of :class:`TestCase` or a string of assertion-style test code (then
+    ``entry_point`` names the function, or :func:`infer_entry_point` finds it; see
+    :func:`tests_from_assertions`). Call tests of one
+    function run in one task, each with its own ``timeout_s``; if that task dies (a crash, an
+    early ``os._exit``, the total deadline), the first ``max_fallback_tests`` run one per task
+    and the rest fail. Expected values stay in the trainer: the task only reports values.
+
+    Example:
+        >>> run_tests("def add(a, b):\\n    return a + b", [TestCase.call("add", (1, 2), 3)]).passed
+        1
+    """
+    from stepreward.trace._api import default_sandbox
+
+    t0 = time.monotonic()
+    if isinstance(tests, str):
+        if not entry_point:
+            # A solution that does not parse fails every test anyway (load_error); any name
+            # does for building them.
+            try:
+                entry_point = infer_entry_point(tests, code if isinstance(code, str) else None)
+            except ValueError:
+                if isinstance(code, str) and _parses(code):
+                    raise
+                entry_point = "candidate"
+        tests = tests_from_assertions(tests, entry_point)
+    cases = list(tests)
+    if not isinstance(code, str) or not code.strip():
+        return TestReport(total=len(cases), status="unparsed", reason="no code")
+    if not cases:
+        return TestReport(status="no_tests", reason="no tests")
+    dispatch = _Dispatch(sandbox or default_sandbox(), code, cases, timeout_s=timeout_s,
+                         total_timeout_s=total_timeout_s, memory_mb=memory_mb,
+                         max_fallback_tests=max_fallback_tests, t0=t0)
+    dispatch.run(_plan(code, cases, timeout_s))
+    return report(dispatch.outcome, dispatch.load_problem, t0)
