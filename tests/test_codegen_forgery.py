@@ -146,7 +146,7 @@ def test_code_reward_never_raises_on_deeply_nested_code(sandbox: sr.Sandbox, cod
 
 def test_a_value_far_larger_than_expected_costs_its_test_only(sandbox: sr.Sandbox) -> None:
     code = ("def f(x):\n"
-            "    return [[] for _ in range(2_000_000)] if x == 0 else x\n")
+            "    return [[] for _ in range(300_000)] if x == 0 else x\n")
     tests = [sr.TestCase.call("f", (i,), i) for i in range(3)]
     report = run_tests(code, tests, sandbox=sandbox)
     assert report.passed == 2 and [f.index for f in report.failures] == [0], report

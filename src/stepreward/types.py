@@ -471,8 +471,12 @@ class TestCase(BaseModel):
 
     ``args``, ``kwargs`` and ``expected`` hold canonical literals (see :mod:`stepreward.values`);
     build call tests with :meth:`call`. ``compare`` is ``equal`` (Python ``==``, floats within
-    ``atol``), ``truthy``, ``falsy``, or ``abs_lt`` / ``abs_le`` (``abs(got - expected) < atol``
-    or ``<= atol``: an absolute tolerance, as an ``assert abs(f(x) - v) < tol`` states it).
+    ``atol``), ``truthy``, ``falsy``, ``abs_lt`` / ``abs_le`` (``abs(got - expected) < atol``
+    or ``<= atol``: an absolute tolerance, as an ``assert abs(f(x) - v) < tol`` states it),
+    ``isclose`` (``math.isclose(got, expected, rel_tol=rtol, abs_tol=atol)`` exactly), or
+    ``allclose`` / ``allclose_nan`` (numpy's ``allclose(got, expected, rtol, atol)``
+    elementwise, ``|got - expected| <= atol + rtol * |expected|``, arrays of one shape; NaN
+    equal to NaN only in ``allclose_nan``).
 
     Example:
         >>> TestCase.call("add", (1, 2), 3).expected
@@ -487,8 +491,10 @@ class TestCase(BaseModel):
     args: Any = None
     kwargs: Any = None
     expected: Any = None
-    compare: Literal["equal", "truthy", "falsy", "abs_lt", "abs_le"] = "equal"
+    compare: Literal["equal", "truthy", "falsy", "abs_lt", "abs_le", "isclose", "allclose",
+                     "allclose_nan"] = "equal"
     atol: float = Field(0.0, ge=0.0)
+    rtol: float = Field(0.0, ge=0.0)
     stdin: str | None = None
     expected_stdout: str | None = None
     script: str | None = None
@@ -496,8 +502,9 @@ class TestCase(BaseModel):
     @classmethod
     def call(cls, fn_name: str, args: Any = (), expected: Any = None, *,
              kwargs: dict[str, Any] | None = None, atol: float = 0.0,
-             compare: Literal["equal", "truthy", "falsy", "abs_lt", "abs_le"] = "equal",
-             ) -> TestCase:
+             compare: Literal["equal", "truthy", "falsy", "abs_lt", "abs_le", "isclose",
+                              "allclose", "allclose_nan"] = "equal",
+             rtol: float = 0.0) -> TestCase:
         """A call test from Python values (which must be literal-encodable)."""
         from stepreward.values import NOT_LITERAL, to_literal
 
@@ -507,7 +514,7 @@ class TestCase(BaseModel):
         if NOT_LITERAL in (enc_args, enc_kwargs, enc_expected):
             raise ValueError("test arguments and expected values must be literal values")
         return cls(kind="call", fn_name=fn_name, args=enc_args, kwargs=enc_kwargs,
-                   expected=enc_expected, atol=atol, compare=compare)
+                   expected=enc_expected, atol=atol, compare=compare, rtol=rtol)
 
     @classmethod
     def io(cls, stdin: str, expected_stdout: str) -> TestCase:

@@ -143,25 +143,43 @@ def _report_value(out: Any, budget: Any) -> list[Any]:
     """One test's result: ``["ok", literal]``, or ``["big", type, truth]`` for a value over
     the test's ``[bytes, items]`` budget (far larger than the expected value, so wrong: the
     trainer need not read it), or ``["nonliteral", type, truth]``."""
-    # Truthiness is trusted only for types whose __bool__ user code cannot change.
-    truth = bool(out) if type(out) in _TRUSTED_TRUTH else None
     max_bytes, max_items = (int(budget[0]), int(budget[1])) if budget else (0, 2_000_000)
-    plain = _plain(out)
-    lit = V.to_literal(plain, max_items=max_items, max_depth=200)
+    # Counted before anything is copied or encoded: the cost stays within the budget.
+    if _size(out, max_items) > max_items and _plain_truth(out) is not None:
+        return ["big", V.type_name(out), _plain_truth(out)]
+    lit = V.to_literal(_plain(out), max_items=max_items, max_depth=200)
     if lit is V.NOT_LITERAL:
-        if max_items < 2_000_000 and \
-                V.to_literal(plain, max_items=2_000_000, max_depth=200) is not V.NOT_LITERAL:
-            return ["big", V.type_name(out), _plain_truth(plain)]
+        # Truthiness is trusted only for types whose __bool__ user code cannot change.
+        truth = bool(out) if type(out) in _TRUSTED_TRUTH else None
         return ["nonliteral", V.type_name(out), truth]
     if max_bytes and len(_dumps(lit)) > max_bytes:
-        return ["big", V.type_name(out), _plain_truth(plain)]
+        return ["big", V.type_name(out), _plain_truth(out)]
     return ["ok", lit]
 
 
-def _plain_truth(plain: Any) -> bool | None:
-    """The truth of a plain value (built-in types only, whose __bool__ nobody overrides)."""
-    return bool(plain) if type(plain) in (list, tuple, dict, set, frozenset, str, bytes, int,
-                                           float, complex, bool, type(None)) else None
+_CONTAINERS = (list, tuple, set, frozenset, dict, collections.deque, *_AS_DICT)
+_PLAIN_TRUTH = frozenset({*_CONTAINERS, str, bytes, int, float, complex, bool, type(None)})
+
+
+def _size(value: Any, limit: int) -> int:
+    """Items of the plain containers in ``value``, as to_literal counts them; stops past
+    ``limit``. Other objects are not looked into."""
+    stack, seen = [value], 0
+    while stack and seen <= limit:
+        item = stack.pop()
+        t = type(item)
+        if t in (list, tuple, set, frozenset) or t is collections.deque:
+            seen += len(item)
+            stack.extend(item)
+        elif t is dict or t in _AS_DICT:
+            seen += len(item)
+            stack.extend(item.values())
+    return seen
+
+
+def _plain_truth(value: Any) -> bool | None:
+    """The truth of a value of a built-in type (whose __bool__ nobody overrides), else None."""
+    return bool(value) if type(value) in _PLAIN_TRUTH else None
 
 
 def _dumps(lit: Any) -> str:
@@ -218,6 +236,7 @@ def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
         except BaseException as exc:
             results.append(["error", type(exc).__name__, _short(exc)])
             continue
+        report_progress()  # the value's report gets a window of its own
         results.append(_report_value(out, budget))
     _give_up = None
     return {"status": "ok", "results": results}

@@ -75,7 +75,11 @@ def method_code_reward(completion: Any, task: CodeTask, *, format_bonus: float =
     code = extract_code(text, "answer_block") or extract_code(text, "raw")
     if code is None:
         return CodeScore(0.0, None, None, "empty <answer> block")
-    report = run_tests(code, task.tests, sandbox=sandbox, timeout_s=timeout_s)
+    from stepreward.codegen._prompt import with_prompt_helpers
+
+    # The prompt's own helpers are defined again after the completion: they win.
+    report = run_tests(with_prompt_helpers(code, task), task.tests, sandbox=sandbox,
+                       timeout_s=timeout_s)
     if report.status != "ok":
         return CodeScore(0.0, report, code, report.reason)
     if report.passed == report.total:

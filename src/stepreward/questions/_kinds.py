@@ -199,7 +199,7 @@ class OutputKind(QuestionKind):
         except ValueError as exc:
             return Verdict(correct=False, status="unparseable", reason=str(exc))
         gold = _decode(question.gold)
-        ok = values_equal(value, gold, float_tol=float_tol)
+        ok = values_equal(value, gold, float_tol=float_tol, precision="expected")
         reason = "the value differs from the return value"
         if not ok and type(gold) is NumpyArray and type(value) is not NumpyArray:
             reason = "the call returns a numpy.ndarray: write it as np.array([...])"
@@ -379,7 +379,7 @@ class InputKind(QuestionKind):
             return Verdict(correct=False, status="wrong", parsed=parsed,
                            reason="the call with these arguments does not return a value")
         ok = values_equal(outcome.to_python(), _decode(question.info["output"]),
-                          float_tol=float_tol)
+                          float_tol=float_tol, precision="expected")
         return Verdict(correct=ok, status="correct" if ok else "wrong", parsed=parsed,
                        reason=None if ok else "the call returns a different value")
 
@@ -577,7 +577,7 @@ class StateKind(QuestionKind):
                 value = NumpyArray.from_data(value)
             except ValueError:
                 pass
-        value_ok = values_equal(value, gold_value, float_tol=float_tol)
+        value_ok = values_equal(value, gold_value, float_tol=float_tol, precision="expected")
         if not value_ok and gold_type == "str" and not isinstance(value, str):
             value_ok = value_text == gold_value  # the string '12' written unquoted as 12
         ok = value_ok and type_ok

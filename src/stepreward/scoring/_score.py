@@ -210,7 +210,7 @@ def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | No
         if numpy_value is not None:
             # A numpy literal (np.array([...])), which the gate's builtins cannot spell, is
             # its own value: compared here, as the sandbox would compare it.
-            ok = values_equal(numpy_value, gold)
+            ok = values_equal(numpy_value, gold, precision="expected")
             return Verdict(correct=ok, status="correct" if ok else "wrong", parsed=expression,
                            reason=None if ok else "the answer's value differs from the "
                                                   "expected one")
