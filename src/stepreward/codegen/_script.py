@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+from functools import lru_cache
 
 __all__ = ["recording_script", "script_names", "script_stubs"]
 
@@ -25,6 +26,16 @@ def _bound_at_top(tree: ast.Module) -> set[str]:
     return bound
 
 
+@lru_cache(maxsize=512)  # a task's script is read once for all the completions of a group
+def _script_names(script: str) -> tuple[str, ...]:
+    try:
+        tree = ast.parse(script)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return ()
+    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    return tuple(sorted(loaded - _bound_at_top(tree) - _BUILTINS))
+
+
 def script_names(script: str) -> list[str]:
     """Names the test script reads but does not bind at its top level, builtins aside: what
     the completion provides (its functions, constants, imports).
@@ -33,12 +44,7 @@ def script_names(script: str) -> list[str]:
         >>> script_names("import math\\nfor n in (1, 2):\\n    assert total(n) == sum(range(n))")
         ['total']
     """
-    try:
-        tree = ast.parse(script)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
-    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    return sorted(loaded - _bound_at_top(tree) - _BUILTINS)
+    return list(_script_names(script))
 
 
 def script_stubs(script: str, code: str) -> list[str]:
@@ -117,6 +123,7 @@ class _Recording(ast.NodeTransformer):
         return ast.copy_location(ast.Expr(value=value), node)
 
 
+@lru_cache(maxsize=512)
 def recording_script(script: str) -> str:
     """The script for the task that runs the completion: every ``assert`` reduced to the
     calls in it that may reach the completion, in their order, with no expected value.

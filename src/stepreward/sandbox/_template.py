@@ -227,10 +227,13 @@ class Template:
                 # as another uid, so each is bound back at its own path, in this namespace,
                 # past the closed directory (which tasks no longer see at all).
                 if self.cfg.uid is not None:
-                    self.exposed = iso.expose_paths([
-                        *_task_import_paths(self.cfg.preload),
-                        *(p for p in sys.path if p and os.path.isdir(p)),
-                        self.cfg.base_dir])
+                    try:
+                        self.exposed = iso.expose_paths([
+                            *_task_import_paths(self.cfg.preload),
+                            *(p for p in sys.path if p and os.path.isdir(p)),
+                            self.cfg.base_dir])
+                    except OSError:  # the probe below says what tasks still cannot read
+                        self.exposed = []
                 # Work dirs live on a tmpfs of bounded size and inode count: a task cannot
                 # fill the host's disk, and the files it writes (which do not count against
                 # RLIMIT_AS) are capped per worker.
@@ -285,7 +288,7 @@ class Template:
                         pass
                 if bits & 1:  # what a task could not read, as the task would read it
                     blocked = [p for p in import_paths if not _can_read(p)]
-                    os.write(report_w, json.dumps(blocked).encode()[:60_000])
+                    os.write(report_w, json.dumps(blocked[:16]).encode())
                 if iso.seccomp_supported():
                     try:
                         iso.install_seccomp(iso.build_seccomp_filter(os.getpid(), allow_fork=False))

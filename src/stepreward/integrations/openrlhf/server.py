@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from stepreward.integrations.openrlhf import EXTRA_LOG_KEYS, extract_response, score_one
 
@@ -95,7 +95,7 @@ class _Refusal(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast("asyncio.Transport", transport)  # a TCP server's: a full transport
         self.transport = transport
         self.server._refused += 1
         body = json.dumps({"error": f"too many connections (limit "
