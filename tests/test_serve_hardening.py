@@ -372,3 +372,15 @@ def test_half_open_connections_at_the_descriptor_limit_get_a_clear_refusal() -> 
     for line in log.splitlines():
         json.loads(line)  # JSON lines only
     assert '"refused"' in log or "connections" in log
+
+
+def test_one_client_cannot_change_anothers_rewards(server: RewardServer) -> None:
+    """Two rows with one id and the same questions but another program: the server scores
+    each against its own program, whichever came first (the row cache keys the whole row)."""
+    good = sr.build_sample("def f(x):\n    return x + 1\n", "f(2)", kinds=("input",)).to_row()
+    evil = {**good, "source": "def f(x):\n    return 3\n"}
+    answer = "<answer>\nassert f(5) == 3\n</answer>"
+    for label, want in ((evil, 1.0), (good, 0.0), (evil, 1.0)):
+        status, body = _post(server, {"query": [answer], "prompts": [""],
+                                      "labels": [json.dumps(label)]})
+        assert status == 200 and body["rewards"] == [want], (label["source"], body)
