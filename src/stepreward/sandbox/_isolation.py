@@ -210,13 +210,24 @@ def expose_paths(paths: Iterable[str]) -> list[str]:
                 else:
                     _make_dirs(os.path.dirname(path))
                     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
-                if _mount(os.fsencode(f"/proc/self/fd/{fd}"), path, None, MS_BIND | MS_REC,
-                          None):
-                    bound.append(path)
+                source = os.fsencode(f"/proc/self/fd/{fd}")
+                if not (_mount(source, path, None, MS_BIND | MS_REC, None)
+                        or _mount(source, path, None, MS_BIND | MS_REC, None)):
+                    err = ctypes.get_errno()
+                    # All or nothing: a half-built skeleton would hide what it did not bind.
+                    _umount_detach(root)
+                    raise OSError(err, f"could not bind {path} below the closed {root}")
+                bound.append(path)
         finally:
             for fd in fds.values():
                 os.close(fd)
     return bound
+
+
+def _umount_detach(path: str) -> None:
+    umount2 = _libc.umount2
+    umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    umount2(os.fsencode(path), 2)  # MNT_DETACH
 
 
 def _make_dirs(path: str) -> None:

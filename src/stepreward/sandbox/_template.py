@@ -186,6 +186,7 @@ class Template:
         self.seccomp_filters: dict[bool, bytes] = {}
         self.exposed: list[str] = []  # import paths bound past a closed directory
         self.unreadable: list[str] = []  # import paths the task uid still cannot read
+        self.import_paths: list[str] = []  # what tasks import from, where it exists
 
     # ------------------------------------------------------------------ setup
 
@@ -221,6 +222,9 @@ class Template:
             self.has_ipcns = iso.enter_private_ipcns()
             if self.has_ipcns:
                 self.layers.append("ipcns")
+            # What tasks must be able to read, as it exists before any mount hides a part of it.
+            self.import_paths = [p for p in _task_import_paths(self.cfg.preload)
+                                 if os.path.exists(p)]
             if iso.enter_private_mountns():
                 # The interpreter, stepreward and the pre-loaded packages may live below a
                 # directory only their owner can enter (a 0700 home or checkout); tasks run
@@ -266,7 +270,7 @@ class Template:
         uid = self.cfg.uid if os.geteuid() == 0 else None
         if uid is not None:
             os.chown(probe_dir, uid, uid)
-        import_paths = [p for p in _task_import_paths(self.cfg.preload) if os.path.exists(p)]
+        import_paths = self.import_paths
         report_r, report_w = os.pipe()
         pid = os.fork()
         if pid == 0:
