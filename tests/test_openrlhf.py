@@ -86,7 +86,7 @@ def test_http_server_through_openrlhf_client(server: str, labels: dict[str, obje
     for prompt, completion, label, want in cases(labels):
         query = prompt + completion + "<|im_end|>"
         (out,) = asyncio.run(executor._fetch_rewards_via_http([query], [prompt], [label]))
-        assert out["rewards"] == [pytest.approx(want)] and out["scores"] == out["rewards"]
+        assert out["rewards"] == [pytest.approx(want)] and out["scores"] == [pytest.approx(want)]
         assert sorted(out["extra_logs"]) == sorted(EXTRA_LOG_KEYS)
 
 
@@ -180,8 +180,16 @@ def test_recipe_flags_parse_with_openrlhf(script: str) -> None:
     assert values["rollout.n_samples_per_prompt"] == 8 and values["data.label_key"] == "label"
 
 
-def test_multi_turn_agent_through_openrlhf_executor(labels: dict[str, object],
-                                                    tmp_path: object) -> None:
+LLAMA_TURN = ("<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n{content}<|eot_id|>"
+              "<|start_header_id|>assistant<|end_header_id|>\n\n")
+LLAMA_PROMPT = ("<|start_header_id|>user<|end_header_id|>\n\n{q}<|eot_id|>"
+                "<|start_header_id|>assistant<|end_header_id|>\n\n")
+
+
+@pytest.fixture(scope="module")
+def agent_run(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """Runs one episode through OpenRLHF's own MultiTurnAgentExecutor with a scripted engine
+    (a vLLM stand-in that answers each turn from a list)."""
     import importlib.util
     from types import SimpleNamespace
 
@@ -190,38 +198,179 @@ def test_multi_turn_agent_through_openrlhf_executor(labels: dict[str, object],
     from stepreward.integrations.openrlhf import agent_file_path
     from stepreward.integrations.tiny import build_tiny_model
 
-    sample: sr.Sample = labels["sample"]  # type: ignore[assignment]
     spec = importlib.util.spec_from_file_location("agent_func", agent_file_path())
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     executor = module.AgentExecutor()
-    tokenizer = AutoTokenizer.from_pretrained(build_tiny_model(f"{tmp_path}/tok"))
+    tokenizer = AutoTokenizer.from_pretrained(build_tiny_model(
+        str(tmp_path_factory.mktemp("tok"))))
 
     class Engine:
-        """Scripted vLLM stand-in: answers each turn from a list."""
-
-        def __init__(self, answers: list[str]) -> None:
-            self.answers = list(answers)
+        def __init__(self, texts: list[str]) -> None:
+            self.texts = list(texts)
 
         async def generate(self, tokens: list[int], params: object,
                            multi_modal_data: object = None) -> object:
-            text = f"<answer>{self.answers.pop(0)}</answer>"
+            text = self.texts.pop(0)
             ids = tokenizer(text, add_special_tokens=False)["input_ids"]
             return SimpleNamespace(outputs=[SimpleNamespace(token_ids=ids, text=text,
                                                             finish_reason="stop")])
 
-    def run(answers: list[str]) -> dict[str, object]:
+    def run(prompt: str, label: str, answers: list[str],
+            max_length: int = 8192) -> dict[str, object]:
         params = SimpleNamespace(max_tokens=64, logprobs=None)
-        return asyncio.run(executor.execute(PROMPT.format(q="Answer the questions."),
-                                            labels["stage1"], params, 4096, tokenizer,
-                                            Engine(answers)))
+        out: dict[str, object] = asyncio.run(executor.execute(
+            prompt, label, params, max_length, tokenizer,
+            Engine([f"<answer>{a}</answer>" for a in answers])))
+        out["text"] = tokenizer.decode(out["observation_tokens"],  # type: ignore[arg-type]
+                                       skip_special_tokens=False)
+        out["prompt_tokens"] = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        return out
 
+    run.tokenizer = tokenizer  # type: ignore[attr-defined]
+    run.Engine = Engine  # type: ignore[attr-defined]
+    return run
+
+
+def _logs(out: dict[str, object]) -> dict[str, float]:
+    return {k: float(v) for k, v in out["extra_logs"].items()}  # type: ignore[attr-defined]
+
+
+def test_agent_episode_scores_are_the_whole_episode(labels: dict[str, object],
+                                                    agent_run: object) -> None:
+    from stepreward.integrations.openrlhf import agent_rows
+
+    sample: sr.Sample = labels["sample"]  # type: ignore[assignment]
     n = len(sample.questions)
-    gold = run(sample.gold_answers())
-    assert gold["reward"] == pytest.approx(1.0) and len(gold["action_ranges"]) == n  # type: ignore[arg-type]
-    half = run([sample.gold_answers()[0]] + ["wrong"] * (n - 1))
-    assert half["reward"] == pytest.approx(1 / n)
-    assert "Question 2 of" in tokenizer.decode(half["observation_tokens"])  # type: ignore[arg-type]
+    assert n >= 2
+    (row,) = agent_rows([sample])
+    prompt = PROMPT.format(q=row["prompt"])
+    run = agent_run
+    gold = run(prompt, row["label"], sample.gold_answers())  # type: ignore[operator]
+    # OpenRLHF keeps the last step's scores: the whole episode's, not the last turn's 1/n.
+    assert gold["reward"] == pytest.approx(1.0) and gold["scores"] == pytest.approx(1.0)
+    assert len(gold["action_ranges"]) == n
+    logs = _logs(gold)
+    assert sorted(logs) == sorted(EXTRA_LOG_KEYS)
+    assert logs["stepreward/accuracy"] == 1.0 and logs["stepreward/correct"] == 1.0
+    half = run(prompt, row["label"],  # type: ignore[operator]
+               [sample.gold_answers()[0]] + ["wrong"] * (n - 1))
+    assert half["reward"] == pytest.approx(1 / n) and half["scores"] == pytest.approx(1 / n)
+    logs = _logs(half)
+    # The logs cover every turn, not only the last one (which was wrong).
+    assert logs["stepreward/accuracy"] == pytest.approx(1 / n)
+    assert logs["stepreward/output_accuracy"] == 1.0  # question 1 is the output question
+    assert "Question 2 of" in half["text"]
+    (binary,) = agent_rows([sample], scores="binary")
+    assert run(prompt, binary["label"], sample.gold_answers())["scores"] == 1.0  # type: ignore[operator]
+    assert run(prompt, binary["label"],  # type: ignore[operator]
+               [sample.gold_answers()[0]] + ["wrong"] * (n - 1))["scores"] == 0.0
+
+
+def test_agent_episode_cut_short_counts_unreached_questions(labels: dict[str, object],
+                                                            agent_run: object) -> None:
+    from stepreward.integrations.openrlhf import agent_rows
+
+    sample: sr.Sample = labels["sample"]  # type: ignore[assignment]
+    n = len(sample.questions)
+    (row,) = agent_rows([sample])
+    prompt = PROMPT.format(q=row["prompt"])
+    probe = agent_run(prompt, row["label"], sample.gold_answers())  # type: ignore[operator]
+    first_turn_end = probe["action_ranges"][1][0]
+    # Room for the first answer and its feedback only: OpenRLHF stops before turn 2.
+    cut = agent_run(prompt, row["label"], sample.gold_answers(),  # type: ignore[operator]
+                    max_length=first_turn_end)
+    assert len(cut["action_ranges"]) == 1
+    assert cut["scores"] == pytest.approx(1 / n) and cut["reward"] == pytest.approx(1 / n)
+    assert _logs(cut)["stepreward/no_answer"] == pytest.approx((n - 1) / n)
+
+
+def test_agent_first_question_sits_in_the_user_turn(labels: dict[str, object],
+                                                    agent_run: object) -> None:
+    from stepreward.integrations.openrlhf import agent_rows, sample_rows
+
+    sample: sr.Sample = labels["sample"]  # type: ignore[assignment]
+    opener = "<|im_start|>assistant\n"
+    # Rows written for the agent: the user message already holds the first question.
+    (row,) = agent_rows([sample])
+    out = agent_run(PROMPT.format(q=row["prompt"]), row["label"],  # type: ignore[operator]
+                    sample.gold_answers())
+    user_turn = out["text"].split(opener, 1)[0]
+    assert "Question 1 of" in user_turn and user_turn.count("Question 1 of") == 1
+    # Single-turn rows: the agent puts the first question inside the user turn too.
+    (plain,) = sample_rows([sample])
+    out = agent_run(PROMPT.format(q=plain["prompt"]), plain["label"],  # type: ignore[operator]
+                    sample.gold_answers())
+    assert "Question 1 of" in out["text"].split(opener, 1)[0]
+    assert out["reward"] == pytest.approx(1.0)
+
+
+def test_agent_turn_template_travels_in_the_label(labels: dict[str, object],
+                                                  agent_run: object,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from stepreward.integrations.openrlhf import agent_rows
+
+    sample: sr.Sample = labels["sample"]  # type: ignore[assignment]
+    (row,) = agent_rows([sample], turn=LLAMA_TURN)
+    assert json.loads(row["label"])["openrlhf"]["turn"] == LLAMA_TURN
+    # The driver's environment does not reach Ray actors; nothing is read from it.
+    monkeypatch.setenv("STEPREWARD_AGENT_TURN", "<junk>{content}</junk>")
+    out = agent_run(LLAMA_PROMPT.format(q=row["prompt"]), row["label"],  # type: ignore[operator]
+                    sample.gold_answers())
+    text = out["text"]
+    assert "<junk>" not in text and "<|im_start|>" not in text
+    assert "<|start_header_id|>user<|end_header_id|>\n\nQuestion 2 of" in text
+    assert out["reward"] == pytest.approx(1.0) and out["scores"] == pytest.approx(1.0)
+    # Single-turn rows in Llama's layout: the question goes before Llama's assistant opener.
+    plain = sr.Sample.from_row(sample.to_row())
+    label = json.dumps({**plain.to_row(), "openrlhf": {"turn": LLAMA_TURN}})
+    out = agent_run(LLAMA_PROMPT.format(q=plain.prompt), label,  # type: ignore[operator]
+                    sample.gold_answers())
+    head = out["text"].split("<|start_header_id|>assistant", 1)[0]
+    assert "Question 1 of" in head
+
+
+def test_agent_bad_label_ends_the_episode_with_zero(agent_run: object) -> None:
+    out = agent_run(PROMPT.format(q="hi"), "not json", ["x", "y"])  # type: ignore[operator]
+    assert out["reward"] == 0.0 and out["scores"] == 0.0
+    assert _logs(out)["stepreward/errors"] == 1.0 and len(out["action_ranges"]) == 1
+
+
+def test_scores_are_correctness_not_the_shaped_reward(labels: dict[str, object],
+                                                      server: str, agent_run: object) -> None:
+    from types import SimpleNamespace
+
+    from stepreward.integrations.openrlhf import sample_rows
+
+    sample: sr.Sample = labels["sample"]  # type: ignore[assignment]
+    answers = sample.gold_answers()
+    out_index = [q.kind for q in sample.questions].index("output")
+    # The output answer wrong, the step answers right: the gate pays 0, half is right.
+    gated = sample.answer_text([("assert f(3) == 0" if i == out_index else a)
+                                for i, a in enumerate(answers)])
+    share = (len(answers) - 1) / len(answers)
+    prompt = PROMPT.format(q=sample.prompt)
+    file_executor = agent.SingleTurnAgentExecutor(remote_rm_url=reward_file_path())
+    http_executor = agent.SingleTurnAgentExecutor(remote_rm_url=f"{server}/get_reward")
+    for mode, want in ((None, share), ("share", share), ("binary", 0.0)):
+        (row,) = sample_rows([sample], scores=mode)
+        query = prompt + gated + "<|im_end|>"
+        (out,) = asyncio.run(file_executor._fetch_rewards_via_func([query], [prompt],
+                                                                   [row["label"]]))
+        assert float(out["rewards"][0]) == 0.0
+        assert float(out["scores"][0]) == pytest.approx(want), mode
+        (got,) = asyncio.run(http_executor._fetch_rewards_via_http([query], [prompt],
+                                                                   [row["label"]]))
+        assert got["rewards"] == [0.0] and got["scores"] == [pytest.approx(want)]
+    assert float(out["extra_logs"]["stepreward/accuracy"][0]) == pytest.approx(share)
+    # OpenRLHF's own single-turn rollout: the `scores` it hands to dynamic filtering.
+    (row,) = sample_rows([sample])
+    engine = agent_run.Engine([gated])  # type: ignore[attr-defined]
+    done = asyncio.run(file_executor.execute(prompt, row["label"],
+                                             SimpleNamespace(max_tokens=None, logprobs=None),
+                                             8192, agent_run.tokenizer,  # type: ignore[attr-defined]
+                                             engine))
+    assert float(done["reward"][0]) == 0.0 and float(done["scores"][0]) == pytest.approx(share)
 
 
 def test_the_multi_turn_agent_never_raises_on_hostile_answers() -> None:

@@ -34,6 +34,7 @@ from stepreward.types import CodeTask, TestCase
 ROOT = Path(__file__).resolve().parents[1]
 TRL_DIR = ROOT / "integrations" / "trl"
 OPENRLHF_DIR = ROOT / "integrations" / "openrlhf"
+VERL_DIR = ROOT / "integrations" / "verl"
 SCRIPTS = ("data.sh", "sft.sh", "stage1.sh", "stage2.sh")
 # The shared benchmark data beside the checkout (../shared), or beside a worktree's parent.
 MBPP = next((p for p in (base / "shared" / "data" / "mbppplus" / "MbppPlus.jsonl.gz"
@@ -52,7 +53,7 @@ def _table_rows() -> list[list[str]]:
     for line in (ROOT / "docs" / "recipe.md").read_text().splitlines():
         if line.startswith("| ") and not line.startswith("| setting") and "---" not in line:
             cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-            assert len(cells) == 5, line
+            assert len(cells) == 6, line
             rows.append(cells)
     return rows
 
@@ -62,6 +63,14 @@ def _script_args(script: str) -> list[str]:
                          env={**os.environ, "PRINT_ARGS": "1", "REWARD_URL": "reward.py"},
                          capture_output=True, text=True, check=True, timeout=30).stdout
     return out.splitlines()
+
+
+def _verl_args(script: str) -> dict[str, str]:
+    """The Hydra overrides a verl script prints, as key -> value."""
+    out = subprocess.run(["bash", str(VERL_DIR / script)],
+                         env={**os.environ, "PRINT_ARGS": "1", "REWARD_PATH": "reward_fn.py"},
+                         capture_output=True, text=True, check=True, timeout=30).stdout
+    return dict(line.split("=", 1) for line in out.splitlines())
 
 
 def _same(actual: Any, expected: Any) -> bool:
@@ -85,8 +94,9 @@ def _numeric_or_text(text: str) -> Any:
 def test_settings_table_is_held_to_the_configs() -> None:
     settings = effective_settings(_load("paper-7b.yaml"))
     scripts = {s: _script_args(s) for s in SCRIPTS}
-    trl_checks = openrlhf_checks = 0
-    for setting, method, trl_cell, openrlhf_cell, files in _table_rows():
+    verl = {s: _verl_args(s) for s in ("stage1.sh", "stage2.sh")}
+    trl_checks = openrlhf_checks = verl_checks = 0
+    for setting, method, trl_cell, openrlhf_cell, verl_cell, files in _table_rows():
         assert method, setting
         for item in re.findall(r"`([^`]+)`", trl_cell):
             m = re.fullmatch(r"([\w.]+) = (.+)", item)
@@ -109,10 +119,19 @@ def test_settings_table_is_held_to_the_configs() -> None:
                 got = args[args.index(m.group(2)) + 1]
                 assert _same(_numeric_or_text(got), _numeric_or_text(m.group(3))), (item, got)
             openrlhf_checks += 1
+        for item in re.findall(r"`([^`]+)`", verl_cell):
+            m = re.fullmatch(r"(stage[12]\.sh) ([\w.]+)=(.+)", item)
+            if not m:
+                continue
+            got = verl[m.group(1)].get(m.group(2))
+            assert got is not None, (setting, item)
+            assert _same(_numeric_or_text(got), _numeric_or_text(m.group(3))), (item, got)
+            verl_checks += 1
         for path in re.findall(r"`((?:integrations|src)/[^`]+)`", files):
             assert (ROOT / path).exists(), (setting, path)
     # The parser found the table: a broken table would otherwise pass silently.
-    assert trl_checks >= 50 and openrlhf_checks >= 45, (trl_checks, openrlhf_checks)
+    assert trl_checks >= 50 and openrlhf_checks >= 45 and verl_checks >= 25, (
+        trl_checks, openrlhf_checks, verl_checks)
 
 
 def test_schedule_and_rewards_are_the_methods() -> None:
@@ -350,7 +369,8 @@ def test_code_rows_command(tmp_path: Path, sandbox: sr.Sandbox) -> None:
     assert len(rows) == 2 and rows[0]["messages"][0]["role"] == "system"
     assert "Check your program against the example" in rows[0]["messages"][1]["content"]
     label = json.loads(rows[0]["label"])
-    assert label["reward_options"] == {"partial_tests": 10, "format_bonus": 0.05}
+    assert label["reward_options"] == {"preset": "method", "partial_tests": 10,
+                                       "format_bonus": 0.05}
     assert score_one(_answer("n = int(input())\nprint(n * n)"), rows[0]["label"])[0] == \
         pytest.approx(1.05)
     if MBPP.exists():
@@ -377,28 +397,67 @@ def test_over_long_prompts_are_dropped(tmp_path: Path) -> None:
         drop_long_prompts([short], tokenizer, 0)
 
 
-def test_a_seeded_draw_of_ten_tests_does_not_pay_for_the_first_ten_alone(
-        sandbox: sr.Sandbox) -> None:
+def _method_paths(completion: str, task: CodeTask, **options: Any) -> list[float]:
+    """The ``method`` preset's reward for one completion through every path that builds it:
+    ``reward_for`` (by name, and from the label's ``reward_options``),
+    ``method_code_reward``, TRL's ``UnitTestReward`` (as the recipe's ``stage_rewards``
+    builds it) and OpenRLHF's reward function on a row written by ``code_task_rows``."""
+    from stepreward.integrations.openrlhf import code_task_rows
+    from stepreward.rewards import reward_for
+
+    method = {"partial_tests": 10, "format_bonus": 0.05, **options}
+    label = {**task.model_dump(mode="json"), "reward_options": {"preset": "method", **method}}
+    [trl] = stage_rewards({"stage2": {**method, "format_reward": False}}, "stage2")
+    [row] = code_task_rows([task], reward_options=method)
+    return [reward_for(completion, task, preset="method", **method).reward,
+            reward_for(completion, json.dumps(label)).reward,
+            method_code_reward(completion, task, **method).reward,  # type: ignore[arg-type]
+            trl(completions=[completion], task=[task.model_dump_json()])[0],
+            score_one(completion, row["label"])[0]]
+
+
+def test_a_seeded_draw_of_ten_tests_does_not_pay_for_the_first_ten_alone() -> None:
     """The method pays as much for passing only the first 10 tests (usually the prompt's
-    examples) as for a right solution; ``partial_seed`` draws the 10 per task instead."""
-    from stepreward.codegen._method import partial_test_indices
-    from stepreward.integrations.trl import UnitTestReward
+    examples) as for a right solution; ``partial_seed`` draws the 10 per task instead, on
+    every path that builds the ``method`` preset."""
+    from stepreward.presets import partial_test_indices
 
     task = _task(30)
     only_first = _answer("def sq(x):\n    return x * x if x < 10 else 0")
     right = _answer("def sq(x):\n    return x * x")
-    assert method_code_reward(only_first, task, sandbox=sandbox).reward == pytest.approx(1.05)
+    assert _method_paths(only_first, task) == pytest.approx([1.05] * 5)  # the method's rule
     drawn = partial_test_indices(task, 10, 7)
     assert drawn == partial_test_indices(task, 10, 7) and drawn != list(range(10))
+    assert partial_test_indices(task, 10) == list(range(10))
     want = sum(i < 10 for i in drawn) / 10 + 0.05
     assert want < 1.0
-    for seeded in (method_code_reward(only_first, task, sandbox=sandbox, partial_seed=7).reward,
-                   UnitTestReward(partial_tests=10, format_bonus=0.05, partial_seed=7)(
-                       completions=[only_first], task=[task.model_dump_json()])[0],
-                   score_one(only_first, json.dumps({
-                       **task.model_dump(mode="json"),
-                       "reward_options": {"partial_tests": 10, "format_bonus": 0.05,
-                                          "partial_seed": 7}}))[0]):
-        assert seeded == pytest.approx(want)
-    assert method_code_reward(right, task, sandbox=sandbox, partial_seed=7).reward == \
-        pytest.approx(1.05)
+    assert _method_paths(only_first, task, partial_seed=7) == pytest.approx([want] * 5)
+    assert _method_paths(right, task, partial_seed=7) == pytest.approx([1.05] * 5)
+    # Another task id draws other tests; a bad seed is a reward of 0 with the reason.
+    other = task.model_copy(update={"task_id": "sq2"})
+    assert partial_test_indices(other, 10, 7) != drawn
+    from stepreward.rewards import reward_for
+
+    bad = reward_for(only_first, task, preset="method", partial_seed="7")
+    assert bad.reward == 0.0 and "partial_seed" in (bad.reason or "")
+    from stepreward.integrations.trl import UnitTestReward
+
+    with pytest.raises(ValueError, match="partial_seed"):
+        UnitTestReward(partial_seed=7)
+
+
+def test_the_method_preset_keeps_the_prompts_helpers() -> None:
+    """HumanEval/50-style: the prompt gives ``encode_x`` and asks for ``decode_x``; a
+    completion that makes both the identity earns nothing on any path of the ``method``
+    preset, and a right one earns full marks."""
+    prompt = ('def encode_x(s: str) -> str:\n    return s[::-1] + "x"\n\n\n'
+              'def decode_x(s: str) -> str:\n    """Undo encode_x."""\n')
+    task = CodeTask(task_id="x", prompt=prompt, entry_point="decode_x",
+                    tests=[TestCase(kind="script", script=(
+                        f"assert decode_x(encode_x({s!r})) == {s!r}\n"))
+                        for s in ("ab", "xyz", "", "hello")])
+    identity = _answer("def encode_x(s):\n    return s\n\ndef decode_x(s):\n    return s")
+    right = _answer("def decode_x(s):\n    return s[:-1][::-1]")
+    assert _method_paths(right, task) == pytest.approx([1.05] * 5)
+    assert _method_paths(identity, task) == [0.0] * 5
+    assert _method_paths(identity, task, partial_seed=3) == [0.0] * 5

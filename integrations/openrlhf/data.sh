@@ -21,7 +21,7 @@ SYNTH=(
 )
 CODE=(
   code-rows --source prime --out "$OUT/code_tasks_openrlhf.jsonl"
-  --partial-tests 10 --format-bonus 0.05
+  --reward-preset method --partial-tests 10 --format-bonus 0.05
   --benchmark "mbpp-plus=${MBPP_PLUS:-../shared/data/mbppplus/MbppPlus.jsonl.gz}"
   --benchmark "humaneval-plus=${HUMANEVAL_PLUS:-../shared/data/humanevalplus/HumanEvalPlus.jsonl.gz}"
   --benchmark "cruxeval=${CRUXEVAL:-../shared/data/cruxeval/cruxeval.jsonl}"

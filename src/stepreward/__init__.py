@@ -1,8 +1,9 @@
 """stepreward: verifiable rewards from program execution for RL on code models (ExecVerify).
 
 The package is layered, imports pointing down only: types and values; sandbox; trace;
-questions; scoring; codegen; synth; eval; integrations; cli; this facade on top. The order is
-the ``LAYERS`` table in ``stepreward._layers``; ``docs/architecture.md`` walks through it.
+questions; scoring; codegen; rewards; synth; eval; integrations; cli; this facade on top. The
+order is the ``LAYERS`` table in ``stepreward._layers``; ``docs/architecture.md`` walks
+through it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "Limits",
     "Question",
     "RewardConfig",
+    "RewardResult",
     "Sample",
     "Sandbox",
     "Score",
@@ -28,10 +30,12 @@ __all__ = [
     "Value",
     "Verdict",
     "__version__",
+    "areward_for",
     "build_sample",
     "build_samples",
     "code_reward",
     "default_sandbox",
+    "reward_for",
     "run_tests",
     "score",
     "score_many",
@@ -43,6 +47,7 @@ __all__ = [
 if TYPE_CHECKING:
     from stepreward.codegen._api import code_reward, run_tests
     from stepreward.questions._sample import build_sample, build_samples
+    from stepreward.rewards import RewardResult, areward_for, reward_for
     from stepreward.sandbox._pool import Sandbox
     from stepreward.scoring._score import score, score_many
     from stepreward.trace._api import default_sandbox, set_default_sandbox, trace, trace_many
@@ -75,4 +80,5 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "stepreward.questions._sample": ["build_sample", "build_samples"],
     "stepreward.scoring._score": ["score", "score_many"],
     "stepreward.codegen._api": ["code_reward", "run_tests"],
+    "stepreward.rewards": ["RewardResult", "areward_for", "reward_for"],
 })

@@ -25,7 +25,8 @@ ROOT = "stepreward"
 
 # (layer name, the modules and packages in it). DESIGN.md's numbered layers, split where its
 # "may import" column gives a direction inside one (scoring imports questions, eval imports
-# synth, the command line imports the adapters).
+# synth, the command line imports the adapters), plus the framework-neutral reward entry that
+# every adapter calls, above the graders it dispatches to.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("types and values", ("stepreward.types", "stepreward.values", "stepreward._jsonl",
                           "stepreward._lazy", "stepreward._progress", "stepreward._layers",
@@ -35,6 +36,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("questions", ("stepreward.questions",)),
     ("scoring", ("stepreward.scoring",)),
     ("codegen", ("stepreward.codegen",)),
+    ("rewards", ("stepreward.presets", "stepreward.rewards", "stepreward.rows")),
     ("synth", ("stepreward.synth",)),
     ("eval", ("stepreward.eval",)),
     ("integrations", ("stepreward.integrations", "stepreward.curriculum")),

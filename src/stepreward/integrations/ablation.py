@@ -113,7 +113,10 @@ def run_ablation(config: str | Path, out_dir: str | Path | None = None,
     e = base.get("eval", {})
     rows = recipe._read_jsonl(shared / "data" / "validation.jsonl")
     samples = [Sample.from_row(json.loads(r["label"])) for r in rows[: e.get("n", 64)]]
-    sft_result = recipe._eval_checkpoint(str(shared / "sft"), samples, [], e, "normalized")
+    sft_result = recipe._eval_checkpoint(str(shared / "sft"), samples, [], e, "normalized",
+                                         dtype=e.get("dtype"))
+    if e.get("bench"):  # the real benchmarks too (CRUXEval-O for the method's claim)
+        sft_result.update(recipe._bench_eval(base, shared, "sft", str(shared / "sft")))
     results: dict[str, dict[int, dict[str, Any]]] = {}
     for arm in names:
         for seed in seeds:
@@ -129,7 +132,10 @@ def run_ablation(config: str | Path, out_dir: str | Path | None = None,
                    "stage1": {**base["stage1"], "reward": all_arms[arm]}}
             s = time.monotonic()
             train = recipe._stage1(cfg, run, str(shared / "sft"))
-            held = recipe._eval_checkpoint(str(run / "stage1"), samples, [], e, "normalized")
+            held = recipe._eval_checkpoint(str(run / "stage1"), samples, [], e, "normalized",
+                                           dtype=e.get("dtype"))
+            if e.get("bench"):
+                held.update(recipe._bench_eval(cfg, run, "stage1", str(run / "stage1")))
             _with_trace(held, samples)
             result = {"train": train, "eval": held, "seconds": round(time.monotonic() - s, 1)}
             (run / "result.json").write_text(json.dumps(result, indent=2))
@@ -152,7 +158,9 @@ def _report(results: dict[str, dict[int, dict[str, Any]]], sft: dict[str, Any],
                ("trace", "held-out trace accuracy (next statement + state, greedy)"),
                ("sampled_output", "held-out output accuracy (sampled)"),
                ("sampled_trace", "held-out trace accuracy (sampled)"),
-               ("reward", "held-out reward (normalized preset, greedy)")]
+               ("reward", "held-out reward (normalized preset, greedy)"),
+               ("cruxeval-o", "CRUXEval-O pass@1 (greedy)"),
+               ("cruxeval-i", "CRUXEval-I pass@1 (greedy)")]
     lines = [f"{n} held-out samples; SFT checkpoint: "
              + ", ".join(f"{key} {sft[key]:.3f}" for key, _ in metrics if key in sft), ""]
     arms = list(results)

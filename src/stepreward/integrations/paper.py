@@ -14,12 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# The method's stage-2 reward is defined with the other code rewards, below the adapters that
-# use it; it stays importable from here.
-from stepreward.codegen._method import method_code_reward
 from stepreward.types import CodeTask
 
 if TYPE_CHECKING:
+    from stepreward.codegen import CodeScore
     from stepreward.sandbox._pool import Sandbox
 
 __all__ = ["PRIME_DATASET", "STAGE2_INSTRUCTION", "ContaminationError", "benchmark_tasks_ids",
@@ -46,6 +44,37 @@ _FAMILIES = {"mbpp-plus": "mbpp", "mbpp": "mbpp", "humaneval-plus": "humaneval",
 
 class ContaminationError(ValueError):
     """A training set shares tasks with an evaluation benchmark."""
+
+
+# ------------------------------------------------------------------------------ stage-2 reward
+
+
+def method_code_reward(completion: Any, task: CodeTask, *, format_bonus: float = 0.05,
+                       partial_tests: int = 10, timeout_s: float = 1.0,
+                       sandbox: Sandbox | None = None,
+                       partial_seed: int | None = None) -> CodeScore:
+    """The method's stage-2 reward: the ``method`` preset of :mod:`stepreward.presets` (1 when
+    every test passes, else the pass rate over the first ``partial_tests`` tests, plus
+    ``format_bonus`` when above 0), as a ``CodeScore``. ``partial_seed`` pays the pass rate
+    over ``partial_tests`` tests drawn per task with that seed instead of the first ones
+    (which are usually the prompt's examples). Never raises.
+
+    Example:
+        >>> from stepreward.types import TestCase
+        >>> t = CodeTask(task_id="t", prompt="", tests=[TestCase.call("sq", (3,), 9)])
+        >>> method_code_reward("<answer>\\n```python\\ndef sq(x):\\n    return x * x\\n```"
+        ...                    "\\n</answer>", t).reward
+        1.05
+    """
+    from stepreward.codegen import CodeScore
+    from stepreward.rewards import reward_for
+
+    r = reward_for(completion, task, preset="method", format_bonus=format_bonus,
+                   partial_tests=partial_tests, timeout_s=timeout_s, sandbox=sandbox,
+                   partial_seed=partial_seed)
+    if r.details is not None:
+        return r.details  # type: ignore[no-any-return]
+    return CodeScore(0.0, None, None, r.reason)
 
 
 # ------------------------------------------------------------------------------ stage-2 data
@@ -229,7 +258,9 @@ def code_spec(code: Mapping[str, Any]) -> dict[str, Any]:
     ``source: mbpp-plus`` (which the contamination check then refuses unless forced)."""
     spec = dict(code)
     if "source" not in spec:
-        if spec.get("mbpp_plus_path"):
+        if spec.get("easy"):
+            spec["source"] = "easy"  # the recipe's own arithmetic tasks (easy_code_tasks)
+        elif spec.get("mbpp_plus_path"):
             spec.update(source="mbpp-plus", path=spec["mbpp_plus_path"])
         else:
             spec["source"] = "synth"
@@ -296,12 +327,15 @@ def dataset_options(d: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def stage_rewards(cfg: Mapping[str, Any], stage: str) -> list[Any]:
-    """The TRL reward functions a recipe config gives a GRPO stage.
+    """The TRL reward functions a recipe config gives a GRPO stage, each a thin call into
+    :func:`stepreward.rewards.reward_for`.
 
-    ``stage1``: :class:`ExecutionReward` with the config's ``reward`` preset; ``stage2``:
-    :class:`UnitTestReward` (``partial_tests`` and ``format_bonus`` give the method's
-    reward). Both add :class:`FormatReward` — shaping beyond the method — unless
-    ``format_reward: false`` (the paper configs).
+    ``stage1``: :class:`ExecutionReward` with the config's ``reward`` preset (a name in
+    :data:`stepreward.presets.PRESETS` or RewardConfig fields); ``stage2``:
+    :class:`UnitTestReward` (``partial_tests`` and ``format_bonus`` give the ``method``
+    preset, ``partial_seed`` its seeded draw of the tests; else ``partial``). Both add
+    :class:`FormatReward` — shaping beyond the method —
+    unless ``format_reward: false`` (the paper configs).
 
     Example:
         >>> [r.__name__ for r in stage_rewards({"stage1": {"format_reward": False}}, "stage1")]
@@ -325,7 +359,8 @@ def stage_rewards(cfg: Mapping[str, Any], stage: str) -> list[Any]:
     elif stage == "stage2":
         rewards = [UnitTestReward(format_bonus=st.get("format_bonus", 0.0),
                                   timeout_s=st.get("test_timeout_s", 1.0),
-                                  partial_tests=st.get("partial_tests"))]
+                                  partial_tests=st.get("partial_tests"),
+                                  partial_seed=st.get("partial_seed"))]
     else:
         raise ValueError(f"stage must be stage1 or stage2, got {stage!r}")
     if st.get("format_reward", True):
@@ -461,7 +496,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, help="at most this many tasks")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output JSONL")
-    p.add_argument("--partial-tests", type=int, default=10)
+    from stepreward.presets import preset_names
+
+    p.add_argument("--reward-preset", default="method", choices=preset_names("code"),
+                   help="stage-2 reward preset written into each label (default: the "
+                        "method's)")
+    p.add_argument("--partial-tests", type=int, default=10,
+                   help="the method preset: tests counted for partial credit")
+    p.add_argument("--partial-seed", type=int,
+                   help="the method preset: draw the partial-credit tests per task with this "
+                        "seed instead of taking the first ones (the prompt's examples)")
     p.add_argument("--format-bonus", type=float, default=0.05)
     p.add_argument("--benchmark", action="append", default=[], metavar="NAME=PATH",
                    help="an eval benchmark to check overlap with (repeat); PATH may be empty")
@@ -483,9 +527,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"code-rows: {exc}", file=sys.stderr)
         return 2
+    options: dict[str, Any] = {"preset": args.reward_preset, "format_bonus": args.format_bonus}
+    if args.reward_preset == "method":
+        options["partial_tests"] = args.partial_tests
+        if args.partial_seed is not None:
+            options["partial_seed"] = args.partial_seed
     rows = code_task_rows(tasks, STAGE2_INSTRUCTION, system_prompt=SYSTEM_PROMPT,
-                          reward_options={"partial_tests": args.partial_tests,
-                                          "format_bonus": args.format_bonus})
+                          reward_options=options)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         for row in rows:

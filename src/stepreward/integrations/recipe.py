@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stepreward.questions._formats import compact_prompt
+
 __all__ = ["STAGES", "compact_prompt", "compact_row", "easy_code_tasks", "eval_table",
            "run_recipe", "short_answer"]
 
@@ -114,21 +116,6 @@ def short_answer(question: Any) -> str:
         if call and text.startswith(head):
             return text[len(head):]
     return text
-
-
-def compact_prompt(prompt: str) -> str:
-    """A sample's prompt without its fixed instructions: the numbered program, the call and
-    the questions. For models trained from scratch, which learn the answer format from SFT
-    and gain nothing from reading the same paragraph in every prompt.
-
-    Example:
-        >>> compact_prompt("Intro.\n\nProgram:\n1 | x\n\nCall: f()\n\nQuestions:\n1. Q\n\nHow")
-        'Program:\n1 | x\n\nCall: f()\n\nQuestions:\n1. Q'
-    """
-    parts = prompt.split("\n\n")
-    if len(parts) >= 5 and parts[1].startswith("Program:") and parts[-1].startswith("How"):
-        return "\n\n".join(parts[1:-1])
-    return prompt
 
 
 def compact_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -257,7 +244,7 @@ def _stage_data(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
 
     d = cfg["data"]
     folder = out / "data"
-    seed = d.get("seed", 0)
+    seed = d.get("seed", cfg.get("seed", 0))
     answers = int(d.get("sft_answers", 0))
     # Stage-2 tasks first: a contaminated training set stops the run before any work.
     code = d.get("code", {})
@@ -328,26 +315,53 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def _prompt_record(cfg: dict[str, Any]) -> dict[str, Any]:
+    """How the recipe renders prompts: saved with every checkpoint for evaluation."""
+    return {"format": "compact" if (cfg.get("data") or {}).get("compact_prompts") else "full",
+            "system_prompt": _system_prompt(cfg)}
+
+
+def _resume_point(folder: Path, cfg: dict[str, Any]) -> bool | None:
+    """``True`` (TRL picks the last checkpoint) when resuming and the stage saved one."""
+    if not cfg.get("resume"):
+        return None
+    return True if any(folder.glob("checkpoint-*")) else None
+
+
 def _stage_sft(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
     import datasets
     import torch
     import trl
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from stepreward.integrations._training import (
+        load_model,
+        peft_config,
+        save_checkpoint,
+        sft_dataset,
+        trainer_settings,
+    )
 
     s = cfg["sft"]
     folder = out / "sft"
+    config = dict(s.get("config", {}))
     rows = _read_jsonl(out / "data" / "sft.jsonl")
-    ds = datasets.Dataset.from_list([{"messages": r["messages"]} for r in rows])
     torch.manual_seed(cfg.get("seed", 0))
     tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForCausalLM.from_pretrained(source)
-    args = trl.SFTConfig(output_dir=str(folder), report_to="none", save_strategy="no",
-                         seed=cfg.get("seed", 0), **s.get("config", {}))
+    if config.get("assistant_only_loss"):
+        # TRL masks by the template's generation markers (templates that have them).
+        ds = datasets.Dataset.from_list([{"messages": r["messages"]} for r in rows])
+    else:
+        # Prompt and reply tokenized here, the prompt masked: any chat template works.
+        ds = sft_dataset([r for r in rows if r.get("messages")], tokenizer,
+                         config.get("max_length", 1024))
+    model = load_model(source, cfg.get("model"))
+    args = trl.SFTConfig(**trainer_settings("sft", config, folder, cfg.get("seed", 0)))
     trainer = trl.SFTTrainer(model=model, args=args, train_dataset=ds,
-                             processing_class=tokenizer)
-    trainer.train()
-    trainer.save_model(str(folder))
-    tokenizer.save_pretrained(folder)
+                             processing_class=tokenizer,
+                             peft_config=peft_config(cfg.get("model"), model))
+    trainer.train(resume_from_checkpoint=_resume_point(folder, cfg))
+    save_checkpoint(trainer.model, tokenizer, folder, _prompt_record(cfg))
     _write_metrics(folder, trainer.state.log_history)
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     return {"steps": trainer.state.global_step, "first_loss": losses[0] if losses else None,
@@ -358,8 +372,15 @@ def _grpo(cfg: dict[str, Any], out: Path, source: str, name: str, rows: list[dic
           rewards: list[Any], wrap: Any = None) -> dict[str, Any]:
     import torch
     import trl
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
+    from stepreward.integrations._training import (
+        StepClock,
+        load_model,
+        peft_config,
+        save_checkpoint,
+        trainer_settings,
+    )
     from stepreward.integrations.trl import to_trl_dataset
 
     st = cfg[name]
@@ -370,20 +391,24 @@ def _grpo(cfg: dict[str, Any], out: Path, source: str, name: str, rows: list[dic
         from stepreward.integrations.paper import drop_long_prompts
 
         rows = drop_long_prompts(rows, tokenizer, st["max_prompt_tokens"])
-    model = AutoModelForCausalLM.from_pretrained(source)
+    model = load_model(source, cfg.get("model"))
     dataset, extra = to_trl_dataset(rows), {}
     if wrap is not None:  # stage1.curriculum: the dataset and rewards go through it
         dataset, rewards, extra = wrap(rows, rewards)
-    args = trl.GRPOConfig(output_dir=str(folder), report_to="none", save_strategy="no",
-                          remove_unused_columns=False, seed=cfg.get("seed", 0),
-                          **{**st.get("config", {}), **extra})
+    args = trl.GRPOConfig(**trainer_settings(name, {**st.get("config", {}), **extra}, folder,
+                                             cfg.get("seed", 0), remove_unused_columns=False))
+    clock = StepClock()
     trainer = trl.GRPOTrainer(model=model, processing_class=tokenizer, args=args,
-                              train_dataset=dataset, reward_funcs=rewards)
-    trainer.train()
-    trainer.save_model(str(folder))
-    tokenizer.save_pretrained(folder)
+                              train_dataset=dataset, reward_funcs=clock.wrap(rewards),
+                              peft_config=peft_config(cfg.get("model"), model),
+                              callbacks=[clock.callback()])
+    trainer.train(resume_from_checkpoint=_resume_point(folder, cfg))
+    save_checkpoint(trainer.model, tokenizer, folder, _prompt_record(cfg))
     _write_metrics(folder, trainer.state.log_history)
-    return {"steps": trainer.state.global_step, **_reward_summary(trainer.state.log_history)}
+    timing = clock.summary()
+    (folder / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")
+    return {"steps": trainer.state.global_step, **_reward_summary(trainer.state.log_history),
+            **{k: round(v, 4) for k, v in timing.items() if k != "steps_timed"}}
 
 
 def _reward_summary(history: list[dict[str, Any]]) -> dict[str, Any]:
@@ -439,6 +464,10 @@ def _stage1(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
     rows = sample_rows(raw, system_prompt=_system_prompt(cfg))
     rewards = stage_rewards(cfg, "stage1")
     rows = rows[: st.get("max_rows", len(rows))]
+    if not rows:
+        raise ValueError("stage 1 has no rows: the data stage left none for it (data.n too "
+                         "small for data.sft_answers, or data.max_answer_chars filtered them "
+                         "out); see data/ in the output folder")
     if st.get("curriculum") is None:
         return _grpo(cfg, out, source, "stage1", rows, rewards)
     return _stage1_curriculum(cfg, out, source, rows, rewards)
@@ -488,6 +517,8 @@ def _stage2(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
     rewards = stage_rewards(cfg, "stage2")
     rows = code_task_rows(tasks, system_prompt=_system_prompt(cfg), instruction=(
         STAGE2_INSTRUCTION if st.get("instruction") == "method" else st.get("instruction")))
+    if not rows:
+        raise ValueError("stage 2 has no code tasks: raise data.code.n")
     return _grpo(cfg, out, source, "stage2", rows, rewards)
 
 
@@ -495,19 +526,37 @@ EVAL_CHECKPOINTS = ("base", "sft", "stage1", "stage2")
 KINDS = ("output", "input", "next_statement", "state", "coverage", "branch")
 
 
-def _generate(source: str, prompts: list[str], max_new_tokens: int,
-              batch_size: int, system: str | None = None, samples: int = 0,
-              temperature: float = 1.0, seed: int = 0) -> list[str]:
-    """Greedy completions for chat prompts, batched with left padding; with ``samples``,
-    that many sampled completions per prompt instead (prompt-major order)."""
+_LOADED: dict[tuple[str, str | None], tuple[Any, Any]] = {}
+
+
+def _load_for_eval(source: str, dtype: str | None) -> tuple[Any, Any]:
+    """A checkpoint's model and tokenizer, loaded once for all of its evaluation."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    tokenizer.padding_side = "left"
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = AutoModelForCausalLM.from_pretrained(source, dtype="auto").to(device)  # type: ignore[arg-type,unused-ignore]
-    model.eval()  # type: ignore[no-untyped-call,unused-ignore]
+    key = (source, dtype)
+    if key not in _LOADED:
+        _LOADED.clear()  # one checkpoint in memory at a time
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        tokenizer.padding_side = "left"
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        kind = getattr(torch, dtype) if dtype not in (None, "auto") else "auto"
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=kind).to(device)  # type: ignore[arg-type,unused-ignore]
+        model.eval()  # type: ignore[no-untyped-call,unused-ignore]
+        _LOADED[key] = (model, tokenizer)
+    return _LOADED[key]
+
+
+def _generate(source: str, prompts: list[str], max_new_tokens: int,
+              batch_size: int, system: str | None = None, samples: int = 0,
+              temperature: float = 1.0, seed: int = 0, dtype: str | None = None,
+              stop: tuple[str, ...] = ("</answer>",)) -> list[str]:
+    """Greedy completions for chat prompts, batched with left padding; with ``samples``,
+    that many sampled completions per prompt instead (prompt-major order)."""
+    import torch
+
+    model, tokenizer = _load_for_eval(source, dtype)
+    device = model.device
     texts = [tokenizer.apply_chat_template(
         [*([{"role": "system", "content": system}] if system else []),
          {"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
@@ -524,28 +573,35 @@ def _generate(source: str, prompts: list[str], max_new_tokens: int,
         enc = tokenizer(texts[i:i + per_batch], return_tensors="pt", padding=True).to(device)
         with torch.no_grad():
             ids = model.generate(**enc, max_new_tokens=max_new_tokens,
-                                 pad_token_id=tokenizer.pad_token_id, **options)
+                                 pad_token_id=tokenizer.pad_token_id, **options,
+                                 **({"stop_strings": list(stop), "tokenizer": tokenizer}
+                                    if stop else {}))
         width = enc["input_ids"].shape[1]
         out.extend(str(tokenizer.decode(row[width:], skip_special_tokens=True)) for row in ids)
     return out
 
 
 def _eval_checkpoint(source: str, samples: list[Any], tasks: list[Any],
-                     e: dict[str, Any], reward: Any, system: str | None = None) -> dict[str, Any]:
-    from stepreward.codegen._api import code_reward, extract_code
+                     e: dict[str, Any], reward: Any, system: str | None = None,
+                     dtype: str | None = None) -> dict[str, Any]:
+    from stepreward.codegen._api import extract_code
+    from stepreward.rewards import reward_for
     from stepreward.scoring._score import score
 
     batch = int(e.get("batch_size", 16))
     result: dict[str, Any] = {}
     if samples:
         completions = _generate(source, [s.prompt for s in samples],
-                                e.get("max_new_tokens", 32), batch, system)
+                                e.get("max_new_tokens", 32), batch, system, dtype=dtype)
         per_kind: dict[str, list[float]] = {}
         fmt, rewards, items = [], [], []
+        outputs: list[float] = []  # per sample with an output question: paired comparisons
         for text, sample in zip(completions, samples, strict=True):
             sc = score(text, sample, reward=reward)
             for q, v in zip(sample.questions, sc.verdicts, strict=True):
                 per_kind.setdefault(q.kind, []).append(float(v.correct))
+                if q.kind == "output":
+                    outputs.append(float(v.correct))
             fmt.append(float(sc.components.get("format") or 0.0))
             rewards.append(sc.reward)
             items.append(sum(float(v.correct) for v in sc.verdicts) / max(1, len(sc.verdicts)))
@@ -558,13 +614,14 @@ def _eval_checkpoint(source: str, samples: list[Any], tasks: list[Any],
         result["reward"] = sum(rewards) / len(rewards)
         result["example"] = completions[0][:200]
         result["per_sample"] = items
+        result["per_sample_output"] = outputs
         k = int(e.get("samples") or 0)
         if k:
             # What GRPO optimises: the accuracy of answers drawn at a temperature, averaged
             # over k draws per prompt (pass@1 estimated from k samples).
             drawn = _generate(source, [s.prompt for s in samples], e.get("max_new_tokens", 32),
                               batch, system, samples=k,
-                              temperature=float(e.get("temperature", 1.0)))
+                              temperature=float(e.get("temperature", 1.0)), dtype=dtype)
             sampled: list[float] = []
             drawn_kind: dict[str, list[float]] = {}
             for j, sample in enumerate(samples):
@@ -582,13 +639,14 @@ def _eval_checkpoint(source: str, samples: list[Any], tasks: list[Any],
         from stepreward.integrations.trl import code_task_rows
 
         prompts = [r["prompt"][0]["content"] for r in code_task_rows(tasks)]
-        completions = _generate(source, prompts, e.get("code_max_new_tokens", 96), batch, system)
+        completions = _generate(source, prompts, e.get("code_max_new_tokens", 96), batch, system,
+                                dtype=dtype)
         passed: list[float] = []
         blocks: list[float] = []
         for text, task in zip(completions, tasks, strict=True):
             blocks.append(float(extract_code(text, "answer_block") is not None))
-            passed.append(float(code_reward(text, task,
-                                            timeout_s=e.get("test_timeout_s", 1.0)).reward or 0))
+            passed.append(reward_for(text, task, preset="partial",
+                                     timeout_s=e.get("test_timeout_s", 1.0)).reward)
         result["code_pass_rate"] = sum(passed) / len(passed)
         result["per_task"] = passed
         result["code_format"] = sum(blocks) / len(blocks)
@@ -651,9 +709,11 @@ def eval_table(results: dict[str, dict[str, Any]],
     """
     training = training or {}
     cols = [k for k in (*KINDS, "accuracy", "sampled", "format", "code_pass_rate",
-                        "code_format") if any(k in r for r in results.values())]
+                        "code_format", "cruxeval-o", "cruxeval-i", "cruxeval-trace_questions")
+            if any(k in r for r in results.values())]
     short = {"next_statement": "next", "code_pass_rate": "code pass", "code_format":
-             "code fmt"}
+             "code fmt", "cruxeval-o": "crux-O", "cruxeval-i": "crux-I",
+             "cruxeval-trace_questions": "crux-trace"}
     head = f"{'stage':<7} " + " ".join(f"{short.get(c, c):>9}" for c in cols)
     head += f" {'train reward (1st->last quarter)':>32}  verdict"
     lines = [head, "-" * len(head)]
@@ -726,6 +786,39 @@ def _plot_learning(folder: Path, out: Path, results: dict[str, dict[str, Any]]) 
     plt.close(fig)
 
 
+def _bench_eval(cfg: dict[str, Any], out: Path, name: str, ckpt: str) -> dict[str, Any]:
+    """A checkpoint on the real benchmarks (``eval.bench``: name -> number of items) through
+    the library's own eval, in the prompt format the recipe trains with; the per-item
+    verdicts are kept for paired comparisons between checkpoints."""
+    from stepreward.eval._harness import run_eval
+    from stepreward.synth._backends import TransformersGenerator
+
+    e = cfg.get("eval", {})
+    record = _prompt_record(cfg)
+    generator = TransformersGenerator(ckpt, batch_size=int(e.get("batch_size", 16)),
+                                      system_prompt=record["system_prompt"],
+                                      dtype=e.get("dtype"))
+    found: dict[str, Any] = {}
+    for bench, limit in dict(e["bench"]).items():
+        folder = out / "eval" / name / bench
+        if folder.exists():  # a rerun grades afresh: the checkpoint may have changed
+            import shutil
+
+            shutil.rmtree(folder)
+        r = run_eval(bench, folder, backend=generator, data=e.get("bench_data"),
+                     limit=int(limit), max_tokens=int(e.get("bench_max_new_tokens", 48)),
+                     batch_size=int(e.get("batch_size", 16)), prompt_format=record["format"],
+                     seed=int(cfg.get("seed", 0)))
+        rows = _read_jsonl(folder / "completions.jsonl")
+        per_item = {str(r_["id"]): float(bool(r_.get("correct"))) for r_ in rows}
+        found[bench] = float(r["pass@1"]) / 100.0
+        found[f"per_item_{bench}"] = [per_item[k] for k in sorted(per_item)]
+        if bench == "cruxeval-trace":  # accuracy per question, as for the held-out samples
+            found[f"{bench}_questions"] = sum(r["accuracy_per_kind"].values()) / max(
+                1, 100 * len(r["accuracy_per_kind"]))
+    return found
+
+
 def _stage_eval(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
     """Held-out accuracy per question kind (and code pass rate) of every stage's checkpoint."""
     from stepreward.types import CodeTask, Sample
@@ -747,8 +840,11 @@ def _stage_eval(cfg: dict[str, Any], out: Path, source: str) -> dict[str, Any]:
         else:
             continue
         print(f"   eval {name}", file=sys.stderr, flush=True)
-        results[name] = _eval_checkpoint(ckpt, samples, tasks, e, reward, _system_prompt(cfg))
+        results[name] = _eval_checkpoint(ckpt, samples, tasks, e, reward, _system_prompt(cfg),
+                                         dtype=e.get("dtype"))
         results[name]["code_tasks"] = len(tasks)
+        if e.get("bench"):
+            results[name].update(_bench_eval(cfg, out, name, ckpt))
     if not results:  # a model given by name only: evaluate what the driver passed
         results["final"] = _eval_checkpoint(source, samples, tasks, e, reward,
                                             _system_prompt(cfg))
@@ -837,6 +933,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="output folder (default: the config's output_dir)")
     ap.add_argument("--model", help="a local checkpoint to start from (overrides the config's "
                                     "model.name_or_path)")
+    ap.add_argument("--seed", type=int, help="overrides the config's seed (training, sampling "
+                                             "and, unless data.seed is set, the data)")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue interrupted stages from their last saved checkpoint (needs "
+                         "save_strategy in the stage's config)")
     args = ap.parse_args(argv)
     stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
     unknown = [s for s in stages if s not in STAGES]
@@ -854,9 +955,15 @@ def main(argv: list[str] | None = None) -> int:
         print(format_settings(effective_settings(checked)))
         return 0
     config: str | dict[str, Any] = args.config
-    if args.model:
+    if args.model or args.seed is not None or args.resume:
         cfg = _load_config(args.config)
-        cfg["model"] = {"name_or_path": args.model}
+        if args.model:  # the config's loading options stay; only the weights change
+            cfg["model"] = {**{k: v for k, v in (cfg.get("model") or {}).items()
+                               if k not in ("build_tiny", "tiny")}, "name_or_path": args.model}
+        if args.seed is not None:
+            cfg["seed"] = args.seed
+        if args.resume:
+            cfg["resume"] = True
         config = cfg
     summary = run_recipe(config, stages, args.out)
     print(_table(summary))

@@ -8,7 +8,7 @@ the installed TRL).
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -19,12 +19,27 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class LoraSection(_Section):
+    """``model.lora``: peft ``LoraConfig`` fields (r 16, alpha 2r, dropout 0, all linear
+    layers by default)."""
+
+    r: int | None = None
+    lora_alpha: int | None = None
+    lora_dropout: float | None = None
+    target_modules: list[str] | str | None = None
+    layers_to_transform: list[int] | None = None
+
+
 class ModelSection(_Section):
     """``model``: a local checkpoint (``name_or_path``) or a tiny model built here."""
 
     name_or_path: str | None = None
     build_tiny: bool = False
     tiny: dict[str, Any] = {}
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = None
+    attn_implementation: str | None = None
+    trainable_layers: int | None = None
+    lora: LoraSection | bool | None = None
 
 
 class CodeSection(_Section):
@@ -82,6 +97,7 @@ class GrpoSection(_Section):
     curriculum: dict[str, Any] | bool | None = None
     format_bonus: float | None = None
     partial_tests: int | None = None
+    partial_seed: int | None = None
     test_timeout_s: float | None = None
     instruction: str | None = None
 
@@ -98,6 +114,10 @@ class EvalSection(_Section):
     samples: int | None = None
     temperature: float | None = None
     benchmarks: dict[str, Any] | list[str] | None = None
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = None
+    bench: dict[str, int] | None = None
+    bench_data: str | None = None
+    bench_max_new_tokens: int | None = None
 
 
 class RecipeConfig(_Section):
@@ -110,6 +130,7 @@ class RecipeConfig(_Section):
 
     output_dir: str | None = None
     seed: int = 0
+    resume: bool = False
     threads: int | None = None
     system_prompt: str | None = None
     model: ModelSection = ModelSection()

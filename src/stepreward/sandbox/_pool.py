@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, Literal
 
@@ -32,7 +32,7 @@ from stepreward.sandbox._protocol import (
 from stepreward.sandbox._template import DEFAULT_PRELOAD, EXIT_SETUP_FAILED
 from stepreward.types import ExecResult, Limits
 
-__all__ = ["Sandbox"]
+__all__ = ["WORKERS_ENV", "Sandbox", "default_workers"]
 
 IsolationMode = Literal["full", "minimal"]
 
@@ -48,6 +48,42 @@ _BOOT = (
     "import sys; sys.path.insert(0, {src!r}); "
     "from stepreward.sandbox._template import main; main()"
 )
+
+
+WORKERS_ENV = "STEPREWARD_WORKERS"
+
+
+def default_workers(environ: Mapping[str, str] | None = None) -> int:
+    """The pool size a :class:`Sandbox` gets when ``workers`` is not given.
+
+    ``STEPREWARD_WORKERS`` when it is set; otherwise the CPUs this process may run on,
+    divided among the processes of this node (``LOCAL_WORLD_SIZE``, which torchrun,
+    accelerate, DeepSpeed's launcher and Ray Train set for each rank), at least 1: eight
+    ranks on a 64-core node get 8 workers each, not 64. A launcher that pins each rank to
+    its own CPUs already shrinks the first number; set ``STEPREWARD_WORKERS`` there.
+
+    Example:
+        >>> default_workers({"STEPREWARD_WORKERS": "3"})
+        3
+        >>> default_workers({"LOCAL_WORLD_SIZE": str(10**6)})
+        1
+    """
+    env = os.environ if environ is None else environ
+    raw = env.get(WORKERS_ENV, "").strip()
+    if raw:
+        try:
+            workers = int(raw)
+        except ValueError:
+            workers = 0
+        if workers < 1:
+            raise ValueError(f"{WORKERS_ENV} must be a positive integer, got {raw!r}")
+        return workers
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        ranks = int(env.get("LOCAL_WORLD_SIZE", "").strip() or 1)
+    except ValueError:  # not ours to validate: the launcher's own variable
+        ranks = 1
+    return max(1, cpus // max(1, ranks))
 
 
 class _Job:
@@ -439,8 +475,10 @@ class Sandbox:
     interpreter (3.10 or newer; only its standard library is needed), e.g. to trace a program
     under several CPython versions from one trainer. ``backend="ray"`` runs the jobs on Ray
     actors across a cluster, each holding a local pool (see ``RaySandbox`` for its options).
-    ``workdir_mb`` caps each worker's work-dir tmpfs (disk and the RAM that files written there
-    pin) where the host allows the ``workdir-tmpfs`` layer.
+    ``workers`` defaults to :func:`default_workers` (``STEPREWARD_WORKERS``, else the CPUs
+    shared among the node's ``LOCAL_WORLD_SIZE`` ranks). ``workdir_mb`` caps each worker's
+    work-dir tmpfs (disk and the RAM that files written there pin) where the host allows the
+    ``workdir-tmpfs`` layer.
 
     Example:
         >>> with Sandbox(workers=1) as sb:
@@ -471,7 +509,7 @@ class Sandbox:
         workdir_mb: int = 64,
     ) -> None:
         if workers is None:
-            workers = len(os.sched_getaffinity(0))
+            workers = default_workers()
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive int, got {workers!r}")
         if limits is None:

@@ -7,8 +7,8 @@ from typing import Any
 
 from stepreward.types import ANSWER_CLOSE, ANSWER_OPEN
 
-__all__ = ["AnswerBlock", "completion_text", "extract_answer_block", "missing_block_reason",
-           "split_answers"]
+__all__ = ["AnswerBlock", "completion_text", "extract_answer_block", "extract_lenient_block",
+           "missing_block_reason", "split_answers"]
 
 MAX_LINE = 20_000  # longer answer lines are cut: nothing legitimate is that long
 MAX_GROUP = 100_000  # characters of a multi-line answer (parse_value reads no more)
@@ -226,6 +226,33 @@ def missing_block_reason(text: str) -> str:
     if ANSWER_OPEN not in text:
         return f"no {ANSWER_OPEN} block"
     return f"the last {ANSWER_OPEN} block is not closed"
+
+
+_FENCED = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
+MAX_OPEN_BLOCK = 20_000  # characters read after an <answer> left open
+
+
+def extract_lenient_block(text: str) -> str | None:
+    """Where a lenient reader finds the answers when no closed ``<answer>`` block exists: an
+    ``<answer>`` left open at the end of the text (what follows it, at most 20,000
+    characters), or else the content of the last fenced block; None when neither exists.
+
+    Only one region is ever read, as in the strict case: a completion that lists several
+    candidates in several blocks is graded on the last one alone.
+
+    Example:
+        >>> extract_lenient_block("the result is\\n<answer>\\n[1, 2]")
+        '\\n[1, 2]'
+        >>> extract_lenient_block("so\\n```python\\n3\\n```\\nthat is it")
+        '3\\n'
+    """
+    start = text.rfind(ANSWER_OPEN)
+    if start >= 0:
+        return text[start + len(ANSWER_OPEN):][:MAX_OPEN_BLOCK]
+    last = None
+    for m in _FENCED.finditer(text):
+        last = m
+    return last.group(2) if last else None
 
 
 def split_answers(block: str) -> AnswerBlock:

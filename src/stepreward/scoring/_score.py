@@ -17,10 +17,12 @@ from stepreward.scoring._parse import (
     AnswerBlock,
     completion_text,
     extract_answer_block,
+    extract_lenient_block,
     missing_block_reason,
     split_answers,
 )
 from stepreward.types import (
+    Extraction,
     GradingPolicy,
     Limits,
     Question,
@@ -381,7 +383,7 @@ def _empty(sample: Sample | None, why: str, preset: str, policy: GradingPolicy) 
 def score(completion: Any, sample: SampleLike, *,
           reward: str | RewardConfig = "normalized", policy: GradingPolicy = "literal",
           float_tol: float = 0.0, sandbox: Sandbox | None = None,
-          limits: Limits | None = None) -> Score:
+          limits: Limits | None = None, extraction: Extraction = "strict") -> Score:
     """Grade a completion's answers to a sample's questions and compute its reward.
 
     ``completion`` is text or a chat (the last message's content is used); ``sample`` a
@@ -397,6 +399,11 @@ def score(completion: Any, sample: SampleLike, *,
     any completion text; parsing is linear in the completion, which is cut to its last
     4,000,000 characters.
 
+    ``extraction="strict"`` (default) reads the answers from the last closed ``<answer>``
+    block only. ``"lenient"`` also reads an ``<answer>`` left open at the end, or else the
+    last fenced block, for models that have not learnt the format (evaluation, a first RL
+    stage without SFT); such an answer earns no format credit.
+
     Example:
         >>> s = Sample(id="x", source="def f(a):\\n    return a", call="f(1)", prompt="",
         ...            questions=[Question(kind="output", text="?", gold=1,
@@ -411,6 +418,8 @@ def score(completion: Any, sample: SampleLike, *,
     """
     if policy not in ("literal", "execute"):
         raise ValueError(f"policy must be 'literal' or 'execute', got {policy!r}")
+    if extraction not in ("strict", "lenient"):
+        raise ValueError(f"extraction must be 'strict' or 'lenient', got {extraction!r}")
     if isinstance(reward, RewardConfig):
         config: RewardConfig | str = reward
         preset = "custom"
@@ -425,22 +434,30 @@ def score(completion: Any, sample: SampleLike, *,
     if len(text) > _MAX_TEXT:
         text = text[-_MAX_TEXT:]
     try:
-        return _score_text(text, s, config, preset, policy, float_tol, sandbox, limits)
+        return _score_text(text, s, config, preset, policy, float_tol, sandbox, limits,
+                           extraction)
     except Exception as exc:  # MemoryError and RecursionError too: never into the trainer
         return _empty(s, f"could not grade: {type(exc).__name__}", preset, policy)
 
 
 def _score_text(text: str, s: Sample, config: RewardConfig | str, preset: str,
                 policy: GradingPolicy, float_tol: float, sandbox: Sandbox | None,
-                limits: Limits | None) -> Score:
+                limits: Limits | None, extraction: Extraction) -> Score:
     if config == REFERENCE:
         from stepreward.scoring._reference import reference_score
 
         return reference_score(text, s, sandbox=sandbox)
     assert isinstance(config, RewardConfig)
     block = extract_answer_block(text)
+    lenient = False
+    if block is None and extraction == "lenient":
+        block = extract_lenient_block(text)
+        lenient = block is not None
     if block is None:
-        return _empty(s, missing_block_reason(text), preset, policy)
+        why = missing_block_reason(text)
+        if extraction == "lenient":
+            why += " and no fenced block"
+        return _empty(s, why, preset, policy)
     parts = split_answers(block)
     aligned, exact = _align(parts, s.questions)
     # A one-question sample: the whole block is the answer (a value spread over lines in any
@@ -461,7 +478,7 @@ def _score_text(text: str, s: Sample, config: RewardConfig | str, preset: str,
         if v is None:
             v = _grade(line, q, s, policy, float_tol, sandbox, limits)
         verdicts.append(v)
-    fmt = 1.0 if exact else 0.5
+    fmt = 0.0 if lenient else 1.0 if exact else 0.5
     value, components = _compose(s, verdicts, fmt, config)
     return Score.model_construct(reward=value, components=components, verdicts=verdicts,
                                  parse_error=None, preset=preset, policy=policy)
@@ -470,7 +487,7 @@ def _score_text(text: str, s: Sample, config: RewardConfig | str, preset: str,
 def score_many(completions: Sequence[Any], samples: Sequence[SampleLike], *,
                reward: str | RewardConfig = "normalized", policy: GradingPolicy = "literal",
                float_tol: float = 0.0, sandbox: Sandbox | None = None,
-               limits: Limits | None = None) -> list[Score]:
+               limits: Limits | None = None, extraction: Extraction = "strict") -> list[Score]:
     """:func:`score` over parallel lists (one sample per completion), in order.
 
     Example:
@@ -491,8 +508,9 @@ def score_many(completions: Sequence[Any], samples: Sequence[SampleLike], *,
         with ThreadPoolExecutor(max_workers=8) as pool:
             return list(pool.map(lambda cs: score(cs[0], cs[1], reward=reward, policy=policy,
                                                   float_tol=float_tol, sandbox=sandbox,
-                                                  limits=limits),
+                                                  limits=limits, extraction=extraction),
                                  zip(completions, parsed, strict=True)))
     return [score(c, s, reward=reward, policy=policy, float_tol=float_tol, sandbox=sandbox,
-                  limits=limits) for c, s in zip(completions, parsed, strict=True)]
+                  limits=limits, extraction=extraction)
+            for c, s in zip(completions, parsed, strict=True)]
 

@@ -12,7 +12,7 @@ __all__ = [
     "TransformersGenerator", "VLLMGenerator", "build_dataset", "check_constraints",
     "estimate_difficulty",
     "features", "level_constraints", "model_synthesize", "narrate", "normalized_hash",
-    "parse_program", "program_prompt", "sft_record", "synthesize",
+    "parse_program", "program_prompt", "sft_record", "synthesize", "synthesize_one",
 ]
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         normalized_hash,
         synthesize,
     )
+    from stepreward.synth._single import synthesize_one
     from stepreward.synth.vocab import VOCABULARY
 
 __getattr__, __dir__ = lazy_exports(__name__, {
@@ -55,5 +56,6 @@ __getattr__, __dir__ = lazy_exports(__name__, {
                                 "model_synthesize", "parse_program", "program_prompt"],
     "stepreward.synth._pipeline": ["LEVELS", "Item", "SynthStats", "features",
                                    "level_constraints", "normalized_hash", "synthesize"],
+    "stepreward.synth._single": ["synthesize_one"],
     "stepreward.synth.vocab": ["VOCABULARY"],
 })

@@ -7,10 +7,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["GenerationError", "Generator", "OpenAICompatible", "TransformersGenerator",
-           "VLLMGenerator"]
+__all__ = ["Completion", "GenerationError", "Generator", "OpenAICompatible",
+           "TransformersGenerator", "VLLMGenerator", "repeating_tail"]
 
 
 class GenerationError(RuntimeError):
@@ -122,11 +123,84 @@ class OpenAICompatible:
             return [f.result() for f in futures]
 
 
+@dataclass(frozen=True)
+class Completion:
+    """One generated text and why generation stopped: ``stop`` (a stop string or the end of
+    the turn), ``length`` (the token budget ran out), ``repetition`` (the repetition guard cut
+    a loop), or ``unknown`` (the backend does not say)."""
+
+    text: str
+    finish: str = "unknown"
+
+
+def repeating_tail(ids: Sequence[int], *, max_period: int = 32, min_span: int = 64,
+                   ngram: int = 8, max_repeats: int = 5, window: int = 192) -> bool:
+    """Whether generation is stuck in a loop: the last tokens repeat one block of at most
+    ``max_period`` tokens for ``min_span`` tokens, or one ``ngram`` recurs more than
+    ``max_repeats`` times in the last ``window`` tokens (a line template repeated with one
+    word changed). A small model in such a loop rarely reaches its stop string; cutting it
+    saves the rest of the token budget.
+
+    Example:
+        >>> repeating_tail([5, 6, 7] * 30)
+        True
+        >>> repeating_tail(list(range(100)))
+        False
+        >>> repeating_tail([w for i in range(12) for w in (1, 2, 3, 4, 5, 6, 7, 8, 100 + i)])
+        True
+    """
+    n = len(ids)
+    for p in range(1, max_period + 1):
+        span = max(min_span, 3 * p)
+        if n < span + p:
+            break
+        if all(ids[n - i] == ids[n - i - p] for i in range(1, span + 1)):
+            return True
+    tail = tuple(ids[-window:])
+    # Occurrences that do not overlap: a short run of one repeated token or pair is not a loop.
+    seen: dict[tuple[int, ...], tuple[int, int]] = {}  # n-gram -> (count, last start)
+    for i in range(len(tail) - ngram + 1):
+        key = tail[i:i + ngram]
+        count, last = seen.get(key, (0, -ngram))
+        if i - last >= ngram:
+            count, last = count + 1, i
+            if count > max_repeats:
+                return True
+            seen[key] = (count, last)
+    return False
+
+
+class _RepetitionGuard:
+    """A transformers stopping criterion that ends the sequences caught in a loop (checked every
+    few tokens: the check is cheap but not free) and remembers which ones it ended."""
+
+    def __init__(self, start: int, every: int = 8) -> None:
+        self.start = start
+        self.every = every
+        self.hit: set[int] = set()
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        generated = input_ids.shape[1] - self.start
+        if generated < 64 or generated % self.every:
+            return done
+        tails = input_ids[:, max(self.start, input_ids.shape[1] - 192):].tolist()
+        for row, tail in enumerate(tails):
+            if row in self.hit or repeating_tail(tail):
+                self.hit.add(row)
+                done[row] = True
+        return done
+
+
 class TransformersGenerator:
-    """Batched sampling with a local ``transformers`` model (``pip install stepreward[trl]``).
+    """Batched generation with a local ``transformers`` model (``pip install stepreward[trl]``).
 
     Prompts go through the tokenizer's chat template when it has one; ``batch_size`` prompts
-    are left-padded and sampled together.
+    of similar length are left-padded and generated together. Generation stops at any of
+    ``stop`` (the closing answer tag by default), at the end of the turn, or when the text
+    falls into a loop (``repetition_guard``); ``generate_completions`` says which.
 
     Example:
         >>> TransformersGenerator.__name__
@@ -134,9 +208,11 @@ class TransformersGenerator:
     """
 
     def __init__(self, model: Any, tokenizer: Any | None = None, *, batch_size: int = 8,
-                 system_prompt: str | None = None) -> None:
+                 system_prompt: str | None = None, dtype: str | None = None,
+                 stop: Sequence[str] | None = ("</answer>",),
+                 repetition_guard: bool = True, chat_template: bool = True) -> None:
         try:
-            import torch  # noqa: F401
+            import torch
             import transformers
         except ImportError:
             raise ImportError("TransformersGenerator needs torch and transformers: "
@@ -145,16 +221,27 @@ class TransformersGenerator:
             raise ValueError("batch_size must be at least 1")
         self.batch_size = batch_size
         self.system_prompt = system_prompt
+        self.stop = [s for s in (stop or ()) if s]
+        self.repetition_guard = repetition_guard
+        self.chat_template = chat_template
         if isinstance(model, str):
+            kwargs: dict[str, Any] = {}
+            if dtype not in (None, "auto"):
+                if dtype not in ("float32", "bfloat16", "float16"):
+                    raise ValueError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}")
+                kwargs["dtype"] = getattr(torch, dtype)
             self.tokenizer = tokenizer or transformers.AutoTokenizer.from_pretrained(model)
-            self.model = transformers.AutoModelForCausalLM.from_pretrained(model)
+            self.model = transformers.AutoModelForCausalLM.from_pretrained(model, **kwargs)
+            if torch.cuda.is_available():
+                self.model = self.model.to("cuda")  # type: ignore[arg-type,unused-ignore]
+            self.model.eval()  # type: ignore[no-untyped-call,unused-ignore]
         else:
             if tokenizer is None:
                 raise ValueError("pass the tokenizer along with a model object")
             self.model, self.tokenizer = model, tokenizer
 
     def _text(self, prompt: str) -> str:
-        if getattr(self.tokenizer, "chat_template", None):
+        if self.chat_template and getattr(self.tokenizer, "chat_template", None):
             return str(self.tokenizer.apply_chat_template(
                 _messages(prompt, self.system_prompt), tokenize=False,
                 add_generation_prompt=True))
@@ -162,36 +249,72 @@ class TransformersGenerator:
 
     def generate(self, prompts: Sequence[str], n: int = 1, *, temperature: float = 1.0,
                  max_tokens: int = 512, seed: int | None = None) -> list[list[str]]:
+        return [[c.text for c in row] for row in self.generate_completions(
+            prompts, n, temperature=temperature, max_tokens=max_tokens, seed=seed)]
+
+    def generate_completions(self, prompts: Sequence[str], n: int = 1, *,
+                             temperature: float = 1.0, max_tokens: int = 512,
+                             seed: int | None = None,
+                             stop: Sequence[str] | None = None) -> list[list[Completion]]:
+        """``n`` completions per prompt with their finish reasons, in the prompts' order;
+        ``stop`` replaces the generator's stop strings for this call."""
+        stops = self.stop if stop is None else [s for s in stop if s]
         import torch
+        from transformers import StoppingCriteriaList
 
         if seed is not None:
             torch.manual_seed(seed)
         tok = self.tokenizer
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         side = tok.padding_side
-        out: list[list[str]] = []
+        texts = [self._text(p) for p in prompts]
+        # Prompts of similar length share a batch: less padding to compute over.
+        lengths = [len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts]
+        order = sorted(range(len(texts)), key=lambda i: lengths[i])
+        results: dict[int, list[Completion]] = {}
+        sample = temperature > 0
+        per = n if sample else 1  # greedy decoding gives one text: decode once, repeat it
         try:
-            # Decoder-only models continue from the last position: pad on the left.
             tok.padding_side = "left"
             if tok.pad_token_id is None:
                 tok.pad_token_id = pad
-            for i in range(0, len(prompts), self.batch_size):
-                chunk = [self._text(p) for p in prompts[i:i + self.batch_size]]
-                enc = tok(chunk, return_tensors="pt", padding=True).to(self.model.device)
-                # Greedy decoding gives the same text every time: decode once, repeat it.
-                sample = temperature > 0
-                per = n if sample else 1
-                with torch.no_grad():
-                    ids = self.model.generate(**enc, do_sample=sample,
-                                              **({"temperature": temperature} if sample else {}),
-                                              max_new_tokens=max_tokens,
-                                              num_return_sequences=per, pad_token_id=pad)
+            for i in range(0, len(order), self.batch_size):
+                idx = order[i:i + self.batch_size]
+                enc = tok([texts[j] for j in idx], return_tensors="pt", padding=True,
+                          add_special_tokens=False).to(self.model.device)
                 start = enc["input_ids"].shape[1]
-                texts = [str(tok.decode(row[start:], skip_special_tokens=True)) for row in ids]
-                out.extend((texts[j * per:(j + 1) * per] * n)[:n] for j in range(len(chunk)))
+                guard = _RepetitionGuard(start)
+                options: dict[str, Any] = {"max_new_tokens": max_tokens,
+                                           "num_return_sequences": per, "pad_token_id": pad,
+                                           "do_sample": sample}
+                if sample:
+                    options.update(temperature=temperature, top_p=1.0, top_k=0)
+                if stops:
+                    options.update(stop_strings=list(stops), tokenizer=tok)
+                if self.repetition_guard:
+                    options["stopping_criteria"] = StoppingCriteriaList([guard])
+                with torch.no_grad():
+                    ids = self.model.generate(**enc, **options)
+                for j, row in enumerate(ids):
+                    new = row[start:]
+                    text = str(tok.decode(new, skip_special_tokens=True))
+                    finish = self._finish(new, text, j in guard.hit, stops)
+                    results.setdefault(idx[j // per], []).append(Completion(text, finish))
         finally:
             tok.padding_side = side
-        return out
+        return [(results[i] * n)[:n] for i in range(len(texts))]
+
+    def _finish(self, new: Any, text: str, looped: bool, stops: Sequence[str]) -> str:
+        if any(s in text for s in stops):
+            return "stop"
+        if looped:
+            return "repetition"
+        ends: set[int] = set()
+        for source in (self.tokenizer, getattr(self.model, "generation_config", None)):
+            eos = getattr(source, "eos_token_id", None)
+            ends |= {int(e) for e in (eos if isinstance(eos, list) else [eos]) if e is not None}
+        # A row that ended neither at a stop string nor at an end token ran out of budget.
+        return "stop" if ends & {int(x) for x in new.tolist()} else "length"
 
 
 class VLLMGenerator:

@@ -1,21 +1,30 @@
-"""OpenRLHF adapters: the reward-function file, response extraction, the scoring core."""
+"""OpenRLHF adapters: the reward-function file, the agent, response extraction, row writers.
+
+Everything grades through :func:`stepreward.rewards.reward_for`. OpenRLHF options that must
+reach its Ray actors travel in each label under ``"openrlhf"`` (the actors do not see the
+driver's environment): ``{"scores": "share" | "binary", "turn": "<template with {content}>"}``.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["EXTRA_LOG_KEYS", "agent_file_path", "code_task_rows", "extract_response",
-           "reward_file_path", "score_one"]
+from stepreward.rewards import METRIC_KEYS, RewardResult, read_label, reward_for
+
+__all__ = ["CHATML_TURN", "EXTRA_LOG_KEYS", "agent_file_path", "agent_rows", "code_task_rows",
+           "extra_logs", "extract_response", "reward_file_path", "sample_rows", "score_one",
+           "score_response", "scores_of"]
 
 log = logging.getLogger("stepreward.openrlhf")
 
 # The same keys on every call: OpenRLHF batches extra logs across samples by key.
-EXTRA_LOG_KEYS = ("stepreward/stage1", "stepreward/stage2", "stepreward/output_accuracy",
-                  "stepreward/step_accuracy", "stepreward/pass_rate", "stepreward/no_answer",
-                  "stepreward/unparsed", "stepreward/errors")
+EXTRA_LOG_KEYS = tuple(f"stepreward/{k}" for k in METRIC_KEYS)
+# A new user turn after the model's answer, ending in the next assistant turn (ChatML).
+CHATML_TURN = "<|im_end|>\n<|im_start|>user\n{content}<|im_end|>\n<|im_start|>assistant\n"
+SCORE_MODES = ("share", "binary")
 _END_MARKERS = ("<|im_end|>", "<|endoftext|>", "</s>", "<|eot_id|>", "<|end_of_text|>",
                 "<｜end▁of▁sentence｜>", "<eos>", "<|end|>")
 _ASSISTANT_MARKERS = ("<|im_start|>assistant", "<|start_header_id|>assistant<|end_header_id|>",
@@ -85,75 +94,92 @@ def _response_start(query: str, prompt: str) -> int | None:
     return None
 
 
+def extra_logs(r: RewardResult) -> dict[str, float]:
+    """A result's metrics under OpenRLHF's log names (:data:`EXTRA_LOG_KEYS`).
+
+    Example:
+        >>> sorted(extra_logs(reward_for("x", None))) == sorted(EXTRA_LOG_KEYS)
+        True
+    """
+    return {f"stepreward/{k}": v for k, v in r.metrics.items()}
+
+
+def _openrlhf_options(label: Any) -> Mapping[str, Any]:
+    options = read_label(label).envelope.get("openrlhf")
+    return options if isinstance(options, Mapping) else {}
+
+
+def scores_of(r: RewardResult, label: Any) -> float:
+    """OpenRLHF's ``scores`` for a result: the raw correctness, not the shaped reward, so
+    that dynamic filtering (keep a group when ``0 < mean(scores) < 1``) judges what was
+    solved. The label's ``openrlhf.scores`` picks the share of right answers or tests
+    (``share``, the default) or 1/0 for all right (``binary``).
+
+    Example:
+        >>> scores_of(reward_for("x", None), None)
+        0.0
+    """
+    mode = _openrlhf_options(label).get("scores", "share")
+    return float(r.correct) if mode == "binary" else float(r.score)
+
+
+def score_response(response: str, label: Any) -> tuple[float, float, dict[str, float]]:
+    """``(reward, scores, extra_logs)`` for one response; never raises.
+
+    Example:
+        >>> score_response("x", "not json")[2]["stepreward/errors"]
+        1.0
+    """
+    r = reward_for(response, label)
+    return r.reward, scores_of(r, label), extra_logs(r)
+
+
 def score_one(response: str, label: Any) -> tuple[float, dict[str, float]]:
     """Reward one response against its label (a stage-1 sample row or a stage-2 code task,
-    as a dict or JSON text); never raises. Returns the reward and the fixed extra logs."""
-    logs = dict.fromkeys(EXTRA_LOG_KEYS, 0.0)
-    try:
-        data = json.loads(label) if isinstance(label, str) else label
-        # Reward settings travel in the label (Ray actors do not see the driver's
-        # environment): {"preset": ...} for stage 1, {"format_bonus", "partial_tests"} for 2.
-        opts: dict[str, Any] = {}
-        if isinstance(data, dict) and isinstance(data.get("reward_options"), dict):
-            opts = data["reward_options"]
-        if isinstance(data, dict):  # the curriculum's key rides in the label too
-            data = {k: v for k, v in data.items() if k not in ("reward_options",
-                                                               "curriculum_id")}
-        if isinstance(data, dict) and "questions" in data:
-            from stepreward.scoring._score import score
+    as a dict or JSON text, with its preset in ``reward_options``); never raises. Returns the
+    reward and the fixed extra logs.
 
-            logs["stepreward/stage1"] = 1.0
-            sc = score(response, data, reward=str(opts.get("preset", "normalized")))
-            logs["stepreward/output_accuracy"] = float(sc.components.get("output") or 0.0)
-            steps = [v for q, v in zip(_questions(data), sc.verdicts, strict=False)
-                     if q != "output"]
-            logs["stepreward/step_accuracy"] = (sum(v.correct for v in steps) / len(steps)
-                                                if steps else 0.0)
-            logs["stepreward/no_answer"] = float(sc.parse_error is not None)
-            logs["stepreward/unparsed"] = (sum(v.status == "unparseable" for v in sc.verdicts)
-                                           / max(1, len(sc.verdicts)))
-            return float(sc.reward), logs
-        if isinstance(data, dict) and "tests" in data:
-            from stepreward.codegen._api import code_reward
-            from stepreward.types import CodeTask
-
-            logs["stepreward/stage2"] = 1.0
-            task = CodeTask.model_validate(data)
-            if opts.get("partial_tests"):
-                from stepreward.codegen._method import method_code_reward
-
-                seed = opts.get("partial_seed")
-                cs = method_code_reward(response, task, partial_tests=int(opts["partial_tests"]),
-                                        format_bonus=float(opts.get("format_bonus", 0.05)),
-                                        partial_seed=None if seed is None else int(seed))
-            else:
-                cs = code_reward(response, task,
-                                 format_bonus=float(opts.get("format_bonus", 0.0)))
-            logs["stepreward/pass_rate"] = cs.report.pass_rate if cs.report else 0.0
-            logs["stepreward/no_answer"] = float(cs.code is None)
-            return float(cs.reward or 0.0), logs
-        logs["stepreward/errors"] = 1.0
-        return 0.0, logs
-    except Exception as exc:  # OpenRLHF only logs reward errors, then crashes much later
-        log.warning("stepreward could not score a sample: %r", exc)
-        logs["stepreward/errors"] = 1.0
-        return 0.0, logs
+    Example:
+        >>> score_one("x", "not json")[0]
+        0.0
+    """
+    reward, _, logs = score_response(response, label)
+    return reward, logs
 
 
-def _questions(row: dict[str, Any]) -> list[str]:
-    qs = row.get("questions")
-    if isinstance(qs, str):
-        qs = json.loads(qs)
-    return [q.get("kind", "") for q in qs or []]
+def _label_extra(scores: str | None, turn: str | None) -> dict[str, Any] | None:
+    if scores is not None and scores not in SCORE_MODES:
+        raise ValueError(f"scores must be one of {SCORE_MODES}, got {scores!r}")
+    if turn is not None and "{content}" not in turn:
+        raise ValueError("the turn template must contain {content}")
+    options = {k: v for k, v in (("scores", scores), ("turn", turn)) if v is not None}
+    return {"openrlhf": options} if options else None
 
 
-def code_task_rows(tasks: Any, instruction: str | None = None, *,
+def _method_options(options: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not options:
+        return None
+    out = dict(options)
+    if "preset" not in out and out.get("partial_tests"):
+        out["preset"] = "method"  # {"partial_tests": 10, ...} names the method's reward
+    return out
+
+
+def _openrlhf_row(row: dict[str, Any]) -> dict[str, Any]:
+    user = [m["content"] for m in row["prompt"] if m["role"] == "user"]
+    return {"prompt": user[-1], "messages": row["prompt"], "label": row["label"]}
+
+
+def code_task_rows(tasks: Iterable[Any], instruction: str | None = None, *,
                    system_prompt: str | None = None,
-                   reward_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Code tasks as OpenRLHF prompt rows: ``messages`` (the chat prompt) and ``label``.
+                   reward_options: Mapping[str, Any] | None = None,
+                   scores: str | None = None) -> list[dict[str, Any]]:
+    """Code tasks as OpenRLHF prompt rows: ``messages`` (the chat prompt), ``prompt`` (its
+    user turn) and ``label`` (:func:`stepreward.rows.code_task_rows`).
 
-    ``reward_options`` go into each label and select the reward in the reward file and
-    server: ``{"partial_tests": 10, "format_bonus": 0.05}`` is the method's stage-2 reward.
+    ``reward_options`` go into each label and select the preset in the reward file and
+    server: ``{"preset": "method"}`` (or ``{"partial_tests": 10, "format_bonus": 0.05}``) is
+    the method's stage-2 reward. ``scores`` (``share``/``binary``): see :func:`scores_of`.
 
     Example:
         >>> from stepreward.types import CodeTask, TestCase
@@ -162,17 +188,47 @@ def code_task_rows(tasks: Any, instruction: str | None = None, *,
         >>> sorted(rows[0])
         ['label', 'messages', 'prompt']
     """
-    text = instruction or ("Write the solution in Python. Reason first if you like, then give "
-                           "the complete code in one ```python block inside <answer> and "
-                           "</answer>.")
-    rows = []
-    for task in tasks:
-        prompt = f"{task.prompt.rstrip()}\n\n{text}"
-        system = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        label = task.model_dump_json()
-        if reward_options:
-            label = json.dumps({**json.loads(label), "reward_options": dict(reward_options)})
-        rows.append({"prompt": prompt,
-                     "messages": [*system, {"role": "user", "content": prompt}],
-                     "label": label})
-    return rows
+    from stepreward import rows
+
+    return [_openrlhf_row(r) for r in rows.code_task_rows(
+        tasks, system_prompt, instruction, reward_options=_method_options(reward_options),
+        label_extra=_label_extra(scores, None))]
+
+
+def sample_rows(samples: Iterable[Any], *, system_prompt: str | None = None,
+                reward_options: Mapping[str, Any] | None = None,
+                scores: str | None = None) -> list[dict[str, Any]]:
+    """Stage-1 samples (or rows of ``stepreward synth``) as OpenRLHF prompt rows, as
+    :func:`code_task_rows` writes them; ``reward_options`` as ``{"preset": "execverify"}``.
+
+    Example:
+        >>> sample_rows([])
+        []
+    """
+    from stepreward import rows
+
+    return [_openrlhf_row(r) for r in rows.sample_rows(
+        samples, system_prompt, reward_options=reward_options,
+        label_extra=_label_extra(scores, None))]
+
+
+def agent_rows(samples: Iterable[Any], *, system_prompt: str | None = None,
+               turn: str = CHATML_TURN, scores: str | None = None,
+               reward_options: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Rows for the multi-turn agent (:func:`agent_file_path`): the user turn holds the
+    program, the call and the first question; the label carries ``turn``, the chat text
+    that closes the model's answer and asks the next question (``{content}``: the question),
+    which must match the model's chat template (default: ChatML).
+
+    Example:
+        >>> agent_rows([], turn="no placeholder")
+        Traceback (most recent call last):
+        ...
+        ValueError: the turn template must contain {content}
+    """
+    from stepreward import rows
+
+    extra = _label_extra(scores, turn)
+    return [_openrlhf_row(r) for r in rows.sample_rows(
+        samples, system_prompt, reward_options=reward_options, label_extra=extra,
+        multi_turn=True)]

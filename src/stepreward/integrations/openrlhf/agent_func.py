@@ -1,109 +1,98 @@
 """OpenRLHF multi-turn agent: one stage-1 question per turn, each answer rewarded.
 
 Pass this file's path as ``--train.agent_func_path`` (``agent_file_path()`` in
-``stepreward.integrations.openrlhf`` returns it).
-The label is a stage-1 sample row as JSON. The first observation holds the program, the call
-and the first question; after each answer the environment grades it (with the question
-kind's grader, nothing evaluated in-process), rewards ``1 / number of questions`` for a correct
-answer, and asks the next question. Turn markers default to ChatML; set
-``STEPREWARD_AGENT_TURN`` to another template with ``{content}`` to change them.
+``stepreward.integrations.openrlhf`` returns it) and write the rows with ``agent_rows``.
+The label is a stage-1 sample row as JSON. The user turn holds the program, the call and the
+first question; after each answer the environment grades it (:func:`reward_for_turn`,
+nothing evaluated in-process), pays the preset's reward for that question over the number of
+questions, and asks the next question in a new user turn, written with the label's
+``openrlhf.turn`` template (default ChatML).
+
+OpenRLHF sums the per-turn ``rewards`` but keeps only the last step's ``scores`` and
+``extra_logs``, so every step returns those of the whole episode so far: the share of the
+sample's questions answered right (``openrlhf.scores: binary``: 1 only when all are), and the
+metrics over every turn, with questions not reached counted as unanswered.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import asyncio
+import logging
 from typing import Any
 
 from openrlhf.utils.agent import AgentInstanceBase, MultiTurnAgentExecutor
 
-_TURN = "<|im_end|>\n<|im_start|>user\n{content}<|im_end|>\n<|im_start|>assistant\n"
-_LOG_KEYS = ("stepreward/turn_correct", "stepreward/turn_unparsed", "stepreward/errors")
-_MAX_TEXT = 4_000_000  # characters of an answer looked at (its end), as score() does
-
-
-def _question_text(sample: Any, i: int) -> str:
-    q = sample.questions[i]
-    return (f"Question {i + 1} of {len(sample.questions)}: {q.text}\n"
-            "Answer between <answer> and </answer>.")
+log = logging.getLogger("stepreward.openrlhf")
 
 
 class AgentInstance(AgentInstanceBase):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.label: Any = None
         self.sample: Any = None
-        self.turn = 0
+        self.turn_template = ""
+        self.turns: list[Any] = []
+        self.paid: list[float] = []
 
     async def reset(self, states: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        from stepreward.questions._sample import number_lines
-        from stepreward.types import Sample
+        from stepreward.integrations.openrlhf import CHATML_TURN, _openrlhf_options
+        from stepreward.rewards import read_label
+        from stepreward.rows import multi_turn_intro, turn_question
 
-        try:
-            self.sample = Sample.from_row(json.loads(states["label"]))
-        except Exception:
-            self.sample = None
-            return {"observation": states["observation"]}
-        s = self.sample
-        intro = (f"Here is a Python program and a call to it. I will ask about the run, one "
-                 f"question at a time.\n\nProgram:\n{number_lines(s.source)}\n\n"
-                 f"Call: {s.call.strip()}\n\n{_question_text(s, 0)}")
-        # OpenRLHF's prompt already holds the chat framing (ending in the assistant turn);
-        # the first question goes before the model's first answer.
-        return {"observation": str(states["observation"]) + intro + "\n"}
+        observation = str(states["observation"])
+        self.label = states.get("label")
+        lab = read_label(self.label)
+        if lab.kind != "trace" or not getattr(lab.item, "questions", None):
+            return {"observation": observation}
+        self.sample = lab.item
+        template = _openrlhf_options(self.label).get("turn", CHATML_TURN)
+        self.turn_template = template if isinstance(template, str) and \
+            "{content}" in template else CHATML_TURN
+        if turn_question(self.sample, 0) in observation:
+            return {"observation": observation}  # agent_rows put it in the user turn
+        # Rows written for single-turn training: the first question goes at the end of the
+        # user turn, before the assistant turn the prompt ends with (the template's tail).
+        intro = multi_turn_intro(self.sample)
+        opener = self.turn_template.split("{content}", 1)[1]
+        if opener and observation.endswith(opener):
+            cut = len(observation) - len(opener)
+            return {"observation": f"{observation[:cut]}\n\n{intro}{opener}"}
+        log.warning("the prompt does not end with the turn template's assistant opener %r; "
+                    "the first question follows it as text", opener)
+        return {"observation": f"{observation}{intro}\n"}
+
+    def _episode(self) -> tuple[float, dict[str, float]]:
+        from stepreward.integrations.openrlhf import extra_logs, scores_of
+        from stepreward.rewards import episode_result
+
+        ep = episode_result(self.label, self.turns, self.paid)
+        return scores_of(ep, self.label), extra_logs(ep)
 
     async def step(self, states: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        """Grade this turn's answer; never raises (a turn that cannot be graded earns 0,
-        counts in ``stepreward/errors``, and the episode goes on to the next question)."""
-        try:
-            return await self._step(states, **kwargs)
-        except Exception:  # MemoryError and RecursionError too: never into the rollout
-            return self._failed_turn()
-
-    def _failed_turn(self) -> dict[str, Any]:
         import torch
 
-        logs = dict.fromkeys(_LOG_KEYS, 0.0)
-        logs["stepreward/errors"] = 1.0
-        logs["stepreward/turn_unparsed"] = 1.0
-        s = self.sample
-        n = len(s.questions) if s is not None and s.questions else 0
-        self.turn += 1
-        done = self.turn >= n
-        feedback = "" if done else os.environ.get("STEPREWARD_AGENT_TURN", _TURN).format(
-            content=_question_text(s, self.turn))
-        return {"rewards": torch.tensor(0.0), "scores": torch.tensor(0.0),
-                "environment_feedback": feedback, "done": done,
-                "extra_logs": {k: torch.tensor(v) for k, v in logs.items()}}
+        from stepreward.rewards import reward_for_turn
+        from stepreward.rows import turn_question
 
-    async def _step(self, states: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        import torch
+        if self.sample is None:
+            from stepreward.integrations.openrlhf import extra_logs
+            from stepreward.rewards import reward_for
 
-        from stepreward.questions._kinds import get_kind
-        from stepreward.scoring._parse import extract_answer_block, split_answers
-
-        logs = dict.fromkeys(_LOG_KEYS, 0.0)
-        s = self.sample
-        if s is None or not s.questions:
-            logs["stepreward/errors"] = 1.0
+            logs = extra_logs(reward_for(states.get("action_text", ""), self.label))
             return {"rewards": torch.tensor(0.0), "scores": torch.tensor(0.0),
                     "environment_feedback": "", "done": True,
                     "extra_logs": {k: torch.tensor(v) for k, v in logs.items()}}
-        q = s.questions[self.turn]
-        text = str(states.get("action_text", ""))[-_MAX_TEXT:]
-        block = extract_answer_block(text)
-        lines = split_answers(block).lines if block is not None else []
-        if lines:
-            verdict = get_kind(q.kind).grade(lines[0], q, source=s.source, call=s.call)
-            correct, unparsed = verdict.correct, verdict.status == "unparseable"
-        else:
-            correct, unparsed = False, True
-        logs["stepreward/turn_correct"] = float(correct)
-        logs["stepreward/turn_unparsed"] = float(unparsed)
-        reward = (1.0 / len(s.questions)) if correct else 0.0
-        self.turn += 1
-        done = self.turn >= len(s.questions)
-        template = os.environ.get("STEPREWARD_AGENT_TURN", _TURN)
-        feedback = "" if done else template.format(content=_question_text(s, self.turn))
-        return {"rewards": torch.tensor(reward), "scores": torch.tensor(reward),
+        n = len(self.sample.questions)
+        turn = len(self.turns)
+        # Grading may run the program in the sandbox (input questions): off the event loop.
+        r = await asyncio.to_thread(reward_for_turn, str(states.get("action_text", "")),
+                                    self.label, turn)
+        self.turns.append(r)
+        self.paid.append(r.reward / n)
+        done = len(self.turns) >= n
+        feedback = "" if done else self.turn_template.format(
+            content=turn_question(self.sample, len(self.turns)))
+        score, logs = self._episode()
+        return {"rewards": torch.tensor(r.reward / n), "scores": torch.tensor(score),
                 "environment_feedback": feedback, "done": done,
                 "extra_logs": {k: torch.tensor(v) for k, v in logs.items()}}
 

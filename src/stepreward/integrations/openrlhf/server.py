@@ -2,7 +2,9 @@
 
 POST any path with ``{"query": [...], "prompts": [...], "labels": [...]}``; the answer is
 ``{"rewards": [...], "scores": [...], "extra_logs": {...}}`` with plain numbers (an empty
-batch gets empty lists). ``GET /health`` reports the state.
+batch gets empty lists): the reward of :func:`stepreward.rewards.reward_for`, the raw
+correctness as ``scores`` and the fixed metric keys, as the reward file gives them.
+``GET /health`` reports the state.
 
 HTTP parsing, body limits and connection handling are aiohttp's (a maintained server that
 OpenRLHF already depends on); this module adds the protocol, validation and the limits:
@@ -41,7 +43,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, cast
 
-from stepreward.integrations.openrlhf import EXTRA_LOG_KEYS, extract_response, score_one
+from stepreward.integrations.openrlhf import EXTRA_LOG_KEYS, extract_response, score_response
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -285,15 +287,17 @@ class RewardServer:
         if not queries:
             return {"rewards": [], "scores": [], "extra_logs": {}}
         rewards: list[float] = []
+        scores: list[float] = []
         logs: dict[str, list[float]] = {k: [] for k in EXTRA_LOG_KEYS}
         for query, prompt, label in zip(queries, prompts, labels, strict=True):
             if cancel is not None and cancel.is_set():
                 raise _Cancelled
-            value, extra = score_one(extract_response(query, prompt), label)
-            rewards.append(value)
+            reward, score, extra = score_response(extract_response(query, prompt), label)
+            rewards.append(reward)
+            scores.append(score)
             for k in EXTRA_LOG_KEYS:
                 logs[k].append(extra[k])
-        return {"rewards": rewards, "scores": list(rewards), "extra_logs": logs}
+        return {"rewards": rewards, "scores": scores, "extra_logs": logs}
 
     def health(self) -> dict[str, Any]:
         """The state reported by ``GET /health``."""
