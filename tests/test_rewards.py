@@ -206,10 +206,11 @@ def test_a_broken_sandbox_is_a_zero_with_a_reason(sample: sr.Sample,
                                                   task: sr.CodeTask) -> None:
     dead = sr.Sandbox(workers=1)
     dead.close()
-    r = reward_for(SQ_OK, task, sandbox=dead)
-    _check(r)
-    assert r.reward == 0.0 and r.metrics["errors"] == 1.0 and r.kind == "code"
-    assert r.reason is not None and r.reason.startswith("internal error")
+    for preset in ("partial", "all_or_nothing", "method"):
+        r = reward_for(SQ_OK, task, sandbox=dead, preset=preset)
+        _check(r)
+        assert r.reward == 0.0 and r.metrics["errors"] == 1.0 and r.kind == "code", preset
+        assert r.reason is not None and r.reason.startswith("internal error"), r.reason
     executed = reward_for(sample.gold_completion(), sample, policy="execute", sandbox=dead)
     _check(executed)
     assert executed.reward == 0.0
@@ -264,7 +265,8 @@ def test_registry_adds_a_preset_in_one_call(sample: sr.Sample, task: sr.CodeTask
         unregister_preset("ten")
     assert "half" not in PRESETS and "ten" not in SCORING_PRESETS
     assert get_preset("method").options == {"format_bonus": 0.05, "partial_tests": 10,
-                                            "timeout_s": 1.0, "sandbox": None}
+                                            "timeout_s": 1.0, "sandbox": None,
+                                            "partial_seed": None}
     # The built-in stage-1 presets are score()'s own, one table read two ways.
     assert {n: p.config for n, p in PRESETS.items() if p.config is not None} == \
         dict(SCORING_PRESETS)

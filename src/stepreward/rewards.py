@@ -289,6 +289,18 @@ def _options(preset: Preset, label: Label, use_label: bool,
 
 # ------------------------------------------------------------------------------ results
 
+# How the graders (which never raise) say that grading itself failed, not the completion:
+# score()'s and code_reward()'s catch-all, run_tests()'s broken sandbox. Such a result counts
+# in ``errors`` and its reason starts with "internal error", as an exception here would.
+_GRADING_FAILED = ("could not grade: ", "could not run the tests: ")
+
+
+def _grading_failed(reason: str | None) -> str | None:
+    """``reason`` as an internal-error reason when a grader reports its own failure."""
+    if reason is not None and reason.startswith(_GRADING_FAILED):
+        return f"internal error: {reason}"
+    return None
+
 
 def _trace_result(sc: Any, sample: Sample, preset: str) -> RewardResult:
     kinds = [q.kind for q in sample.questions]
@@ -318,8 +330,13 @@ def _trace_result(sc: Any, sample: Sample, preset: str) -> RewardResult:
         no_answer=float(sc.parse_error is not None), unparsed=unparsed / n if n else 0.0,
         output_accuracy=accuracy.get("output", 0.0), input_accuracy=accuracy.get("input", 0.0),
         step_accuracy=steps[0] / steps[1] if steps[1] else 0.0)
+    failed = _grading_failed(sc.parse_error)
+    if failed is not None:
+        metrics["errors"] = 1.0
     if correct:
         reason = None
+    elif failed is not None:
+        reason = failed
     elif sc.parse_error:
         reason = sc.parse_error
     elif not n:
@@ -347,8 +364,12 @@ def _code_result(cs: Any, text: str, preset: str) -> RewardResult:
         "code", accuracy=score, correct=float(correct),
         format=float(extract_code(text, "answer_block") is not None),
         no_answer=float(cs.code is None), pass_rate=score, timeouts=timeouts)
-    if cs.parse_error:
-        reason: str | None = cs.parse_error
+    failed = _grading_failed(cs.parse_error)
+    if failed is not None:
+        metrics["errors"] = 1.0
+        reason: str | None = failed
+    elif cs.parse_error:
+        reason = cs.parse_error
     elif correct:
         reason = None
     else:
