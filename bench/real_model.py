@@ -2,14 +2,14 @@
 
 Run ``python bench/real_model.py`` (``--seeds 0,1,2``, ``--config``, ``--model``, ``--out``,
 ``--json``) after ``stepreward models fetch smollm2 --out models/smollm2``; set
-``STEPREWARD_DATA`` to a folder holding ``cruxeval/cruxeval.jsonl`` (``../shared/data`` is used
-when it exists). Each seed runs the whole recipe (data, SFT, stage 1, stage 2, eval of base,
-SFT, stage 1 and stage 2) with every random choice drawn from that seed, and the script prints
-one table per stage with mean ± std over seeds: greedy and sampled held-out accuracy per
-question kind, answer format, CRUXEval-O/-I pass@1, CRUXEval trace-question accuracy and the
-code pass rate; then the paired verdicts of stage 1 against SFT on held-out output questions
-(per seed, and over seeds), and the reward share of a GRPO step. docs/real-model.md holds its
-output.
+``STEPREWARD_DATA`` to a folder holding ``cruxeval/cruxeval.jsonl`` (the ``shared/data`` folder
+beside the checkout is used when it exists). Each seed runs the whole recipe (data, SFT, stage
+1, stage 2, eval of base, SFT, stage 1 and stage 2) with every random choice drawn from that
+seed, and the script prints one table per stage with mean ± std over seeds: greedy and sampled
+held-out accuracy per question kind, answer format, CRUXEval-O/-I pass@1, CRUXEval
+trace-question accuracy and the code pass rate; then the paired verdicts of stage 1 against SFT
+on held-out output questions (per seed, and over seeds), and the reward share of a GRPO step.
+docs/real-model.md holds its output.
 """
 
 from __future__ import annotations

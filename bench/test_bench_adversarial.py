@@ -96,7 +96,7 @@ def test_worst_code_reward(measure: Measure) -> None:
 
 
 def test_targets(ratios: Registry) -> None:
-    # Every parser linear (issue 13): at 12.5x the input, the cost per character may grow at
+    # Every parser linear: at 12.5x the input, the cost per character may grow at
     # most 3x (a quadratic parser would cost 12.5x per character).
     for case in CASES:
         for fn in ("score()", "extract_code()"):

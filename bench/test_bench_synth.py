@@ -39,14 +39,14 @@ TRACE_ONLY = "trace + questions of the kept items (no rejects)"
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[sr.Sandbox]:
     with sr.Sandbox(workers=2) as sb:
-        list(synthesize(20, (1,), 999, sandbox=sb))  # start the templates
+        list(synthesize(20, (1,), seed=999, sandbox=sb))  # start the templates
         yield sb
 
 
 def _synth(levels: tuple[int, ...], n: int, sb: sr.Sandbox, seed: int) -> dict[str, Any]:
     stats = SynthStats()
     samples, keys, items = [], set(), []
-    for k, item in enumerate(synthesize(n, levels, seed, sandbox=sb, stats=stats)):
+    for k, item in enumerate(synthesize(n, levels, seed=seed, sandbox=sb, stats=stats)):
         samples.append(sample_from_trace(item.trace, KINDS, 5, seed + k))
         keys.add((normalized_hash(item.source), item.call))
         items.append((item.source, item.call))

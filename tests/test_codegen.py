@@ -1,4 +1,7 @@
-"""Stage 2: unit tests for generated code, anti-hacking, task loaders, canonical solutions."""
+"""Stage 2: unit tests for generated code, anti-hacking, task loaders, canonical solutions.
+
+B-n codes: the reference implementation's bugs, as docs/method.md defines them.
+"""
 
 from __future__ import annotations
 
@@ -105,7 +108,8 @@ HACKS = {
 
 @pytest.mark.parametrize("name", sorted(HACKS))
 def test_hacks_score_zero(sandbox: sr.Sandbox, name: str) -> None:
-    score = code_reward(fenced(HACKS[name]), ADD_TESTS, sandbox=sandbox, timeout_s=0.3)
+    score = code_reward(fenced(HACKS[name]), ADD_TESTS, sandbox=sandbox,
+                        limits=sr.Limits(timeout_s=0.3))
     assert score.reward is not None and score.reward <= 1 / 3 + 1e-9, (name, score)
     if name != "patch the encoder":  # that one gets the test whose answer is 3 right
         assert score.reward == 0.0, (name, score.report)
@@ -214,7 +218,7 @@ def test_synthesized_tasks(sandbox: sr.Sandbox) -> None:
     assert canonical_code(tasks[0]) == tasks[0].canonical_solution
 
 
-# ------------------------------------------------------------------ issue 19: bounded timeouts
+# ------------------------------------------------------------------------- bounded timeouts
 
 LOOP = "def add(a, b):\n    while True:\n        pass\n"
 # Swallows the first deadline and loops again inside the handler.
@@ -236,8 +240,8 @@ def _many_add_tests(n: int) -> list[sr.TestCase]:
                          ids=["loop", "swallows-timeout", "swallows-every-timeout",
                               "at-import"])
 def test_looping_completion_costs_one_timeout(sandbox: sr.Sandbox, code: str) -> None:
-    # 8 tests at 1 s each used to take 8 s; the bound is 1.5 x the per-test timeout.
-    report = run_tests(code, _many_add_tests(8), sandbox=sandbox, timeout_s=1.0)
+    # 8 tests at 1 s each would take 8 s one after another; the bound is 1.5 x one timeout.
+    report = run_tests(code, _many_add_tests(8), sandbox=sandbox, limits=sr.Limits(timeout_s=1.0))
     assert report.passed == 0 and report.duration_s < 1.5 * 1.0 + OVERHEAD_S, report
     # "timed out", "not run: an earlier test timed out", "loading the code timed out"
     assert all("timed out" in f.reason for f in report.failures), report.failures
@@ -247,16 +251,16 @@ def test_looping_completion_with_chunks_and_script(sandbox: sr.Sandbox) -> None:
     # 300 call tests (3 chunks) plus a script test: the probe chunk times out, and the
     # other chunks and the script (whose own deadline is 5 s) do not run.
     tests = [*_many_add_tests(300), sr.TestCase(kind="script", script="assert add(1, 1) == 2")]
-    report = run_tests(LOOP, tests, sandbox=sandbox, timeout_s=0.5)
+    report = run_tests(LOOP, tests, sandbox=sandbox, limits=sr.Limits(timeout_s=0.5))
     assert report.passed == 0 and report.total == 301
     assert report.duration_s < 1.5 * 0.5 + OVERHEAD_S, report.duration_s
-    good = run_tests(GOOD, tests, sandbox=sandbox, timeout_s=0.5)
+    good = run_tests(GOOD, tests, sandbox=sandbox, limits=sr.Limits(timeout_s=0.5))
     assert good.passed == 301
 
 
 def test_partial_credit_before_a_timeout(sandbox: sr.Sandbox) -> None:
     code = "def add(a, b):\n    while a == 3:\n        pass\n    return a + b\n"
-    report = run_tests(code, _many_add_tests(6), sandbox=sandbox, timeout_s=0.3)
+    report = run_tests(code, _many_add_tests(6), sandbox=sandbox, limits=sr.Limits(timeout_s=0.3))
     assert report.passed == 3  # 0, 1, 2 finished; 3 timed out; 4 and 5 fail fast
     assert [f.reason for f in report.failures] == ["timed out"] + [
         "not run: an earlier test timed out"] * 2
@@ -265,11 +269,11 @@ def test_partial_credit_before_a_timeout(sandbox: sr.Sandbox) -> None:
 def test_io_tests_fail_fast_after_a_timeout(sandbox: sr.Sandbox) -> None:
     tests = [sr.TestCase.io(f"{i}\n", f"{i}\n") for i in range(8)]
     report = run_tests("x = input()\nwhile x == '0':\n    pass\nprint(x)\n", tests,
-                       sandbox=sandbox, timeout_s=1.0)
+                       sandbox=sandbox, limits=sr.Limits(timeout_s=1.0))
     assert report.passed == 0 and report.duration_s < 1.5 + OVERHEAD_S
     relentless = ("x = input()\nwhile x == '0':\n    try:\n        while True:\n"
                   "            pass\n    except BaseException:\n        pass\nprint(x)\n")
-    report = run_tests(relentless, tests, sandbox=sandbox, timeout_s=1.0)
+    report = run_tests(relentless, tests, sandbox=sandbox, limits=sr.Limits(timeout_s=1.0))
     assert report.passed == 0 and report.duration_s < 1.5 + OVERHEAD_S
 
 
@@ -278,7 +282,7 @@ def test_crash_fallback_is_bounded_by_a_timeout(sandbox: sr.Sandbox) -> None:
     # rerun that times out ends the fallback instead of 20 x (timeout + 1) s.
     code = "import os\ndef add(a, b):\n    if a == 0:\n        os._exit(0)\n    while True:\n" \
            "        pass\n"
-    report = run_tests(code, _many_add_tests(8), sandbox=sandbox, timeout_s=0.5)
+    report = run_tests(code, _many_add_tests(8), sandbox=sandbox, limits=sr.Limits(timeout_s=0.5))
     assert report.passed == 0 and report.duration_s < 2 * (0.5 + 1) + OVERHEAD_S
 
 
@@ -290,7 +294,7 @@ def test_batch_and_adapters_inherit_the_bound(sandbox: sr.Sandbox) -> None:
     task = sr.CodeTask(task_id="add", prompt="add", entry_point="add", tests=_many_add_tests(8))
     loop = fenced(LOOP)
     t0 = time.monotonic()
-    scores = code_reward_many([loop, fenced(GOOD)] * 2, [task] * 4, timeout_s=1.0)
+    scores = code_reward_many([loop, fenced(GOOD)] * 2, [task] * 4, limits=sr.Limits(timeout_s=1.0))
     assert [s.reward for s in scores] == [0.0, 1.0, 0.0, 1.0]
     assert time.monotonic() - t0 < 1.5 + OVERHEAD_S
     t0 = time.monotonic()
@@ -304,7 +308,7 @@ def test_batch_and_adapters_inherit_the_bound(sandbox: sr.Sandbox) -> None:
 
 
 def test_abs_tolerance_keeps_the_assertions_semantics(sandbox: sr.Sandbox) -> None:
-    # Issue 13 item 9: ``abs(g(1) - 100) < 1`` is an absolute tolerance; 1.0 is 99 away.
+    # ``abs(g(1) - 100) < 1`` is an absolute tolerance; 1.0 is 99 away.
     tests = tests_from_assertions("assert abs(g(1) - 100) < 1\nassert abs(g(2) - 5) <= 0.5",
                                   "g")
     assert [(t.compare, t.atol) for t in tests] == [("abs_lt", 1.0), ("abs_le", 0.5)]
@@ -347,7 +351,7 @@ def test_entry_point_inferred_on_every_plus_task(shared_data: Path,
     # run_tests on the assertion string alone: every canonical solution passes.
     failing = []
     for tid, test, code, _ in rows:
-        report = run_tests(code, test, sandbox=sandbox, timeout_s=3.0)
+        report = run_tests(code, test, sandbox=sandbox, limits=sr.Limits(timeout_s=3.0))
         if report.pass_rate != 1.0:
             failing.append((tid, report.failures[:1]))
     assert failing == []
@@ -412,7 +416,7 @@ FORGERIES = {
 
 @pytest.mark.parametrize("name", sorted(FORGERIES))
 def test_script_tests_cannot_be_forged(sandbox: sr.Sandbox, name: str) -> None:
-    # Issue 13 item 8: the script's verdict comes from a replay without the code.
+    # The script's verdict comes from a replay without the code.
     tests = tests_from_assertions(SCRIPT_TEST, "srt")
     assert [t.kind for t in tests] == ["script"]
     report = run_tests(FORGERIES[name], tests, sandbox=sandbox)

@@ -163,7 +163,7 @@ def test_a_task_that_blocks_its_timer_costs_one_test_deadline(sandbox: sr.Sandbo
             "        pass\n")
     tests = [sr.TestCase.call("f", (i,), i) for i in range(4)]
     t0 = time.monotonic()
-    report = run_tests(code, tests, sandbox=sandbox, timeout_s=1.0)
+    report = run_tests(code, tests, sandbox=sandbox, limits=sr.Limits(timeout_s=1.0))
     took = time.monotonic() - t0
     assert report.passed == 0
     assert took < 1.5 * 1.0 + 0.5 + 1.5, took  # before: 4 x 1 s + 2 s

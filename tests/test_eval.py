@@ -46,7 +46,7 @@ def test_known_errors_give_exact_numbers(shared_data: Path, tmp_path: Path) -> N
         rows.append((it.id, gold if k % 4 else s.answer_text(["assert f() == 'nope'"])))
         rows.append((it.id, gold if k % 2 else "no answer"))
     replay = write_replay(tmp_path / "mixed.jsonl", rows)
-    r = run_eval("cruxeval-o", tmp_path / "out", replay=replay, data=str(data), limit=20, n=2)
+    r = run_eval("cruxeval-o", tmp_path / "out", replay=replay, data=str(data), limit=20, samples=2)
     # Per item: k%4==0 -> 0 of 2 right; k%4==2 -> 1 of 2; odd k -> 2 of 2.
     expected = [pass_at_k(2, (0 if k % 4 == 0 else 1 if k % 2 == 0 else 2), 1)
                 for k in range(len(items))]
@@ -82,7 +82,7 @@ def test_other_code_benchmarks_gold_and_broken(bench: str, rel: str, shared_data
         broken = f"def {it.task.entry_point}(*args, **kwargs):\n    return None"  # type: ignore[union-attr]
         rows.append((it.id, f"<answer>\n```python\n{broken}\n```\n</answer>"))
     replay = write_replay(tmp_path / "r.jsonl", rows)
-    r = run_eval(bench, tmp_path / "out", replay=replay, data=str(data), limit=4, n=2)
+    r = run_eval(bench, tmp_path / "out", replay=replay, data=str(data), limit=4, samples=2)
     assert r["pass@1"] == 50.0 and r["pass@2"] == 100.0
     assert r["unparsed_rate"] == 0.0 and r["consistency"] is None
     prose = write_replay(tmp_path / "p.jsonl", [(it.id, "I would loop over it.") for it in items])
@@ -131,7 +131,7 @@ def test_transformers_backend_on_the_tiny_model(shared_data: Path, tmp_path: Pat
     model = build_tiny_model(tmp_path / "tiny")
     data = str(shared_data / "cruxeval" / "cruxeval.jsonl")
     gen = TransformersGenerator(str(model), batch_size=4)
-    r = run_eval("cruxeval-o", tmp_path / "out", backend=gen, data=data, limit=10, n=2,
+    r = run_eval("cruxeval-o", tmp_path / "out", backend=gen, data=data, limit=10, samples=2,
                  max_tokens=8)
     assert r["graded_items"] == 10 and 0.0 <= r["pass@1"] <= 100.0
     rows = [json.loads(x) for x in (tmp_path / "out" / "completions.jsonl").read_text()

@@ -119,8 +119,8 @@ def test_replay_grades_every_completion_and_pass1_matches_the_verdicts(
     unparsed = sum(sum(v) / len(v) for v in bad.values()) / len(bad)
     assert any(v["status"] == "missing" or v["status"] == "unparseable" for v in verdicts)
     assert r["unparsed_rate"] == pytest.approx(100 * unparsed)
-    # --n still caps.
-    capped = run_eval(bench, tmp_path / "cap", replay=replay, data=str(data), limit=16, n=1)
+    # --samples still caps.
+    capped = run_eval(bench, tmp_path / "cap", replay=replay, data=str(data), limit=16, samples=1)
     assert capped["samples_graded"] == len(items)
 
 

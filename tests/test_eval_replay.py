@@ -49,8 +49,8 @@ def test_replay_uses_every_completion_and_pass1_matches_the_verdicts(
             for v in row["verdicts"]) / len(by_item[i]) for i in by_item) / len(by_item)
     assert r["unparsed_rate"] == pytest.approx(unparsed) and r["unparsed_rate"] > 0
     assert r["warnings"] == []
-    # --n still caps the samples per item.
-    r2 = run_eval(bench, tmp_path / "out2", replay=replay, data=str(data), limit=40, n=1)
+    # samples= still caps the samples per item.
+    r2 = run_eval(bench, tmp_path / "out2", replay=replay, data=str(data), limit=40, samples=1)
     assert r2["samples_graded"] == len(by_item)
 
 

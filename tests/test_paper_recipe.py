@@ -149,7 +149,7 @@ def test_schedule_and_rewards_are_the_methods() -> None:
     tiny = _load("tiny-cpu.yaml")
     assert [r.__name__ for r in stage_rewards(tiny, "stage1")] == [
         "stepreward_execution", "stepreward_format"]
-    assert code_spec(tiny["data"]["code"])["source"] == "synth"
+    assert code_spec(tiny["data"]["code"])["source"] == "easy"  # the recipe's own arithmetic tasks
     assert code_spec(cfg["data"]["code"])["source"] == "prime"
 
 
@@ -226,7 +226,7 @@ def test_openrlhf_scripts_parse_with_their_programs() -> None:
     synth, code = "\n".join(_script_args("data.sh")).split("\n--\n")
     args = build_parser().parse_args(["synth", *synth.splitlines()])
     assert (args.max_pass, args.difficulty_samples, args.solver_samples, args.input_share,
-            args.reward_preset) == (3, 10, 1, 0.375, "execverify")
+            args.preset) == (3, 10, 1, 0.375, "execverify")
     assert code.splitlines()[0] == "code-rows"
 
 

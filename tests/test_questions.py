@@ -1,4 +1,7 @@
-"""Question kinds: generation, gold answers, grading, selection, prompts and sample rows."""
+"""Question kinds: generation, gold answers, grading, selection, prompts and sample rows.
+
+W-n/B-n codes: the reference implementation's defects, as docs/method.md defines them.
+"""
 
 from __future__ import annotations
 

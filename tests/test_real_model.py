@@ -142,7 +142,7 @@ def test_checkpoints_record_the_prompt_format_and_eval_renders_it(tmp_path: Path
 def test_eval_logs_prompt_and_finish_and_renders_compact_prompts(tmp_path: Path) -> None:
     data = ROOT.parent / "shared" / "data" / "cruxeval" / "cruxeval.jsonl"
     if not data.exists():
-        pytest.skip("../shared/data is not present")
+        pytest.skip("the benchmark data folder beside the checkout is not present")
     from stepreward.eval._harness import bench_items, run_eval
 
     items = bench_items("cruxeval-o", path=str(data), limit=3)
@@ -197,7 +197,7 @@ def test_official_format_grades_by_execution_and_rejects_what_cruxeval_rejects(
         tmp_path: Path) -> None:
     data = ROOT.parent / "shared" / "data" / "cruxeval" / "cruxeval.jsonl"
     if not data.exists():
-        pytest.skip("../shared/data is not present")
+        pytest.skip("the benchmark data folder beside the checkout is not present")
     from stepreward.eval._harness import run_eval
 
     rows = [json.loads(x) for x in data.read_text().splitlines()[:6]]
@@ -252,6 +252,23 @@ def test_lenient_extraction_opens_no_hack() -> None:
         for text in (f"<answer>\n{hack}", f"```python\n{hack}\n```", f"{hack}\n<answer>"):
             sc = sr.score(text, s, extraction="lenient")
             assert sc.reward == 0.0, (name, text)
+
+
+def test_stage1_lenient_extraction_is_a_recipe_option() -> None:
+    from stepreward.integrations.paper import stage_rewards
+
+    s = sr.build_sample("def f(a, b):\n    return a + b\n", "f(1, 2)", kinds=("output",),
+                        max_per_kind=1, seed=0)
+    rows = [{"sample": s.model_dump_json()}]
+    unclosed = [[{"role": "assistant", "content": "it returns\n<answer>\n3"}]]
+    strict, = stage_rewards({"stage1": {"format_reward": False}}, "stage1")
+    lenient, = stage_rewards({"stage1": {"format_reward": False, "extraction": "lenient"}},
+                             "stage1")
+    kw = {"prompts": [[{"role": "user", "content": s.prompt}]], "completions": unclosed,
+          "sample": [r["sample"] for r in rows]}
+    assert strict(**kw) == [0.0] and lenient(**kw) == [1.0]
+    with pytest.raises(ValueError, match="extraction must be"):
+        stage_rewards({"stage1": {"extraction": "loose"}}, "stage1")
 
 
 # ------------------------------------------------------------------------------ the recipe

@@ -96,7 +96,7 @@ def test_stage1_reward_equals_score_for_each_stage1_preset(sample: sr.Sample,
         for text in texts:
             r = reward_for(text, sample, preset=name, sandbox=sandbox)
             _check(r)
-            want = sr.score(text, sample, reward=name, sandbox=sandbox)
+            want = sr.score(text, sample, preset=name, sandbox=sandbox)
             assert r.reward == want.reward, (name, text)
 
 
@@ -251,13 +251,13 @@ def test_registry_adds_a_preset_in_one_call(sample: sr.Sample, task: sr.CodeTask
         return CodeScore((cs.reward or 0.0) / 2, cs.report, cs.code, cs.parse_error)
 
     register_preset(Preset("half", "code", "half the pass rate", halves,
-                           {"timeout_s": 1.0, "sandbox": None}))
+                           {"limits": None, "sandbox": None}))
     register_preset(Preset.trace("ten", sr.RewardConfig(scale=10.0), "ten points"))
     try:
         assert reward_for(SQ_OK, task, preset="half", sandbox=sandbox).reward == 0.5
         assert reward_for(sample.gold_completion(), sample, preset="ten").reward == 10.0
         # score() knows a registered stage-1 preset by name too.
-        assert sr.score(sample.gold_completion(), sample, reward="ten").reward == 10.0
+        assert sr.score(sample.gold_completion(), sample, preset="ten").reward == 10.0
         with pytest.raises(ValueError, match="exists"):
             register_preset(Preset.trace("ten", sr.RewardConfig(), "again"))
     finally:

@@ -355,7 +355,7 @@ def test_worker_threads_are_not_leaked() -> None:
     assert threading.active_count() <= before
 
 
-# ---------------------------------------------------------------------- issue 13 regressions
+# ------------------------------------------- IPC, cleanup, a killed trainer, what tasks can read
 
 
 def _host_ipc_keys() -> set[int]:

@@ -1,4 +1,7 @@
-"""score(): parsing, hack resistance, presets, the reference's quirks, fuzzing."""
+"""score(): parsing, hack resistance, presets, the reference's quirks, fuzzing.
+
+W-n/B-n codes: the reference implementation's defects, as docs/method.md defines them.
+"""
 
 from __future__ import annotations
 
@@ -40,8 +43,8 @@ def test_gold_scores_the_maximum_in_every_preset(sample: sr.Sample,
                                                  sandbox: sr.Sandbox) -> None:
     gold = sample.gold_completion()
     assert sr.score(gold, sample).reward == 1.0
-    assert sr.score(gold, sample, reward="execverify").reward == 2.0
-    assert sr.score(gold, sample, reward="execverify_reference", sandbox=sandbox).reward == 2.0
+    assert sr.score(gold, sample, preset="execverify").reward == 2.0
+    assert sr.score(gold, sample, preset="execverify_reference", sandbox=sandbox).reward == 2.0
     assert sr.score(gold, sample, policy="execute", sandbox=sandbox).reward == 1.0
     sc = sr.score(gold, sample)
     assert all(v.correct for v in sc.verdicts) and sc.parse_error is None
@@ -64,7 +67,7 @@ def test_partial_credit_and_gate(sample: sr.Sample) -> None:
     wrong_io = sample.answer_text(answers(sample, {0: "assert f([3, 4, 6, 9], 3) == [9]"}))
     assert sr.score(wrong_io, sample).reward == 0.0  # gated
     ungated = sr.RewardConfig(gate="none")
-    assert sr.score(wrong_io, sample, reward=ungated).reward == 0.5
+    assert sr.score(wrong_io, sample, preset=ungated).reward == 0.5
     # A missing line only costs its own question (B-9).
     missing = sample.answer_text(answers(sample)[:-1])
     sc = sr.score(missing, sample)
@@ -104,20 +107,20 @@ def test_the_reference_preset_reproduces_its_reward_hacks(sample: sr.Sample,
                                                           sandbox: sr.Sandbox) -> None:
     ref = "execverify_reference"
     taut = sample.answer_text(answers(sample, {0: HACKS["tautology"]}))
-    assert sr.score(taut, sample, reward=ref, sandbox=sandbox).reward == 2.0  # W-1
-    assert sr.score(taut, sample, reward="execverify").reward == 0.0
+    assert sr.score(taut, sample, preset=ref, sandbox=sandbox).reward == 2.0  # W-1
+    assert sr.score(taut, sample, preset="execverify").reward == 0.0
     only_io = sample.answer_text([HACKS["tautology"]])
-    assert sr.score(only_io, sample, reward=ref, sandbox=sandbox).reward == 1.0  # B-9
+    assert sr.score(only_io, sample, preset=ref, sandbox=sandbox).reward == 1.0  # B-9
     for code in ("pass", "def f(*a):\n    return 13\nassert f(1) == 13"):
         oi = f"<answer>\n```python\n{code}\n```\n</answer>"
-        assert sr.score(oi, input_sample, reward=ref, sandbox=sandbox).reward == 2.0  # W-2
+        assert sr.score(oi, input_sample, preset=ref, sandbox=sandbox).reward == 2.0  # W-2
         assert sr.score(oi, input_sample).reward == 0.0
     wrong = sample.answer_text(answers(sample, {0: "assert f([3, 4, 6, 9], 3) == [3, 9]"}))
-    assert sr.score(wrong, sample, reward=ref, sandbox=sandbox).reward == 0.0
+    assert sr.score(wrong, sample, preset=ref, sandbox=sandbox).reward == 0.0
     reformatted = sample.answer_text(answers(sample, {0: "assert f([3,4,6,9], 3) == [3]"}))
-    assert sr.score(reformatted, sample, reward=ref, sandbox=sandbox).reward == 0.0  # B-8
+    assert sr.score(reformatted, sample, preset=ref, sandbox=sandbox).reward == 0.0  # B-8
     assert sr.score(reformatted, sample).reward == 1.0
-    assert sr.score("no tags", sample, reward=ref, sandbox=sandbox).reward == 0.0
+    assert sr.score("no tags", sample, preset=ref, sandbox=sandbox).reward == 0.0
 
 
 # State-parser probes of the reference notes (section 5.2), on the fixed grader:
@@ -243,7 +246,7 @@ def test_execute_policy_accepts_expressions_like_cruxeval(sample: sr.Sample,
 
 def test_misuse_raises_clearly(sample: sr.Sample) -> None:
     with pytest.raises(ValueError, match="unknown reward preset"):
-        sr.score("x", sample, reward="bogus")
+        sr.score("x", sample, preset="bogus")
     with pytest.raises(ValueError, match="policy"):
         sr.score("x", sample, policy="fast")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="sample must be"):
@@ -393,9 +396,9 @@ def test_lambda_arguments_in_input_answers(sandbox: sr.Sandbox, policy: str, arg
 # ------------------------------------------------------------------ adversarial lines (linear)
 
 # Lines crafted against backtracking regular expressions (see bench/test_bench_adversarial.py
-# for 320 KB - 4 MB). Before the fix the type-name normaliser took 132 s on an 8 KB line
-# (cubic), the numbering pattern 2 s on a 20 KB line and code-fence extraction 2.6 s on 80 KB
-# (quadratic).
+# for 320 KB - 4 MB). A backtracking pattern of these shapes takes 132 s for a type name on an
+# 8 KB line (cubic), 2 s for the numbering on a 20 KB line and 2.6 s for code-fence extraction
+# on 80 KB (quadratic); the parsers here are linear.
 ADVERSARIAL = {
     "type name": lambda n: "1; <class" + " " * n + "x",
     "numbering": lambda n: "a" + " " * n + "x",

@@ -180,11 +180,11 @@ def test_parquet_output_or_a_clear_error(sandbox: sr.Sandbox, tmp_path: Path) ->
 
 def test_constraints_validation() -> None:
     with pytest.raises(ValueError, match="unknown type"):
-        sr.types.Constraints(type="bytes", method="x")
+        sr.synth.Constraints(type="bytes", method="x")
     with pytest.raises(ValueError, match="not a method"):
-        sr.types.Constraints(type="list", method="upper")
+        sr.synth.Constraints(type="list", method="upper")
     with pytest.raises(ValueError, match="blueprint"):
-        sr.types.Constraints(type="list", method="sort", depth=2, blueprint=("for",))
+        sr.synth.Constraints(type="list", method="sort", depth=2, blueprint=("for",))
     with pytest.raises(ValueError, match="levels"):
         list(synthesize(1, levels=(7,)))
 
@@ -208,7 +208,7 @@ def test_programs_that_raise_are_kept_only_when_asked(sandbox: sr.Sandbox) -> No
 
     src = "def f(text):\n    n = text.upper()\n    return int(n)\n"
     traces = sr.trace_many([(src, "f('abc')"), (src, "f('xyz')")], sandbox=sandbox)
-    strict = sr.types.Constraints(type="str", method="upper", other_methods=False)
+    strict = sr.synth.Constraints(type="str", method="upper", other_methods=False)
     program = Program(source=src, entry="f", params=[("text", "str")], constraints=strict,
                       target_lines=[2])
     assert _check(program, traces) == "raises"

@@ -119,7 +119,7 @@ def test_model_synthesis_through_http(server: str, sandbox: sr.Sandbox) -> None:
     assert sum(rejects.values()) >= 1
     assert all(body["model"] == "fake" for body in _Handler.calls)
     # Items feed the normal sample builder.
-    s = sr.questions.sample_from_trace(items[0].trace, ("output", "state"), 3, 0)
+    s = sr.questions.sample_from_trace(items[0].trace, ("output", "state"), 3, seed=0)
     assert sr.score(s.gold_completion(), s).reward == 1.0
 
 

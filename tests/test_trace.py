@@ -1,4 +1,7 @@
-"""Golden traces with hand-checked steps, including every labelling defect of the reference."""
+"""Golden traces with hand-checked steps, including every labelling defect of the reference.
+
+B-n codes: the reference implementation's bugs, as docs/method.md defines them.
+"""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from stepreward._lazy import lazy_exports
 from stepreward._version import __version__
 
 __all__ = [
+    "CodeScore",
     "CodeTask",
     "ExecResult",
     "Limits",
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from stepreward.scoring._score import score, score_many
     from stepreward.trace._api import default_sandbox, set_default_sandbox, trace, trace_many
     from stepreward.types import (
+        CodeScore,
         CodeTask,
         ExecResult,
         Limits,
@@ -72,8 +74,9 @@ if TYPE_CHECKING:
 # import its own modules without third-party packages. Subpackages (`stepreward.eval`,
 # `stepreward.integrations`, ...) are attributes too, imported on first access.
 __getattr__, __dir__ = lazy_exports(__name__, {
-    "stepreward.types": ["CodeTask", "ExecResult", "Limits", "Question", "RewardConfig", "Sample",
-                         "Score", "Step", "TestCase", "TestReport", "Trace", "Value", "Verdict"],
+    "stepreward.types": ["CodeScore", "CodeTask", "ExecResult", "Limits", "Question",
+                         "RewardConfig", "Sample", "Score", "Step", "TestCase", "TestReport",
+                         "Trace", "Value", "Verdict"],
     "stepreward.sandbox._pool": ["Sandbox"],
     "stepreward.trace": ["trace"],  # the package, which is callable as the function
     "stepreward.trace._api": ["default_sandbox", "set_default_sandbox", "trace_many"],

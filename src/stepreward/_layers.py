@@ -23,14 +23,15 @@ __all__ = ["LAYERS", "layer_of"]
 
 ROOT = "stepreward"
 
-# (layer name, the modules and packages in it). DESIGN.md's numbered layers, split where its
-# "may import" column gives a direction inside one (scoring imports questions, eval imports
-# synth, the command line imports the adapters), plus the framework-neutral reward entry that
-# every adapter calls, above the graders it dispatches to.
+# (layer name, the modules and packages in it), lowest first; docs/architecture.md says why each
+# layer sits where it does (scoring imports questions, eval imports synth, the command line
+# imports the adapters; the framework-neutral reward entry that every adapter calls sits above
+# the graders it dispatches to).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("types and values", ("stepreward.types", "stepreward.values", "stepreward._jsonl",
-                          "stepreward._lazy", "stepreward._progress", "stepreward._layers",
-                          "stepreward._version", "stepreward._jsonlimits")),
+    ("types and values", ("stepreward.types", "stepreward.values", "stepreward._compat",
+                          "stepreward._jsonl", "stepreward._lazy", "stepreward._progress",
+                          "stepreward._layers", "stepreward._version",
+                          "stepreward._jsonlimits")),
     ("sandbox", ("stepreward.sandbox", "stepreward.testing")),
     ("trace", ("stepreward.trace",)),
     ("questions", ("stepreward.questions",)),

@@ -193,7 +193,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     completion = _read_source(args.completion, "score")
     if completion is None:
         return 2
-    sc = score(completion, sample, reward=args.reward, policy=args.policy,
+    sc = score(completion, sample, preset=args.preset, policy=args.policy,
                float_tol=args.float_tol)
     if args.json:
         print(sc.model_dump_json(indent=2))
@@ -263,8 +263,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
                                max_per_kind=args.max_per_kind, fmt=args.format, sft=args.sft,
                                validation_fraction=args.validation, progress=not args.json,
                                input_share=args.input_share,
-                               reward_options=({"preset": args.reward_preset}
-                                               if args.reward_preset else None), **filters)
+                               reward_options=({"preset": args.preset}
+                                               if args.preset else None), **filters)
     except (ValueError, RuntimeError) as exc:
         print(f"stepreward synth: {exc}", file=sys.stderr)
         return 2
@@ -403,7 +403,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 2
     try:
         results = run_eval(args.bench, args.out, backend=backend, replay=args.completions,
-                           data=args.data, n=args.n, temperature=args.temperature,
+                           data=args.data, samples=args.samples, temperature=args.temperature,
                            max_tokens=max_tokens or DEFAULT_MAX_TOKENS, limit=args.limit,
                            seed=args.seed, progress=not args.json, batch_size=args.batch_size,
                            prompt_format=prompt_format, extraction=args.extraction)
@@ -422,6 +422,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         print(Path(args.out, "report.md").read_text())
     return 0
+
+
+class _Renamed(argparse.Action):
+    """An option's old name: sets the new option's value and says on stderr that it is old."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, *, new: str,
+                 **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.new = new
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print(f"{parser.prog}: {option_string} is deprecated: use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -492,8 +506,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the reward.")
     p.add_argument("sample", help="sample row JSON file")
     p.add_argument("completion", help="completion text file, or - for standard input")
-    p.add_argument("--reward", default="normalized", choices=preset_names("trace"),
+    p.add_argument("--preset", default="normalized", choices=preset_names("trace"),
                    help="stage-1 reward preset (default: normalized); see docs/scoring.md")
+    p.add_argument("--reward", dest="preset", choices=preset_names("trace"), action=_Renamed,
+                   new="--preset", help=argparse.SUPPRESS)
     p.add_argument("--policy", default="literal", choices=("literal", "execute"))
     p.add_argument("--float-tol", type=float, default=0.0, metavar="TOL")
     p.add_argument("--json", action="store_true", help="print the Score as JSON")
@@ -519,9 +535,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-share", type=float, default=0.0, metavar="FRACTION",
                    help="share of RL rows that are input-prediction (O/I) samples; the "
                         "method's mix is 0.375 (default 0)")
-    p.add_argument("--reward-preset", choices=preset_names("trace"),
+    p.add_argument("--preset", choices=preset_names("trace"),
                    help="reward preset written into each label for OpenRLHF's reward file "
                         "and server (the method: execverify); default: theirs (normalized)")
+    p.add_argument("--reward-preset", dest="preset", choices=preset_names("trace"),
+                   action=_Renamed, new="--preset", help=argparse.SUPPRESS)
     g = p.add_argument_group("difficulty control (the method's two bounds)")
     g.add_argument("--difficulty-endpoint", metavar="URL",
                    help="OpenAI-compatible server of the policy model: keep an item only when "
@@ -619,9 +637,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="benchmark data file (CRUXEval JSONL, EvalPlus file, synth "
                                   "file, ...); default: the bench's file under the "
                                   "STEPREWARD_DATA folder, else the datasets hub")
-    p.add_argument("--n", type=int, default=None,
+    p.add_argument("--samples", type=int, default=None, metavar="K",
                    help="samples per item (pass@k); default 1 when generating, every "
-                        "completion in the file when replaying (--n caps it)")
+                        "completion in the file when replaying (--samples caps it)")
+    p.add_argument("--n", dest="samples", type=int, action=_Renamed, new="--samples",
+                   help=argparse.SUPPRESS)
     p.add_argument("--temperature", type=float, default=0.0,
                    help="sampling temperature (default 0: greedy)")
     p.add_argument("--max-tokens", type=int, default=None,

@@ -422,11 +422,11 @@ def synth_source(*, kinds: Sequence[str] = DEFAULT_KINDS,
 
     def source(level: int, rng: random.Random) -> dict[str, Any]:
         if level not in streams:
-            streams[level] = synthesize(1 << 40, [level], seed + 1_000_003 * level,
+            streams[level] = synthesize(1 << 40, [level], seed=seed + 1_000_003 * level,
                                         sandbox=sandbox)
         for item in streams[level]:
             sample = sample_from_trace(item.trace, tuple(kinds), max_per_kind,
-                                       seed + item.index)
+                                       seed=seed + item.index)
             if not sample.questions:
                 continue
             row = _row(item, sample, prompt or None)

@@ -26,7 +26,7 @@ from functools import cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
-from stepreward.types import CodeTask, RewardConfig, Sample
+from stepreward.types import CodeTask, Limits, RewardConfig, Sample
 
 if TYPE_CHECKING:
     from stepreward.codegen import CodeScore
@@ -83,7 +83,7 @@ class Preset:
         def run(text: str, sample: Sample, **options: Any) -> Score:
             score, presets = _scoring()
             return score(text, sample,  # type: ignore[no-any-return]
-                         reward=name if presets.get(name) == config else config, **options)
+                         preset=name if presets.get(name) == config else config, **options)
 
         return cls(name, "trace", summary, run, dict(TRACE_OPTIONS), config)
 
@@ -107,19 +107,24 @@ def _reference(text: str, sample: Sample, *, sandbox: Sandbox | None = None,
                **_: Any) -> Score:
     from stepreward.scoring import score
 
-    return score(text, sample, reward="execverify_reference", sandbox=sandbox)
+    return score(text, sample, preset="execverify_reference", sandbox=sandbox)
 
 
 # ------------------------------------------------------------------------------ stage 2
 
 
 def _code_mode(mode: Literal["pass_rate", "all_or_nothing"]) -> Callable[..., CodeScore]:
-    def run(text: str, task: CodeTask, **options: Any) -> CodeScore:
+    def run(text: str, task: CodeTask, *, timeout_s: float = 1.0, **options: Any) -> CodeScore:
         from stepreward.codegen import code_reward
 
-        return code_reward(text, task, mode=mode, **options)
+        return code_reward(text, task, mode=mode, limits=_test_limits(timeout_s), **options)
 
     return run
+
+
+def _test_limits(timeout_s: float) -> Limits:
+    """Each test's limits from a label's ``timeout_s`` option (512 MB, as run_tests' default)."""
+    return Limits(timeout_s=timeout_s, memory_mb=512)
 
 
 def partial_test_indices(task: CodeTask, partial_tests: int,
@@ -161,7 +166,8 @@ def method_reward(text: str, task: CodeTask, *, format_bonus: float = 0.05,
 
     As in the reference, the code is the last python block of the ``<answer>`` block (the
     block's text when it has no fence) and a completion without a closed ``<answer>`` block
-    scores 0. The reference's crash when nothing passes (B-7) is a plain 0 here.
+    scores 0. The reference's crash when nothing passes (B-7 in docs/method.md) is a plain 0
+    here.
 
     Example:
         >>> from stepreward.types import TestCase
@@ -189,7 +195,7 @@ def method_reward(text: str, task: CodeTask, *, format_bonus: float = 0.05,
         return CodeScore(0.0, None, None, "empty <answer> block")
     # The prompt's own helpers are defined again after the completion: they win.
     report = run_tests(with_prompt_helpers(code, task), task.tests, sandbox=sandbox,
-                       timeout_s=timeout_s)
+                       limits=_test_limits(timeout_s))
     if report.status != "ok":
         return CodeScore(0.0, report, code, report.reason)
     if report.passed == report.total:

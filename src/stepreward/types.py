@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 __all__ = [
+    "CodeScore",
     "CodeTask",
     "ExecResult",
     "ExecStatus",
@@ -26,21 +27,6 @@ __all__ = [
     "Value",
     "Verdict",
 ]
-
-# Names that moved up to the layer they belong to, still found here by old code. They are
-# looked up on first access, so importing this module never imports their new home, and
-# grading never depends on how data is made (see stepreward._layers).
-_MOVED = {"Constraints": "stepreward.synth._constraints"}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module 'stepreward.types' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
 
 ExecStatus = Literal["ok", "error", "timeout", "memory", "output_limit", "crashed", "rejected"]
 
@@ -560,6 +546,44 @@ class TestReport(BaseModel):
     @property
     def pass_rate(self) -> float:
         return self.passed / self.total if self.total else 0.0
+
+
+class CodeScore(BaseModel):
+    """A stage-2 reward (:func:`stepreward.code_reward`) with the test report behind it.
+
+    ``reward`` is None for a task without tests (not a code-generation task: TRL reads None as
+    "not applicable"); ``parse_error`` says why the reward is 0 when no test could run. It may
+    be built positionally, ``CodeScore(reward, report, code, parse_error)``.
+
+    Example:
+        >>> CodeScore(0.0, None, None, "no code block found")
+        CodeScore(reward=0.0, passed=-, error='no code block found')
+        >>> CodeScore(reward=1.0, report=TestReport(passed=2, total=2)).report.pass_rate
+        1.0
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    reward: float | None = None
+    report: TestReport | None = None
+    code: str | None = None
+    parse_error: str | None = None
+
+    def __init__(self, *args: Any, **fields: Any) -> None:
+        names = ("reward", "report", "code", "parse_error")
+        if len(args) > len(names):
+            raise TypeError(f"CodeScore takes at most {len(names)} positional arguments")
+        for name, value in zip(names, args, strict=False):
+            if name in fields:
+                raise TypeError(f"CodeScore got {name!r} twice")
+            fields[name] = value
+        super().__init__(**fields)
+
+    def __repr__(self) -> str:
+        passed = f"{self.report.passed}/{self.report.total}" if self.report else "-"
+        return f"CodeScore(reward={self.reward}, passed={passed}, error={self.parse_error!r})"
+
+    __str__ = __repr__
 
 
 class CodeTask(BaseModel):

@@ -12,7 +12,6 @@ __all__ = ["CodeScore", "CodeTask", "TestCase", "TestReport", "code_reward",
 
 if TYPE_CHECKING:
     from stepreward.codegen._api import (
-        CodeScore,
         code_reward,
         code_reward_many,
         extract_code,
@@ -20,12 +19,12 @@ if TYPE_CHECKING:
         run_tests,
         tests_from_assertions,
     )
-    from stepreward.types import CodeTask, TestCase, TestReport
+    from stepreward.types import CodeScore, CodeTask, TestCase, TestReport
 
 # The sandbox template imports stepreward.codegen._child without site-packages: nothing here
 # loads before it is asked for.
 __getattr__, __dir__ = lazy_exports(__name__, {
-    "stepreward.codegen._api": ["CodeScore", "code_reward", "code_reward_many", "extract_code",
+    "stepreward.codegen._api": ["code_reward", "code_reward_many", "extract_code",
                                 "infer_entry_point", "run_tests", "tests_from_assertions"],
-    "stepreward.types": ["CodeTask", "TestCase", "TestReport"],
+    "stepreward.types": ["CodeScore", "CodeTask", "TestCase", "TestReport"],
 })

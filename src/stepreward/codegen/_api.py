@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from stepreward.codegen._assertions import infer_entry_point, tests_from_assertions
 from stepreward.codegen._extract import ExtractMode, extract_code
 from stepreward.codegen._prompt import with_prompt_helpers
-from stepreward.codegen._run import run_tests
-from stepreward.types import CodeTask, TestCase, TestReport
+from stepreward.codegen._run import run_tests, test_limits
+from stepreward.types import CodeScore, CodeTask, Limits, TestCase
 
 if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
@@ -18,28 +18,11 @@ __all__ = ["CodeScore", "code_reward", "code_reward_many", "extract_code", "infe
            "run_tests", "tests_from_assertions"]
 
 
-class CodeScore:
-    """A stage-2 reward with the test report behind it."""
-
-    __slots__ = ("code", "parse_error", "report", "reward")
-
-    def __init__(self, reward: float | None, report: TestReport | None, code: str | None,
-                 parse_error: str | None) -> None:
-        self.reward = reward
-        self.report = report
-        self.code = code
-        self.parse_error = parse_error
-
-    def __repr__(self) -> str:
-        passed = f"{self.report.passed}/{self.report.total}" if self.report else "-"
-        return f"CodeScore(reward={self.reward}, passed={passed}, error={self.parse_error!r})"
-
-
 def code_reward(completion: Any, task: CodeTask | Sequence[TestCase] | str | None, *,
                 mode: Literal["pass_rate", "all_or_nothing"] = "pass_rate",
                 format_bonus: float = 0.0, bonus_on_fail: bool = False,
                 extract: ExtractMode = "answer_block", sandbox: Sandbox | None = None,
-                timeout_s: float = 1.0) -> CodeScore:
+                limits: Limits | None = None, timeout_s: float | None = None) -> CodeScore:
     """Reward a completion that should contain code by the tests it passes.
 
     ``mode``: the pass rate (default) or 1 only when every test passes. ``format_bonus`` is
@@ -49,7 +32,8 @@ def code_reward(completion: Any, task: CodeTask | Sequence[TestCase] | str | Non
     task without tests (or None) is not a code-generation task: the reward is None, which
     TRL reads as "not applicable". ``task`` may also be assertion-style test code, as
     :func:`run_tests` takes it (the entry point inferred; when the completion's code leaves it
-    ambiguous, the reward is 0 with the reason).
+    ambiguous, the reward is 0 with the reason). ``limits`` apply to each test, as in
+    :func:`run_tests` (``timeout_s=`` is their older, deprecated spelling).
 
     Example:
         >>> tests = [TestCase.call("sq", (3,), 9)]
@@ -59,6 +43,7 @@ def code_reward(completion: Any, task: CodeTask | Sequence[TestCase] | str | Non
     """
     from stepreward.scoring._parse import completion_text, extract_answer_block
 
+    per_test = test_limits(limits, timeout_s, caller="code_reward")
     tests: list[TestCase] | str
     if task is None:
         tests = []
@@ -83,7 +68,7 @@ def code_reward(completion: Any, task: CodeTask | Sequence[TestCase] | str | Non
             return CodeScore(0.0, None, None, "no code block found")
         # The prompt's own helpers are defined again after the completion: they win.
         program = with_prompt_helpers(code, task) if isinstance(task, CodeTask) else code
-        report = run_tests(program, tests, sandbox=sandbox, timeout_s=timeout_s)
+        report = run_tests(program, tests, sandbox=sandbox, limits=per_test)
         if report.status not in ("ok", "load_error") or report.total == 0:
             # (no tests ran: an entry point this code leaves ambiguous, say)
             return CodeScore(0.0, report, code, report.reason)

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from stepreward._compat import warn_renamed
 from stepreward._jsonlimits import count_values
 from stepreward.codegen._assertions import infer_entry_point, tests_from_assertions
 from stepreward.codegen._judge import (
@@ -32,12 +33,14 @@ from stepreward.types import Limits, TestCase, TestReport
 if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
 
-__all__ = ["MAX_FALLBACK_TESTS", "run_tests"]
+__all__ = ["DEFAULT_TEST_LIMITS", "MAX_FALLBACK_TESTS", "run_tests", "test_limits"]
 
 MAX_FALLBACK_TESTS = 20
 CHUNK = 128  # at most this many call tests per sandbox task...
 CHUNK_BYTES = 1 << 20  # ...and about this much argument data
 _CHILD = "stepreward.codegen._child"
+#: Each test's limits unless told otherwise: 1 s, 512 MB (the task's other limits as Limits has).
+DEFAULT_TEST_LIMITS = Limits(timeout_s=1.0, memory_mb=512)
 # What a test's reported value may take before the trainer reads it: four times the expected
 # value's literal and 4 KiB (a value far larger cannot be equal; the task reports it as
 # "big"), in bytes, and eight JSON values per expected one and 64 (tags, dict entries). A
@@ -160,27 +163,29 @@ def _replay_script(sb: Sandbox, script: str, code: str, recorded: dict[str, Any]
 class _Dispatch:
     """Runs the planned tasks on the sandbox and records one verdict per test."""
 
-    def __init__(self, sb: Sandbox, code: str, cases: list[TestCase], *, timeout_s: float,
-                 total_timeout_s: float, memory_mb: int, max_fallback_tests: int,
-                 t0: float) -> None:
+    def __init__(self, sb: Sandbox, code: str, cases: list[TestCase], *, limits: Limits,
+                 total_timeout_s: float, max_fallback_tests: int, t0: float) -> None:
         self.sb, self.code, self.cases = sb, code, cases
-        self.timeout_s, self.total_timeout_s = timeout_s, total_timeout_s
-        self.memory_mb, self.max_fallback_tests, self.t0 = memory_mb, max_fallback_tests, t0
+        self.base, self.timeout_s, self.total_timeout_s = limits, limits.timeout_s, total_timeout_s
+        self.max_fallback_tests, self.t0 = max_fallback_tests, t0
         self.outcome: list[Outcome | None] = [None] * len(cases)
         self.load_problem: str | None = None
         self.timed_out = False
         self.retry: list[int] = []
 
     def limits(self, seconds: float, job: _Job | None = None) -> Limits:
+        """A task's limits: the tests' own, with the task's deadline, room for what the job
+        reports, and (call and I/O tasks) the progress deadline."""
         record = job.record if job is not None else (256 << 20, 1 << 20)
         # Call and I/O tasks report each test's start; the template kills one that goes
         # 1.5 x timeout_s + 0.5 s without a report (its per-test timer blocked or ignored),
         # half a second after the task's own last resort would have ended it.
         progress = 1.5 * self.timeout_s + 0.5 if job is not None and job.kind in (
             "call", "io") else None
-        return Limits(timeout_s=min(max(seconds, 0.5), self.total_timeout_s),
-                      memory_mb=self.memory_mb, max_result_bytes=max(1024, record[0]),
-                      max_result_items=max(16, record[1]), progress_timeout_s=progress)
+        return self.base.model_copy(update={
+            "timeout_s": min(max(seconds, 0.5), self.total_timeout_s),
+            "max_result_bytes": max(1024, record[0]), "max_result_items": max(16, record[1]),
+            "progress_timeout_s": progress})
 
     def submit(self, job: _Job) -> Any:
         return self.sb.call_submit(f"{_CHILD}:{job.target}", job.payload,
@@ -296,18 +301,42 @@ def _parses(code: str) -> bool:
     return True
 
 
+def test_limits(limits: Limits | None, timeout_s: float | None = None,
+                memory_mb: int | None = None, *, caller: str = "run_tests") -> Limits:
+    """The limits of each test: ``limits``, or the deprecated ``timeout_s``/``memory_mb``.
+
+    Example:
+        >>> test_limits(None).timeout_s, test_limits(None).memory_mb
+        (1.0, 512)
+    """
+    if timeout_s is None and memory_mb is None:
+        return DEFAULT_TEST_LIMITS if limits is None else limits
+    if limits is not None:
+        raise TypeError(f"{caller}() takes limits= or the older timeout_s=/memory_mb=, not both")
+    given = [name for name, value in (("timeout_s", timeout_s), ("memory_mb", memory_mb))
+             if value is not None]
+    warn_renamed(f"{caller}({', '.join(n + '=' for n in given)})",
+                 f"{caller}(limits=Limits({', '.join(n + '=...' for n in given)}))",
+                 stacklevel=4)
+    return Limits(timeout_s=DEFAULT_TEST_LIMITS.timeout_s if timeout_s is None else timeout_s,
+                  memory_mb=DEFAULT_TEST_LIMITS.memory_mb if memory_mb is None else memory_mb)
+
+
 def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | None = None,
-              sandbox: Sandbox | None = None, timeout_s: float = 1.0,
-              total_timeout_s: float = 30.0, memory_mb: int = 512,
-              max_fallback_tests: int = MAX_FALLBACK_TESTS) -> TestReport:
+              sandbox: Sandbox | None = None, limits: Limits | None = None,
+              total_timeout_s: float = 30.0, max_fallback_tests: int = MAX_FALLBACK_TESTS,
+              timeout_s: float | None = None, memory_mb: int | None = None) -> TestReport:
     """Run ``code`` against ``tests`` in the sandbox and report what passed.
 
     ``tests`` is a list of :class:`TestCase` or a string of assertion-style test code (then
     ``entry_point`` names the function, or :func:`infer_entry_point` finds it; see
-    :func:`tests_from_assertions`). Call tests of one
-    function run in one task, each with its own ``timeout_s``; if that task dies (a crash, an
-    early ``os._exit``, the total deadline), the first ``max_fallback_tests`` run one per task
-    and the rest fail. Expected values stay in the trainer: the task only reports values.
+    :func:`tests_from_assertions`). ``limits`` apply to each test, as ``trace`` and ``score``
+    take them: ``limits.timeout_s`` per test (default 1 s), ``limits.memory_mb`` per task
+    (default 512). Call tests of one function run in one task, each with its own deadline; if
+    that task dies (a crash, an early ``os._exit``, ``total_timeout_s``), the first
+    ``max_fallback_tests`` run one per task and the rest fail. Expected values stay in the
+    trainer: the task only reports values. ``timeout_s=`` and ``memory_mb=`` are the older
+    spelling of ``limits`` (deprecated).
 
     Never raises for any code: assertion-style tests whose entry point the code leaves
     ambiguous, or anything else that keeps the tests from running, is a ``load_error`` report
@@ -318,9 +347,10 @@ def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | 
         1
     """
     t0 = time.monotonic()
+    per_test = test_limits(limits, timeout_s, memory_mb)
     try:
-        return _run_tests(code, tests, entry_point, sandbox, timeout_s, total_timeout_s,
-                          memory_mb, max_fallback_tests, t0)
+        return _run_tests(code, tests, entry_point, sandbox, per_test, total_timeout_s,
+                          max_fallback_tests, t0)
     except Exception as exc:  # MemoryError and RecursionError too: never into the trainer
         reason = str(exc) if isinstance(exc, ValueError) and "entry point" in str(exc) else (
             f"could not run the tests: {type(exc).__name__}")
@@ -329,8 +359,8 @@ def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | 
 
 
 def _run_tests(code: str, tests: Sequence[TestCase] | str, entry_point: str | None,
-               sandbox: Sandbox | None, timeout_s: float, total_timeout_s: float,
-               memory_mb: int, max_fallback_tests: int, t0: float) -> TestReport:
+               sandbox: Sandbox | None, per_test: Limits, total_timeout_s: float,
+               max_fallback_tests: int, t0: float) -> TestReport:
     from stepreward.trace._api import default_sandbox
 
     if isinstance(tests, str):
@@ -349,8 +379,11 @@ def _run_tests(code: str, tests: Sequence[TestCase] | str, entry_point: str | No
         return TestReport(total=len(cases), status="unparsed", reason="no code")
     if not cases:
         return TestReport(status="no_tests", reason="no tests")
-    dispatch = _Dispatch(sandbox or default_sandbox(), code, cases, timeout_s=timeout_s,
-                         total_timeout_s=total_timeout_s, memory_mb=memory_mb,
-                         max_fallback_tests=max_fallback_tests, t0=t0)
-    dispatch.run(_plan(code, cases, timeout_s))
+    dispatch = _Dispatch(sandbox or default_sandbox(), code, cases, limits=per_test,
+                         total_timeout_s=total_timeout_s, max_fallback_tests=max_fallback_tests,
+                         t0=t0)
+    dispatch.run(_plan(code, cases, per_test.timeout_s))
     return report(dispatch.outcome, dispatch.load_problem, t0)
+
+
+test_limits.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

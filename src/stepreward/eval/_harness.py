@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stepreward._compat import warn_renamed
 from stepreward._jsonl import iter_jsonl, read_jsonl
 from stepreward._progress import Progress
 from stepreward.types import CodeTask, Sample
@@ -287,15 +288,17 @@ def _consistency(verdicts: list[dict[str, Any]]) -> float:
 
 def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator | None = None,
              replay: str | os.PathLike[str] | None = None, data: str | None = None,
-             n: int | None = None, temperature: float = 0.0,
+             samples: int | None = None, temperature: float = 0.0,
              max_tokens: int = DEFAULT_MAX_TOKENS, limit: int | None = None, seed: int = 0,
              progress: bool = False, batch_size: int = 32, prompt_format: str = "full",
-             extraction: str = "strict") -> dict[str, Any]:
+             extraction: str = "strict", n: int | None = None) -> dict[str, Any]:
     """Generate (or replay) completions for a benchmark, grade them, and write the report.
 
-    ``n`` is the number of samples per item: 1 when generating, and every completion the
-    file has for an item when replaying (``n`` then caps it). Items a replay file does not
-    cover, and ids in it that no item has, are reported on stderr and in ``results.json``.
+    ``samples`` is the number of samples per item: 1 when generating, and every completion
+    the file has for an item when replaying (``samples`` then caps it); ``n=`` is its older,
+    deprecated name (``n`` counts items elsewhere, as in ``stepreward synth --n``). Items a
+    replay file does not cover, and ids in it that no item has, are reported on stderr and in
+    ``results.json``.
 
     Writes ``completions.jsonl`` (every completion with its verdicts; a rerun continues where
     an interrupted one stopped, with the prompt sent and why generation stopped),
@@ -318,8 +321,13 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    if n is not None and n < 1:
-        raise ValueError("n must be at least 1")
+    if n is not None:
+        if samples is not None:
+            raise TypeError("run_eval() takes samples= or the older n=, not both")
+        warn_renamed("run_eval(n=)", "run_eval(samples=)")
+        samples = n
+    if samples is not None and samples < 1:
+        raise ValueError("samples must be at least 1")
     if backend is None and replay is None:
         raise ValueError("give a generation backend or a completions file to replay")
     if extraction not in ("strict", "lenient"):
@@ -354,7 +362,7 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
     if log_path.exists():
         for row in iter_jsonl(log_path):
             done[row["id"]].append(row)
-    need = 1 if replayer else (n or 1)
+    need = 1 if replayer else (samples or 1)
     todo = [it for it in items if len(done[it.id]) < need]
     # A tqdm bar on a terminal; whole lines, at most one every 10 s, in a log file.
     bar = Progress(len(todo), "items", desc=bench, enabled=progress)
@@ -364,10 +372,10 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
             texts: list[list[str]] = []
             finish: list[list[str]] = []
             if replayer is not None:
-                texts = [replayer.for_item(it.id, n or 0) for it in chunk]
+                texts = [replayer.for_item(it.id, samples or 0) for it in chunk]
                 finish = [["replayed"] * len(t) for t in texts]
             elif backend is not None:
-                texts, finish = _generate(backend, [it.prompt for it in chunk], n or 1,
+                texts, finish = _generate(backend, [it.prompt for it in chunk], samples or 1,
                                           temperature, max_tokens, seed, prompt_format)
             for it, completions, why in zip(chunk, texts, finish, strict=True):
                 for k, text in enumerate(completions):
@@ -381,7 +389,7 @@ def run_eval(bench: str, out_dir: str | os.PathLike[str], *, backend: Generator 
             bar.update(start + len(chunk))
     bar.close()
     warning = coverage.pop("warning", None)
-    results = {**_metrics(bench, items, done, n), **coverage,
+    results = {**_metrics(bench, items, done, samples), **coverage,
                "warnings": [warning] if warning else []}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     (out / "report.md").write_text(_report(results))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from stepreward._jsonl import iter_jsonl
 from stepreward.codegen._api import run_tests, tests_from_assertions
-from stepreward.types import CodeTask, TestCase, TestReport
+from stepreward.types import CodeTask, Limits, TestCase, TestReport
 from stepreward.values import NOT_LITERAL, to_literal
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ def load_humaneval_plus(path: str | os.PathLike[str] | None = None, *, plus: boo
     canonical solutions in the sandbox.
 
     Example:
-        >>> tasks = load_humaneval_plus("../shared/data/humanevalplus/HumanEvalPlus.jsonl.gz",
+        >>> tasks = load_humaneval_plus("data/humanevalplus/HumanEvalPlus.jsonl.gz",
         ...                             plus=False)  # doctest: +SKIP
     """
     rows = list(iter_jsonl(path)) if path else _hub_rows("evalplus/humanevalplus", "test")
@@ -156,7 +156,7 @@ def load_mbpp_plus(path: str | os.PathLike[str] | None = None, *, plus: bool = T
     """MBPP+ (EvalPlus): the original assertions plus the extra inputs.
 
     Example:
-        >>> tasks = load_mbpp_plus("../shared/data/mbppplus/MbppPlus.jsonl.gz",
+        >>> tasks = load_mbpp_plus("data/mbppplus/MbppPlus.jsonl.gz",
         ...                        plus=False)  # doctest: +SKIP
     """
     rows = list(iter_jsonl(path)) if path else _hub_rows("evalplus/mbppplus", "test")
@@ -303,8 +303,9 @@ def verify_canonical(tasks: Sequence[CodeTask], *, sandbox: Sandbox | None = Non
         >>> verify_canonical([])
         []
     """
-    return [(t.task_id, run_tests(canonical_code(t), t.tests, sandbox=sandbox,
-                                  timeout_s=timeout_s, total_timeout_s=300))
+    limits = Limits(timeout_s=timeout_s, memory_mb=512)
+    return [(t.task_id, run_tests(canonical_code(t), t.tests, sandbox=sandbox, limits=limits,
+                                  total_timeout_s=300))
             for t in tasks]
 
 

@@ -355,7 +355,8 @@ def stage_rewards(cfg: Mapping[str, Any], stage: str) -> list[Any]:
             from stepreward.types import RewardConfig
 
             spec = RewardConfig(**spec)
-        rewards = [ExecutionReward(reward=spec, policy=st.get("policy", "literal"))]
+        rewards = [ExecutionReward(reward=spec, policy=st.get("policy", "literal"),
+                                   extraction=st.get("extraction") or "strict")]
     elif stage == "stage2":
         rewards = [UnitTestReward(format_bonus=st.get("format_bonus", 0.0),
                                   timeout_s=st.get("test_timeout_s", 1.0),

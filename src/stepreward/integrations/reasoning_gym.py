@@ -216,7 +216,7 @@ def make_entry(source: str, call: str, kind: str = "output", *, max_per_kind: in
     from stepreward.questions import build_sample
 
     kinds = check_kinds([kind])
-    sample = build_sample(source, call, kinds, max_per_kind, seed, sandbox=sandbox)
+    sample = build_sample(source, call, kinds, max_per_kind, seed=seed, sandbox=sandbox)
     sample = sample.model_copy(update={"prompt": task_prompt(sample)})
     return _entry(sample, None, kinds, 0)
 

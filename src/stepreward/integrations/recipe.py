@@ -597,7 +597,7 @@ def _eval_checkpoint(source: str, samples: list[Any], tasks: list[Any],
         fmt, rewards, items = [], [], []
         outputs: list[float] = []  # per sample with an output question: paired comparisons
         for text, sample in zip(completions, samples, strict=True):
-            sc = score(text, sample, reward=reward)
+            sc = score(text, sample, preset=reward)
             for q, v in zip(sample.questions, sc.verdicts, strict=True):
                 per_kind.setdefault(q.kind, []).append(float(v.correct))
                 if q.kind == "output":
@@ -627,7 +627,7 @@ def _eval_checkpoint(source: str, samples: list[Any], tasks: list[Any],
             for j, sample in enumerate(samples):
                 hits = []
                 for text in drawn[j * k:(j + 1) * k]:
-                    verdicts = score(text, sample, reward=reward).verdicts
+                    verdicts = score(text, sample, preset=reward).verdicts
                     for q, v in zip(sample.questions, verdicts, strict=True):
                         drawn_kind.setdefault(q.kind, []).append(float(v.correct))
                         hits.append(float(v.correct))
@@ -800,6 +800,8 @@ def _bench_eval(cfg: dict[str, Any], out: Path, name: str, ckpt: str) -> dict[st
                                       dtype=e.get("dtype"))
     found: dict[str, Any] = {}
     for bench, limit in dict(e["bench"]).items():
+        if not limit:  # 0 or null turns off a bench a base config lists
+            continue
         folder = out / "eval" / name / bench
         if folder.exists():  # a rerun grades afresh: the checkpoint may have changed
             import shutil

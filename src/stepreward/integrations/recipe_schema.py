@@ -90,6 +90,7 @@ class GrpoSection(_Section):
     config: dict[str, Any] = {}
     reward: str | dict[str, Any] | None = None
     policy: str | None = None
+    extraction: Literal["strict", "lenient"] | None = None
     format_reward: bool | None = None
     max_rows: int | None = None
     per_program: int | None = None

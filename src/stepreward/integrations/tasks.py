@@ -151,7 +151,7 @@ def generate_task(seed: int, levels: Sequence[int] = ALL_LEVELS,
             order = [(k,) for k in shuffled]
         question_seed = rng.getrandbits(31)
         for chosen in order:
-            sample = sample_from_trace(item.trace, chosen, max_per_kind, question_seed)
+            sample = sample_from_trace(item.trace, chosen, max_per_kind, seed=question_seed)
             if sample.questions:
                 sample = sample.model_copy(update={"id": f"execverify-{seed}",
                                                    "prompt": task_prompt(sample)})

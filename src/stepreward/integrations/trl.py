@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from stepreward.presets import get_preset
 from stepreward.rewards import METRICS_BY_KIND, RewardResult, read_label, reward_many
@@ -122,8 +122,11 @@ class ExecutionReward(_Reward):
     """Stage-1 reward: :func:`stepreward.rewards.reward_for` with a stage-1 preset.
 
     Reads the sample (its row dict or JSON) from the ``column`` dataset column; rows without
-    one (stage-2 rows, say) get ``None``. Logs the accuracy per question kind, the share of
-    right answers, the unparsed share and the share of completions without an answer block.
+    one (stage-2 rows, say) get ``None``. ``extraction="lenient"`` also reads an unclosed
+    answer block at the end or the last fenced block (for a first RL stage on a model that
+    was never taught the format; no format credit either way). Logs the accuracy per question
+    kind, the share of right answers, the unparsed share and the share of completions without
+    an answer block.
 
     Example:
         >>> reward = ExecutionReward()
@@ -134,15 +137,19 @@ class ExecutionReward(_Reward):
     def __init__(self, reward: str | RewardConfig = "normalized",
                  policy: GradingPolicy = "literal", float_tol: float = 0.0, *,
                  column: str = "sample", name: str = "stepreward_execution",
-                 max_concurrency: int = 16) -> None:
+                 max_concurrency: int = 16,
+                 extraction: Literal["strict", "lenient"] = "strict") -> None:
         super().__init__(name, column, max_concurrency)
         _check_preset(reward, "trace")
         if policy not in ("literal", "execute"):
             raise ValueError(f"policy must be 'literal' or 'execute', got {policy!r}")
+        if extraction not in ("strict", "lenient"):
+            raise ValueError(f"extraction must be 'strict' or 'lenient', got {extraction!r}")
         self.reward = self.preset = reward
         self.policy = policy
         self.float_tol = float_tol
-        self.options = {"policy": policy, "float_tol": float_tol}
+        self.extraction = extraction
+        self.options = {"policy": policy, "float_tol": float_tol, "extraction": extraction}
 
 
 class UnitTestReward(_Reward):

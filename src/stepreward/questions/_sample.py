@@ -9,6 +9,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
+from stepreward._compat import keyword_only
 from stepreward.questions._kinds import Candidate, Context, get_kind
 from stepreward.types import ANSWER_CLOSE, ANSWER_OPEN, Question, Sample, Trace
 
@@ -89,8 +90,9 @@ def _select(cands: list[Candidate], k: int, rng: random.Random) -> list[Candidat
     return chosen
 
 
+@keyword_only("seed")
 def sample_from_trace(trace: Trace, kinds: Sequence[str] = DEFAULT_KINDS,
-                      max_per_kind: int = 5, seed: int = 0, *,
+                      max_per_kind: int = 5, *, seed: int = 0,
                       on_incomplete: IncompleteRuns = "raise") -> Sample:
     """Build a :class:`Sample` from an existing trace (see :func:`build_sample`).
 
@@ -172,8 +174,9 @@ def _check_same(first: Trace, second: Trace) -> None:
                          "pass determinism='skip' to accept it")
 
 
+@keyword_only("seed")
 def build_sample(source: str, call: str, kinds: Sequence[str] = DEFAULT_KINDS,
-                 max_per_kind: int = 5, seed: int = 0, *, sandbox: Sandbox | None = None,
+                 max_per_kind: int = 5, *, seed: int = 0, sandbox: Sandbox | None = None,
                  limits: Limits | None = None, on_incomplete: IncompleteRuns = "raise",
                  determinism: NondeterminismCheck = "check") -> Sample:
     """Trace ``call`` over ``source`` and build a prompt with questions about the run.
@@ -197,7 +200,7 @@ def build_sample(source: str, call: str, kinds: Sequence[str] = DEFAULT_KINDS,
     if determinism not in ("check", "skip"):
         raise ValueError(f"determinism must be 'check' or 'skip', not {determinism!r}")
     t = run_trace(source, call, limits, sandbox=sandbox)
-    sample = sample_from_trace(t, kinds, max_per_kind, seed, on_incomplete=on_incomplete)
+    sample = sample_from_trace(t, kinds, max_per_kind, seed=seed, on_incomplete=on_incomplete)
     if determinism == "check":
         _check_same(t, run_trace(source, call, limits, sandbox=sandbox))
     if not sample.questions:
@@ -207,8 +210,9 @@ def build_sample(source: str, call: str, kinds: Sequence[str] = DEFAULT_KINDS,
     return sample
 
 
+@keyword_only("seed")
 def build_samples(items: Iterable[tuple[str, str]], kinds: Sequence[str] = DEFAULT_KINDS,
-                  max_per_kind: int = 5, seed: int = 0, *, sandbox: Sandbox | None = None,
+                  max_per_kind: int = 5, *, seed: int = 0, sandbox: Sandbox | None = None,
                   limits: Limits | None = None, on_incomplete: IncompleteRuns = "raise",
                   determinism: NondeterminismCheck = "check") -> list[Sample | None]:
     """:func:`build_sample` over many ``(source, call)`` pairs, traced concurrently.
@@ -231,7 +235,8 @@ def build_samples(items: Iterable[tuple[str, str]], kinds: Sequence[str] = DEFAU
     out: list[Sample | None] = []
     for i, (t, t2) in enumerate(zip(traces, again, strict=True)):
         try:
-            s = sample_from_trace(t, kinds, max_per_kind, seed + i, on_incomplete=on_incomplete)
+            s = sample_from_trace(t, kinds, max_per_kind, seed=seed + i,
+                                  on_incomplete=on_incomplete)
             _check_same(t, t2)
         except ValueError:
             out.append(None)

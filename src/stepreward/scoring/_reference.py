@@ -1,6 +1,6 @@
 """The reference implementation's reward, quirks included, for ablations.
 
-Reproduced quirks (see ``../shared/reference/execverify-method.md`` section 5.2): the answer
+Reproduced quirks (the W-/B- codes are defined in ``docs/method.md``): the answer
 block needs both tags; the first line must start with ``assert`` and contain the call's
 argument text verbatim; the assertion is *executed* with the program, so tautologies such as
 ``assert f(x) == f(x)`` pass (W-1); a count mismatch between answer lines and step questions

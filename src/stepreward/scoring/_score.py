@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from stepreward._compat import warn_renamed
 from stepreward.questions._gate import check_expression, parse_answer, program_globals
 from stepreward.questions._kinds import get_kind, value_bytes_bound
 from stepreward.scoring._parse import (
@@ -381,16 +382,18 @@ def _empty(sample: Sample | None, why: str, preset: str, policy: GradingPolicy) 
 
 
 def score(completion: Any, sample: SampleLike, *,
-          reward: str | RewardConfig = "normalized", policy: GradingPolicy = "literal",
+          preset: str | RewardConfig = "normalized", policy: GradingPolicy = "literal",
           float_tol: float = 0.0, sandbox: Sandbox | None = None,
-          limits: Limits | None = None, extraction: Extraction = "strict") -> Score:
+          limits: Limits | None = None, extraction: Extraction = "strict",
+          reward: str | RewardConfig | None = None) -> Score:
     """Grade a completion's answers to a sample's questions and compute its reward.
 
     ``completion`` is text or a chat (the last message's content is used); ``sample`` a
     :class:`Sample`, its row (dict or JSON text), or a :class:`Trace`, which stands for
     ``sample_from_trace(trace)``: the default question selection and seed, the sample whose
-    prompt that call renders. ``reward`` is a preset name (``normalized``, ``execverify``,
-    ``execverify_reference``) or a :class:`RewardConfig`. ``policy="literal"`` (default)
+    prompt that call renders. ``preset`` is a preset name (``normalized``, ``execverify``,
+    ``execverify_reference``) or a :class:`RewardConfig` (``reward=`` is its older, deprecated
+    name). ``policy="literal"`` (default)
     grades without running anything, except an ``input`` answer whose arguments differ from
     the original ones: the reference program runs on them in ``sandbox``, or in
     :func:`default_sandbox` when none is given, so a correct answer is never paid 0;
@@ -420,12 +423,14 @@ def score(completion: Any, sample: SampleLike, *,
         raise ValueError(f"policy must be 'literal' or 'execute', got {policy!r}")
     if extraction not in ("strict", "lenient"):
         raise ValueError(f"extraction must be 'strict' or 'lenient', got {extraction!r}")
-    if isinstance(reward, RewardConfig):
-        config: RewardConfig | str = reward
-        preset = "custom"
-    else:
-        config = reward_preset(reward)
+    if reward is not None:
+        warn_renamed("score(reward=)", "score(preset=)")
         preset = reward
+    config: RewardConfig | str
+    if isinstance(preset, RewardConfig):
+        config, preset = preset, "custom"
+    else:
+        config = reward_preset(preset)
     s = _as_sample(sample)
     text = completion_text(completion)
     if text is None:
@@ -447,7 +452,8 @@ def _score_text(text: str, s: Sample, config: RewardConfig | str, preset: str,
         from stepreward.scoring._reference import reference_score
 
         return reference_score(text, s, sandbox=sandbox)
-    assert isinstance(config, RewardConfig)
+    if not isinstance(config, RewardConfig):
+        raise TypeError(f"unknown reward configuration {config!r}")
     block = extract_answer_block(text)
     lenient = False
     if block is None and extraction == "lenient":
@@ -485,32 +491,36 @@ def _score_text(text: str, s: Sample, config: RewardConfig | str, preset: str,
 
 
 def score_many(completions: Sequence[Any], samples: Sequence[SampleLike], *,
-               reward: str | RewardConfig = "normalized", policy: GradingPolicy = "literal",
+               preset: str | RewardConfig = "normalized", policy: GradingPolicy = "literal",
                float_tol: float = 0.0, sandbox: Sandbox | None = None,
-               limits: Limits | None = None, extraction: Extraction = "strict") -> list[Score]:
+               limits: Limits | None = None, extraction: Extraction = "strict",
+               reward: str | RewardConfig | None = None) -> list[Score]:
     """:func:`score` over parallel lists (one sample per completion), in order.
 
     Example:
         >>> score_many([], [])
         []
     """
+    if reward is not None:
+        warn_renamed("score_many(reward=)", "score_many(preset=)")
+        preset = reward
     if len(completions) != len(samples):
         raise ValueError(f"got {len(completions)} completions for {len(samples)} samples")
     parsed = [_as_sample(s) for s in samples]  # cached; misuse raises here, before any work
     # Input answers other than the original arguments are checked in the sandbox under the
     # literal policy too.
-    runs = policy == "execute" or reward == REFERENCE or any(
+    runs = policy == "execute" or preset == REFERENCE or any(
         q.kind == "input" for s in parsed for q in s.questions)
     if runs:
         from concurrent.futures import ThreadPoolExecutor
 
         # Sandbox round trips dominate: keep every worker busy.
         with ThreadPoolExecutor(max_workers=8) as pool:
-            return list(pool.map(lambda cs: score(cs[0], cs[1], reward=reward, policy=policy,
+            return list(pool.map(lambda cs: score(cs[0], cs[1], preset=preset, policy=policy,
                                                   float_tol=float_tol, sandbox=sandbox,
                                                   limits=limits, extraction=extraction),
                                  zip(completions, parsed, strict=True)))
-    return [score(c, s, reward=reward, policy=policy, float_tol=float_tol, sandbox=sandbox,
+    return [score(c, s, preset=preset, policy=policy, float_tol=float_tol, sandbox=sandbox,
                   limits=limits, extraction=extraction)
             for c, s in zip(completions, parsed, strict=True)]
 

@@ -1,7 +1,4 @@
-"""What a synthesized program must contain: the constraint spec, checked against the vocabulary.
-
-It lived in :mod:`stepreward.types` before; ``stepreward.types.Constraints`` still finds it.
-"""
+"""What a synthesized program must contain: the constraint spec, checked against the vocabulary."""
 
 from __future__ import annotations
 

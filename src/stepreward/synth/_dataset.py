@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stepreward._compat import keyword_only
 from stepreward._progress import Progress
 from stepreward.questions._sample import DEFAULT_KINDS, sample_from_trace
 from stepreward.synth._pipeline import LEVELS, Item, SynthStats, synthesize
@@ -59,7 +60,8 @@ def narrate(trace: Trace, max_steps: int = MAX_NARRATED_STEPS) -> str:
     return "\n".join(out)
 
 
-def sft_record(item: Item, task: str, seed: int,
+@keyword_only("seed", "system_prompt")
+def sft_record(item: Item, task: str, *, seed: int,
                system_prompt: str | None = SYSTEM_PROMPT) -> dict[str, Any]:
     """An SFT example for output or input prediction, with a narrated gold completion.
 
@@ -219,7 +221,7 @@ class _Filters:
         self.calls += 1
         samples: list[Sample | None] = []
         for k, it in enumerate(items):
-            s = sample_from_trace(it.trace, ("output",), 1, self.seed + it.index,
+            s = sample_from_trace(it.trace, ("output",), 1, seed=self.seed + it.index,
                                   on_incomplete="keep")
             samples.append(s if s.questions else None)
             if not s.questions:
@@ -241,7 +243,7 @@ class _Filters:
             from stepreward.scoring._score import score
 
             for k in todo:
-                record = sft_record(items[k], "output", self.seed + items[k].index)
+                record = sft_record(items[k], "output", seed=self.seed + items[k].index)
                 sample = Sample.from_row(json.loads(record["sample"]))
                 if score(record["completion"], sample).reward != 1.0:
                     verdicts[k].keep = False
@@ -349,7 +351,7 @@ def build_dataset(n: int, out_dir: str | os.PathLike[str], *,
             for lv in levels}
     caps = {lv: max_candidates_per_row * need[lv] + 256 for lv in levels}
     # One stream per level, so that every level fills its own quota however hard it is.
-    streams = {lv: synthesize(caps[lv], [lv], seed + 1_000_003 * lv, sandbox=sandbox,
+    streams = {lv: synthesize(caps[lv], [lv], seed=seed + 1_000_003 * lv, sandbox=sandbox,
                               stats=stats) for lv in levels}
     pulled: Counter[int] = Counter()
     exhausted: set[int] = set()
@@ -399,7 +401,8 @@ def build_dataset(n: int, out_dir: str | os.PathLike[str], *,
                     if have[f"sft_{task}"][lv] >= target["sft"][lv]:
                         continue
                     try:
-                        record = sft_record(item, task, seed + item.index, system_prompt)
+                        record = sft_record(item, task, seed=seed + item.index,
+                                            system_prompt=system_prompt)
                     except ValueError:
                         stats.rejects[f"no {task} question"] += 1
                         continue
@@ -412,11 +415,12 @@ def build_dataset(n: int, out_dir: str | os.PathLike[str], *,
             j = have[split][lv]
             oi = input_share > 0 and _nth_is_input(j, input_share)
             sample = sample_from_trace(item.trace, ("input",) if oi else kinds,
-                                       max_per_kind, seed + item.index, on_incomplete="keep")
+                                       max_per_kind, seed=seed + item.index,
+                                       on_incomplete="keep")
             if not sample.questions and oi:  # no askable input: an I/O row instead
                 oi = False
-                sample = sample_from_trace(item.trace, kinds, max_per_kind, seed + item.index,
-                                           on_incomplete="keep")
+                sample = sample_from_trace(item.trace, kinds, max_per_kind,
+                                           seed=seed + item.index, on_incomplete="keep")
             if not sample.questions:
                 stats.rejects["no question"] += 1
                 continue

@@ -1,4 +1,7 @@
-"""Model-backed synthesis (programs and input mutation) and empirical difficulty."""
+"""Model-backed synthesis (programs and input mutation) and empirical difficulty.
+
+The W-n codes cite the reference implementation's defects that docs/method.md defines.
+"""
 
 from __future__ import annotations
 

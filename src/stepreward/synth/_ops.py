@@ -30,7 +30,7 @@ class Use:
 
 
 class Builder(Protocol):
-    """What an op needs from the generator's builder (:class:`stepreward.synth._gen.Builder`).
+    """What an op needs from the generator's builder (:class:`stepreward.synth._builder.Builder`).
 
     Declared here so that the generator imports its op table and not the other way round.
     """

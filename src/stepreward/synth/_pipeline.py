@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from stepreward._compat import keyword_only
 from stepreward.synth._check import check_constraints
 from stepreward.synth._constraints import Constraints
 from stepreward.synth._gen import Program, generate_program
@@ -153,7 +154,8 @@ def _check(program: Program, traces: list[Trace]) -> str | None:
     return None
 
 
-def synthesize(n: int, levels: Sequence[int] = (1, 2, 3, 4, 5, 6), seed: int = 0, *,
+@keyword_only("seed")
+def synthesize(n: int, levels: Sequence[int] = (1, 2, 3, 4, 5, 6), *, seed: int = 0,
                sandbox: Sandbox | None = None, batch: int = 64,
                max_attempts_per_item: int = 30, stats: SynthStats | None = None,
                constraint_overrides: dict[str, Any] | None = None) -> Iterator[Item]:
