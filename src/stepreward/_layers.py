@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("types and values", ("stepreward.types", "stepreward.values", "stepreward._compat",
                           "stepreward._jsonl", "stepreward._lazy", "stepreward._progress",
                           "stepreward._layers", "stepreward._version",
-                          "stepreward._jsonlimits")),
+                          "stepreward._jsonlimits", "stepreward._textcache")),
     ("sandbox", ("stepreward.sandbox", "stepreward.testing")),
     ("trace", ("stepreward.trace",)),
     ("questions", ("stepreward.questions",)),

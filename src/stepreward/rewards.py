@@ -28,10 +28,10 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Literal
 
+from stepreward._textcache import TextCache
 from stepreward.presets import (
     DEFAULT_PRESETS,
     PRESETS,
@@ -195,20 +195,30 @@ def _from_object(data: Any) -> Label:
                                          "a code task ('tests')")
 
 
-@lru_cache(maxsize=4096)
+# Labels read from JSON text, keyed by the whole text (two labels that differ anywhere are two
+# entries, so one client's label never stands in for another's): the G completions of a prompt
+# share one parse. Bounded in bytes as well as entries: a reward server's clients choose them.
+_labels: TextCache[Label] = TextCache(max_entries=4096, max_bytes=64 << 20)
+
+
 def _from_text(text: str) -> Label:
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        return Label("invalid", None, reason="the label is not JSON")
-    return _from_object(data)
+    label = _labels.get(text)
+    if label is None:
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            return Label("invalid", None, reason="the label is not JSON")
+        label = _from_object(data)
+        _labels.put(text, label)
+    return label
 
 
 def read_label(label: Any) -> Label:
     """What a label is: a stage-1 sample, a stage-2 code task, or invalid (with the reason).
 
-    Takes a :class:`Sample`, a :class:`CodeTask`, a row dict, its JSON text (cached: the G
-    completions of a prompt share one parse) or bytes; a dataset row whose ``label`` column
+    Takes a :class:`Sample`, a :class:`CodeTask`, a row dict, its JSON text (cached by the
+    whole text, at most 4,096 labels and 64 MiB: the G completions of a prompt share one
+    parse) or bytes; a dataset row whose ``label`` column
     holds one of these is read through it. Never raises.
 
     Example:

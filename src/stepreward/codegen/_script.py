@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import ast
 import builtins
-from functools import lru_cache
+
+from stepreward._textcache import TextCache
 
 __all__ = ["recording_script", "script_names", "script_stubs"]
 
 _BUILTINS = frozenset(dir(builtins))
+# A task's script is read once for all the completions of a group; scripts come with the
+# task's label, so the caches are bounded in bytes as well as entries.
+_NAMES: TextCache[tuple[str, ...]] = TextCache(max_entries=512, max_bytes=32 << 20)
+_RECORDING: TextCache[str] = TextCache(max_entries=512, max_bytes=32 << 20)
 
 
 def _bound_at_top(tree: ast.Module) -> set[str]:
@@ -26,8 +31,15 @@ def _bound_at_top(tree: ast.Module) -> set[str]:
     return bound
 
 
-@lru_cache(maxsize=512)  # a task's script is read once for all the completions of a group
 def _script_names(script: str) -> tuple[str, ...]:
+    names = _NAMES.get(script)
+    if names is None:
+        names = _read_names(script)
+        _NAMES.put(script, names)
+    return names
+
+
+def _read_names(script: str) -> tuple[str, ...]:
     try:
         tree = ast.parse(script)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -123,7 +135,6 @@ class _Recording(ast.NodeTransformer):
         return ast.copy_location(ast.Expr(value=value), node)
 
 
-@lru_cache(maxsize=512)
 def recording_script(script: str) -> str:
     """The script for the task that runs the completion: every ``assert`` reduced to the
     calls in it that may reach the completion, in their order, with no expected value.
@@ -137,6 +148,14 @@ def recording_script(script: str) -> str:
         for n in (1, 2):
             (total(n),)
     """
+    recording = _RECORDING.get(script)
+    if recording is None:
+        recording = _record_calls(script)
+        _RECORDING.put(script, recording)
+    return recording
+
+
+def _record_calls(script: str) -> str:
     try:
         tree = ast.parse(script)
     except (SyntaxError, ValueError, RecursionError, MemoryError):

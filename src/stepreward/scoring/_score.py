@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from stepreward._compat import warn_renamed
+from stepreward._textcache import TextCache
 from stepreward.questions._gate import check_expression, parse_answer, program_globals
 from stepreward.questions._kinds import get_kind, value_bytes_bound
 from stepreward.scoring._parse import (
@@ -83,13 +84,10 @@ def reward_preset(name: str) -> RewardConfig | str:
 
 # Rows parsed into Samples, keyed by the whole row's JSON text (two rows that differ anywhere,
 # the program included, are two entries: over HTTP one client's row can never stand in for
-# another's). Bounded in entries and in bytes (the key text, counted twice for the Sample it
-# parses into); a row over the byte bound is parsed every time instead of cached.
-_cache: OrderedDict[str, tuple[Sample, int]] = OrderedDict()
-_cache_lock = threading.Lock()
+# another's). Bounded in entries and in bytes; a row over the byte bound is parsed every time.
 _CACHE_SIZE = 4096
-_CACHE_BYTES = 64 << 20
-_cache_bytes = 0
+_cache: TextCache[Sample] = TextCache(max_entries=_CACHE_SIZE, max_bytes=64 << 20)
+_cache_lock = threading.Lock()
 
 
 # Samples built from Trace objects, by object identity; the weak reference tells a live trace
@@ -119,7 +117,6 @@ def _as_sample(sample: SampleLike) -> Sample:
         return sample
     if isinstance(sample, Trace):
         return _from_trace(sample)
-    global _cache_bytes
     if isinstance(sample, dict):
         try:
             key = json.dumps(sample, sort_keys=True, separators=(",", ":"), default=repr)
@@ -130,21 +127,11 @@ def _as_sample(sample: SampleLike) -> Sample:
     else:
         raise TypeError(f"sample must be a Sample, a Trace, a row dict or its JSON text, "
                         f"got {type(sample).__name__}")
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit[0]
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit
     parsed = Sample.from_row(sample)
-    cost = 2 * len(key)
-    if cost > _CACHE_BYTES:
-        return parsed
-    with _cache_lock:
-        if key not in _cache:
-            _cache[key] = (parsed, cost)
-            _cache_bytes += cost
-            while len(_cache) > _CACHE_SIZE or _cache_bytes > _CACHE_BYTES:
-                _cache_bytes -= _cache.popitem(last=False)[1][1]
+    _cache.put(key, parsed)
     return parsed
 
 
