@@ -447,6 +447,7 @@ def effective_settings(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         if stage == "stage2":
             values["format_bonus"] = st.get("format_bonus", 0.0)
             values["partial_tests"] = st.get("partial_tests")
+            values["partial_seed"] = st.get("partial_seed")
             values["test_timeout_s"] = st.get("test_timeout_s", 1.0)
             values["instruction"] = st.get("instruction", "default")
         if stage != "sft":
@@ -463,7 +464,7 @@ _PRINTED = ("num_train_epochs", "max_steps", "learning_rate", "lr_scheduler_type
             "epsilon", "loss_type", "scale_rewards", "bf16", "gradient_checkpointing",
             "assistant_only_loss", "use_vllm", "seed", "reward", "policy", "format_reward",
             "weight_decay", "max_grad_norm", "num_iterations",
-            "format_bonus", "partial_tests", "test_timeout_s", "instruction")
+            "format_bonus", "partial_tests", "partial_seed", "test_timeout_s", "instruction")
 
 
 def format_settings(settings: Mapping[str, Mapping[str, Any]], *, full: bool = False) -> str:
