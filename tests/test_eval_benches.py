@@ -1,5 +1,5 @@
 """The paper's benchmarks on fixtures in their real formats, replay semantics, data discovery
-and the eval CLI's errors (issues 14, 15 and 21)."""
+and the eval CLI's errors."""
 
 from __future__ import annotations
 

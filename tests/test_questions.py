@@ -233,3 +233,21 @@ def test_samples_from_raising_programs(sandbox: sr.Sandbox) -> None:
         sr.build_sample("def f(:\n", "f()", sandbox=sandbox)
     with pytest.raises(ValueError, match="unknown question kind"):
         sr.build_sample("def f():\n    return 1\n", "f()", kinds=("bogus",), sandbox=sandbox)
+
+
+@pytest.mark.parametrize(("kinds", "per_kind"), [
+    (("output",), 1), (("input",), 1), (("state",), 1), (("next_statement", "state"), 2),
+    (("output", "next_statement", "state"), 1), (("output", "next_statement", "state"), 3),
+])
+def test_example_answer_has_one_line_per_question(kinds: tuple[str, ...], per_kind: int) -> None:
+    from stepreward.questions import example_answer, get_kind
+
+    src = "def f(a, b):\n    c = a + b\n    for i in range(3):\n        c += i\n    return c\n"
+    s = sr.build_sample(src, "f(1, 2)", kinds=kinds, max_per_kind=per_kind, seed=0)
+    block = s.prompt.rsplit("<answer>\n", 1)[1].split("\n</answer>", 1)[0]
+    lines = block.split("\n")
+    assert len(lines) == len(s.questions) and s.prompt.endswith(example_answer(s.questions))
+    for q, line in zip(s.questions, lines, strict=True):
+        assert line in get_kind(q.kind).examples  # each line in its question's form
+    word = "question of this kind" if len(lines) == 1 else "questions of these kinds"
+    assert word in s.prompt

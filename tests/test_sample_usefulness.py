@@ -1,4 +1,4 @@
-"""build_sample refuses samples that would be no use, and says why (issue: first hour)."""
+"""build_sample refuses samples that would be no use, and says why."""
 
 from __future__ import annotations
 

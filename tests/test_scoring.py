@@ -427,7 +427,7 @@ def _best_time(fn: object, repeat: int = 3) -> float:
 @pytest.mark.parametrize("case", sorted(ADVERSARIAL))
 def test_parsers_are_linear_on_adversarial_lines(sample: sr.Sample, case: str) -> None:
     from stepreward.codegen import extract_code
-    from stepreward.questions._kinds import _LINE_PREFIX
+    from stepreward.questions.kinds.next_statement import _LINE_PREFIX
     from stepreward.scoring._reference import _first_python_block
     from stepreward.values import normalize_type_name
 

@@ -69,9 +69,12 @@ def test_task_prompt_hides_only_input_calls() -> None:
     out = build_sample(src, "f(3, 4)", kinds=["output"])
     inp = build_sample(src, "f(3, 4)", kinds=["input"])
     assert task_prompt(out) == out.prompt and "Call: f(3, 4)" in out.prompt
-    assert "f(3, 4)" in inp.prompt  # the sample's own prompt shows the answer ...
-    hidden = task_prompt(inp)
-    assert "f(3, 4)" not in hidden and "Call: f(??)" in hidden  # ... the task's does not
+    assert "f(3, 4)" not in inp.prompt and task_prompt(inp) == inp.prompt
+    # A sample stored before input prompts hid the call still gets a prompt without it.
+    old = inp.model_copy(update={"prompt": inp.prompt.replace("f(??)", "f(3, 4)")})
+    assert "Call: f(3, 4)" in old.prompt
+    hidden = task_prompt(old)
+    assert "f(3, 4)" not in hidden and "Call: f(??)" in hidden
     assert inp.questions[0].text in hidden
 
 

@@ -440,9 +440,13 @@ class _Renamed(argparse.Action):
 
 def build_parser() -> argparse.ArgumentParser:
     from stepreward.presets import preset_names
-    from stepreward.questions._sample import DEFAULT_KINDS
+    from stepreward.questions._kinds import DEFAULT_KINDS, KINDS
 
     default_kinds = ",".join(DEFAULT_KINDS)
+    kind_names = ", ".join(KINDS)
+    hiding = [name for name, k in KINDS.items() if k.hides_call]
+    alone = (f"; {', '.join(hiding)} stand{'s' if len(hiding) == 1 else ''} alone (the prompt "
+             "hides the call)") if hiding else ""
     parser = argparse.ArgumentParser(
         prog="stepreward",
         description="Verifiable rewards from program execution (sandbox, traces, rewards).")
@@ -485,8 +489,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="program file, or - for standard input")
     p.add_argument("--call", required=True, help="expression to run, e.g. 'f([1, 2], 3)'")
     p.add_argument("--kinds", default=default_kinds,
-                   help="comma-separated kinds: output, input, next_statement, state, "
-                        f"coverage, branch (default: {default_kinds})")
+                   help=f"comma-separated kinds: {kind_names} (default: {default_kinds})"
+                        f"{alone}")
     p.add_argument("--max-per-kind", type=int, default=5, metavar="N",
                    help="at most N questions of each kind (default: 5)")
     p.add_argument("--seed", type=int, default=0,
@@ -523,7 +527,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--levels", default="1-6", help="levels, e.g. 1-6 or 2,4 (default 1-6)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--kinds", default=default_kinds,
-                   help=f"question kinds per sample (default {default_kinds})")
+                   help=f"question kinds per sample: {kind_names} (default {default_kinds})"
+                        f"{alone}")
     p.add_argument("--max-per-kind", type=int, default=5, metavar="N")
     p.add_argument("--sft", type=int, default=0, metavar="N",
                    help="also write N output- and N input-prediction SFT examples")
@@ -620,10 +625,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Generate (or replay) answers for a benchmark, grade them "
                                    "with the reward code, and write results.json, report.md, "
                                    "chart.png and every completion with its verdicts.")
-    from stepreward.eval._harness import BENCHES, DEFAULT_MAX_TOKENS
+    from stepreward.eval._bench import REGISTRY as BENCH_REGISTRY
+    from stepreward.eval._harness import DEFAULT_MAX_TOKENS
 
-    p.add_argument("--bench", required=True, choices=BENCHES, metavar="BENCH",
-                   help=f"one of {', '.join(BENCHES)}")
+    benches = tuple(BENCH_REGISTRY)
+
+    p.add_argument("--bench", required=True, choices=benches, metavar="BENCH",
+                   help=f"one of {', '.join(benches)}")
     p.add_argument("--model", help="local model path (transformers), or the endpoint's model")
     p.add_argument("--endpoint", help="OpenAI-compatible base URL, e.g. http://host:8000/v1")
     p.add_argument("--completions", help="JSONL of precomputed completions to grade")

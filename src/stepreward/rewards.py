@@ -312,6 +312,14 @@ def _grading_failed(reason: str | None) -> str | None:
     return None
 
 
+def _is_step(kind: str) -> bool:
+    """Whether questions of ``kind`` count as steps: every kind but the I/O ones."""
+    from stepreward.questions._kinds import KINDS
+
+    known = KINDS.get(kind)
+    return known is None or not known.is_io
+
+
 def _trace_result(sc: Any, sample: Sample, preset: str) -> RewardResult:
     kinds = [q.kind for q in sample.questions]
     per_kind: dict[str, list[int]] = {}  # kind -> [right, asked]
@@ -323,7 +331,7 @@ def _trace_result(sc: Any, sample: Sample, preset: str) -> RewardResult:
         tally = per_kind.setdefault(k, [0, 0])
         tally[0] += ok
         tally[1] += 1
-        if k not in ("output", "input"):
+        if _is_step(k):
             steps[0] += ok
             steps[1] += 1
         right += ok
@@ -566,7 +574,7 @@ def episode_result(label: Any, turns: Sequence[RewardResult],
         no_answer=(sum(t.metrics["no_answer"] for t in turns) + missing) / n,
         unparsed=sum(t.metrics["unparsed"] for t in turns) / n,
         output_accuracy=per_kind.get("output", 0.0), input_accuracy=per_kind.get("input", 0.0),
-        step_accuracy=share(lambda k: k not in ("output", "input")),
+        step_accuracy=share(_is_step),
         errors=float(any(t.metrics["errors"] for t in turns)))
     paid = list(rewards) if rewards is not None else [t.reward / n for t in turns]
     wrong = [f"{i}. {kinds[i - 1]} {t.reason or 'wrong'}" for i, t in enumerate(turns, 1)

@@ -58,6 +58,10 @@ def turn_question(sample: Sample, i: int) -> str:
 def multi_turn_intro(sample: Sample) -> str:
     """The first user turn of a multi-turn episode: the program, the call, question 1.
 
+    The call shows as ``f(??)`` when the sample asks an input question, whose answer it is
+    (a sample mixing one with other kinds is a ValueError: see
+    :func:`stepreward.questions.split_kinds`).
+
     Example:
         >>> from stepreward.types import Question
         >>> s = Sample(id="x", source="def f():\\n    return 1", call="f()", prompt="",
@@ -65,11 +69,11 @@ def multi_turn_intro(sample: Sample) -> str:
         >>> "1 | def f():" in multi_turn_intro(s)
         True
     """
-    from stepreward.questions import number_lines
+    from stepreward.questions import number_lines, shown_call
 
     return (f"Here is a Python program and a call to it. I will ask about the run, one "
             f"question at a time.\n\nProgram:\n{number_lines(sample.source)}\n\n"
-            f"Call: {sample.call.strip()}\n\n{turn_question(sample, 0)}")
+            f"Call: {shown_call(sample.call, sample.questions)}\n\n{turn_question(sample, 0)}")
 
 
 def _label(body: dict[str, Any], envelope: Mapping[str, Any],

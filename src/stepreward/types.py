@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
@@ -251,7 +251,9 @@ class Trace(BaseModel):
         return None if step is None else step.state_after.get(var)
 
 
-QuestionKindName = Literal["output", "input", "next_statement", "state", "coverage", "branch"]
+#: A question kind's name: one of ``stepreward.questions.KINDS`` (checked where questions are
+#: built and graded, so that a kind registered in one file needs no change here).
+QuestionKindName: TypeAlias = str
 VerdictStatus = Literal["correct", "wrong", "unparseable", "missing", "unverified"]
 
 

@@ -8,51 +8,42 @@ import os
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stepreward._compat import warn_renamed
-from stepreward._jsonl import iter_jsonl, read_jsonl
+from stepreward._jsonl import iter_jsonl
 from stepreward._progress import Progress
-from stepreward.types import CodeTask, Sample
+from stepreward.eval import benches as _builtin  # noqa: F401  (registers the built-ins)
+from stepreward.eval._bench import REGISTRY, Bench, EvalItem
 
 if TYPE_CHECKING:
-    from stepreward.eval._reval import REvalCase
     from stepreward.synth._backends import Generator
 
 __all__ = ["BENCHES", "DATA_LAYOUT", "EvalItem", "ReplayBackend", "bench_items", "data_path",
-           "pass_at_k", "run_eval"]
+           "get_bench", "pass_at_k", "run_eval"]
 
-BENCHES = ("cruxeval-o", "cruxeval-i", "cruxeval-trace", "humaneval", "humaneval-plus",
-           "mbpp", "mbpp-plus", "livecodebench-exec", "livecodebench", "reval", "bigcodebench",
-           "synth")
 DEFAULT_MAX_TOKENS = 12288  # the method's generation budget: long reasoning fits
 
-# Where each bench's data lies under a STEPREWARD_DATA folder: (sub-folder, file names tried
-# in order; the first that exists wins, else the only *.jsonl / *.jsonl.gz in the folder).
+#: The registered benchmarks' names, in order (one module each in eval/benches/).
+BENCHES: tuple[str, ...] = tuple(REGISTRY)
+#: Where each bench's data lies under a STEPREWARD_DATA folder: (sub-folder, file names tried
+#: in order; the first that exists wins, else the only *.jsonl / *.jsonl.gz in the folder).
 DATA_LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
-    "cruxeval-o": ("cruxeval", ("cruxeval.jsonl",)),
-    "cruxeval-i": ("cruxeval", ("cruxeval.jsonl",)),
-    "cruxeval-trace": ("cruxeval", ("cruxeval.jsonl",)),
-    "humaneval": ("humanevalplus", ("HumanEvalPlus.jsonl.gz", "HumanEvalPlus.jsonl")),
-    "humaneval-plus": ("humanevalplus", ("HumanEvalPlus.jsonl.gz", "HumanEvalPlus.jsonl")),
-    "mbpp": ("mbpp", ("mbpp.jsonl", "sanitized-mbpp.jsonl")),
-    "mbpp-plus": ("mbppplus", ("MbppPlus.jsonl.gz", "MbppPlus.jsonl")),
-    "livecodebench-exec": ("livecodebench", ("execution.jsonl", "execution-v2.jsonl")),
-    "livecodebench": ("livecodebench", ("code_generation.jsonl",
-                                        "code_generation_lite.jsonl", "test.jsonl")),
-    "reval": ("reval", ("DREval_data.jsonl",)),
-    "bigcodebench": ("bigcodebench", ("bigcodebench.jsonl", "BigCodeBench.jsonl",
-                                      "BigCodeBench.jsonl.gz")),
-}
+    name: bench.layout for name, bench in REGISTRY.items() if bench.layout is not None}
 
 
-# LiveCodeBench runs its programs after a block of imports (typing's List and friends, and the
-# stdlib modules contest code uses); its execution programs rely on them.
-_LCB_IMPORTS = ("from typing import *; from collections import *; from itertools import *; "
-                "from functools import *; from heapq import *; from bisect import *; "
-                "import math, string, re\n")
+def get_bench(name: str) -> Bench:
+    """The registered benchmark called ``name``.
+
+    Example:
+        >>> get_bench("mbpp-plus").family
+        'mbpp'
+    """
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(REGISTRY)}") from None
 
 
 def data_path(bench: str, data: str | os.PathLike[str] | None = None) -> str | None:
@@ -66,9 +57,10 @@ def data_path(bench: str, data: str | os.PathLike[str] | None = None) -> str | N
     if data:
         return os.fspath(data)
     root = os.environ.get("STEPREWARD_DATA")
-    if not root or bench not in DATA_LAYOUT:
+    layout = REGISTRY[bench].layout if bench in REGISTRY else None
+    if not root or layout is None:
         return None
-    folder, names = DATA_LAYOUT[bench]
+    folder, names = layout
     base = Path(root) / folder
     for name in names:
         if (base / name).is_file():
@@ -80,24 +72,6 @@ def data_path(bench: str, data: str | os.PathLike[str] | None = None) -> str | N
         f"STEPREWARD_DATA={root}: no data for {bench} (looked for "
         f"{', '.join(str(Path(folder, n)) for n in names)}"
         + (f"; {len(found)} JSONL files there, name one with --data" if found else "") + ")")
-TRACE_KINDS = ("next_statement", "state", "coverage", "branch")
-CODE_INSTRUCTION = ("Complete the function. Reason first if you like, then give the complete "
-                    "code in one ```python block inside <answer> and </answer>.")
-
-
-@dataclass
-class EvalItem:
-    """One benchmark item: a stage-1 sample or a code task, with its prompt."""
-
-    id: str
-    prompt: str
-    sample: Sample | None = None
-    task: CodeTask | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-    reval: REvalCase | None = None
-    raw: dict[str, Any] | None = None  # the benchmark's own record (official prompts)
-
-
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased pass@k from n samples of which c are correct (Chen et al., 2021).
 
@@ -110,12 +84,6 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
 
 
-def _local_or_hub(path: str | os.PathLike[str] | None, hub: str) -> list[dict[str, Any]]:
-    from stepreward.eval._tasks import _hub_rows
-
-    return read_jsonl(path) if path else _hub_rows(hub, "test")
-
-
 def bench_items(bench: str, *, path: str | os.PathLike[str] | None = None,
                 limit: int | None = None, seed: int = 0) -> list[EvalItem]:
     """The items of a benchmark (see ``BENCHES``); ``path`` points at local data (else the
@@ -126,96 +94,14 @@ def bench_items(bench: str, *, path: str | os.PathLike[str] | None = None,
         Traceback (most recent call last):
         ValueError: unknown benchmark 'nope'
     """
-    if bench not in BENCHES:
-        raise ValueError(f"unknown benchmark {bench!r}; known: {', '.join(BENCHES)}")
+    loader = get_bench(bench).load
     path = data_path(bench, path)
     try:
-        return _bench_items(bench, path, limit, seed)
+        return loader(path, limit, seed)
     except KeyError as exc:
         where = f"{path}" if path else "the hub data"
         raise ValueError(f"{where} does not look like {bench} data: its rows have no "
                          f"{exc.args[0]!r} field (is it another benchmark's file?)") from None
-
-
-def _bench_items(bench: str, path: str | None, limit: int | None,
-                 seed: int) -> list[EvalItem]:
-    from stepreward.eval._tasks import (
-        load_humaneval,
-        load_humaneval_plus,
-        load_livecodebench,
-        load_mbpp,
-        load_mbpp_plus,
-    )
-    from stepreward.questions._sample import sample_from_trace
-    from stepreward.trace._api import trace_many
-
-    if bench in ("cruxeval-o", "cruxeval-i", "cruxeval-trace", "livecodebench-exec"):
-        if bench == "livecodebench-exec":
-            # LiveCodeBench-Exec rows carry the whole call (``f(x = 1)``) as their input.
-            rows = _local_or_hub(path, "livecodebench/execution-v2")[:limit]
-            calls = [(_LCB_IMPORTS + r["code"], str(r["input"])) for r in rows]
-        else:
-            rows = _local_or_hub(path, "cruxeval-org/cruxeval")[:limit]
-            calls = [(r["code"], f"f({r['input']})") for r in rows]
-        traces = trace_many(calls)
-        kinds = {"cruxeval-o": ("output",), "cruxeval-i": ("input",),
-                 "cruxeval-trace": TRACE_KINDS, "livecodebench-exec": ("output",)}[bench]
-        items = []
-        for i, (r, t) in enumerate(zip(rows, traces, strict=True)):
-            try:
-                s = sample_from_trace(t, kinds, max_per_kind=3, seed=seed + i)
-            except ValueError:
-                continue
-            if s.questions:
-                item_id = str(r.get("id") or r.get("question_id") or i)
-                items.append(EvalItem(id=item_id, prompt=s.prompt, sample=s, raw=r))
-        return items
-    if bench == "bigcodebench":
-        from stepreward.eval._tasks import load_bigcodebench
-
-        bcb, skipped = load_bigcodebench(path, limit=limit)
-        if skipped:
-            print(f"warning: {len(skipped)} BigCodeBench tasks skipped: their libraries are "
-                  f"not installed here (first: {', '.join(skipped[:3])})", file=sys.stderr)
-        return [EvalItem(id=t.task_id, prompt=f"{t.prompt.rstrip()}\n\n{CODE_INSTRUCTION}",
-                         task=t) for t in bcb]
-    if bench in ("humaneval", "humaneval-plus", "mbpp", "mbpp-plus", "livecodebench"):
-        if bench == "humaneval":
-            # The HumanEval+ file (and the original HumanEval JSONL) carry the original
-            # check function; without the plus inputs that is HumanEval itself.
-            tasks = (load_humaneval_plus(path, plus=False, limit=limit) if path
-                     else load_humaneval())
-        elif bench == "humaneval-plus":
-            tasks = load_humaneval_plus(path, limit=limit)
-        elif bench == "mbpp":
-            tasks = load_mbpp(path, limit=limit)
-        elif bench == "livecodebench":
-            tasks = load_livecodebench(path, limit=limit)
-        else:
-            tasks = load_mbpp_plus(path, limit=limit)
-        return [EvalItem(id=t.task_id, prompt=f"{t.prompt.rstrip()}\n\n{CODE_INSTRUCTION}",
-                         task=t) for t in tasks[:limit]]
-    if bench == "reval":
-        from stepreward.eval._reval import load_reval
-
-        if not path:
-            raise FileNotFoundError("REval has no hub copy: clone github.com/r-eval/REval and "
-                                    "pass --data REval/data (or set STEPREWARD_DATA with a "
-                                    "reval/ folder holding DREval_data.jsonl and "
-                                    "DREval_tasks.jsonl)")
-        cases, _skipped = load_reval(path, limit=limit)
-        return [EvalItem(id=c.id, prompt=c.prompt(), reval=c) for c in cases]
-    if bench == "synth":
-        if not path:
-            raise ValueError("the synth benchmark needs --data PATH (a stepreward synth file)")
-        rows = read_jsonl(path)[:limit]
-        out = []
-        for r in rows:
-            s = Sample.from_row(json.loads(r["label"]) if "label" in r else r)
-            out.append(EvalItem(id=s.id, prompt=s.prompt, sample=s,
-                                meta={"level": r.get("level")}))
-        return out
-    raise AssertionError(bench)
 
 
 class ReplayBackend:
@@ -244,8 +130,7 @@ def _grade(item: EvalItem, completion: str, bench: str, prompt_format: str = "fu
 
         return grade_reval(completion, item.reval)
     if item.sample is not None:
-        policy = ("execute" if bench in ("cruxeval-o", "cruxeval-i", "livecodebench-exec")
-                  else "literal")
+        policy = get_bench(bench).policy
         if prompt_format == "official":
             from stepreward.eval._official import official_answer, one_expression
 

@@ -88,8 +88,9 @@ def check_kinds(kinds: Any) -> tuple[str, ...]:
 
 
 def task_prompt(sample: Sample) -> str:
-    """The prompt to show for ``sample``: its own, but with the call hidden (``f(??)``) when
-    it asks for inputs, since the call's arguments are the answer.
+    """The prompt to show for ``sample``: its own; for an input question it is rendered
+    again with the call hidden (``f(??)``), so that samples stored by versions whose input
+    prompts showed the call (the call's arguments are the answer) are safe to train on too.
 
     Example:
         >>> from stepreward.questions import build_sample

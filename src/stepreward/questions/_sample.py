@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from stepreward._compat import keyword_only
-from stepreward.questions._kinds import Candidate, Context, get_kind
+from stepreward.questions._kinds import DEFAULT_KINDS, Candidate, Context, get_kind
 from stepreward.types import ANSWER_CLOSE, ANSWER_OPEN, Question, Sample, Trace
 
 if TYPE_CHECKING:
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from stepreward.types import Limits
 
 __all__ = ["DEFAULT_KINDS", "IncompleteRuns", "NondeterminismCheck", "build_sample",
-           "build_samples", "render_prompt", "sample_from_trace"]
+           "build_samples", "check_kinds", "render_prompt", "sample_from_trace", "shown_call",
+           "split_kinds"]
 
 #: What to do with a run that did not return normally (it raised, or hit the step cap):
 #: ``"raise"`` a ValueError that says why (the default), or ``"keep"`` it and ask only about
@@ -29,7 +30,6 @@ IncompleteRuns = Literal["raise", "keep"]
 #: the program and traces it once.
 NondeterminismCheck = Literal["check", "skip"]
 
-DEFAULT_KINDS = ("output", "next_statement", "state")
 FORMAT_VERSION = 1
 
 
@@ -46,22 +46,129 @@ def number_lines(source: str) -> str:
     return "\n".join(f"{i:>{width}} | {line}".rstrip() for i, line in enumerate(lines, 1))
 
 
+def split_kinds(kinds: Sequence[str]) -> list[tuple[str, ...]]:
+    """``kinds`` split into the groups that may share one sample, in order of first mention.
+
+    A kind whose prompt hides the call (``hides_call``: ``input``, which asks for the call's
+    arguments) stands alone; every other kind is about the run of that call and shows it (an
+    ``output`` question names it), so they share a sample.
+
+    Example:
+        >>> split_kinds(("output", "input", "next_statement", "state"))
+        [('output', 'next_statement', 'state'), ('input',)]
+    """
+    if isinstance(kinds, str):
+        raise ValueError("kinds must be a sequence of kind names, not a string")
+    names = list(dict.fromkeys(kinds))
+    shown = tuple(k for k in names if not get_kind(k).hides_call)
+    return [(k,) if get_kind(k).hides_call else shown
+            for k in names if get_kind(k).hides_call or k == shown[0]]
+
+
+def check_kinds(kinds: Sequence[str]) -> None:
+    """Raise ValueError, saying why and what to do, when ``kinds`` cannot share one sample.
+
+    Example:
+        >>> check_kinds(("output", "state"))
+        >>> check_kinds(("input", "state"))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: an 'input' question cannot share a sample with state questions: ...
+    """
+    if isinstance(kinds, str):
+        raise ValueError("kinds must be a sequence of kind names, not a string")
+    names = list(dict.fromkeys(kinds))
+    for name in names:
+        others = [k for k in names if k != name]
+        if get_kind(name).hides_call and others:
+            article = "an" if name[0] in "aeiou" else "a"
+            raise ValueError(
+                f"{article} {name!r} question cannot share a sample with {', '.join(others)} "
+                "questions: its prompt hides the call, which the other kinds need (an "
+                "'output' question would also give away an input's answer). Build one sample "
+                "per group of stepreward.questions.split_kinds(kinds): "
+                f"{split_kinds(kinds)}")
+
+
+def shown_call(call: str, questions: Sequence[Question]) -> str:
+    """The call as a prompt shows it: as written, or ``f(??)`` when a question asks for its
+    arguments (the prompt of an input question never holds them).
+
+    Example:
+        >>> from stepreward.types import Question
+        >>> q = Question(kind="input", text="", info={"entry": "f", "output": 3})
+        >>> shown_call("f(1, 2)", [q]), shown_call("f(1, 2)", [])
+        ('f(??)', 'f(1, 2)')
+    """
+    asked = [q for q in questions if get_kind(q.kind).hides_call]
+    if not asked:
+        return call.strip()
+    check_kinds([q.kind for q in questions])
+    return f"{asked[0].info.get('entry') or 'f'}(??)"
+
+
 def render_prompt(source: str, call: str, questions: Sequence[Question]) -> str:
-    """The prompt for a sample: numbered code, the call, the questions, the answer format."""
+    """The prompt for a sample: numbered code, the call, the questions, the answer format.
+
+    For an input question the call shows as ``f(??)``: the prompt holds the program and the
+    value the call returns, never the arguments it asks for. An input question with questions
+    of other kinds is a ValueError (they need the call; see :func:`split_kinds`).
+
+    Example:
+        >>> from stepreward.types import Question
+        >>> q = Question(kind="input", text="assert f(??) == 3", info={"entry": "f"})
+        >>> "Call: f(??)" in render_prompt("def f(a, b):\\n    return a + b", "f(1, 2)", [q])
+        True
+    """
+    hidden = any(get_kind(q.kind).hides_call for q in questions)
+    intro = ("Below is a Python program and a call to it whose arguments are hidden. Work "
+             "out, step by step, which arguments make the call return the value the question "
+             "gives, then answer the question. Do not run the code." if hidden else
+             "Below is a Python program and a call to it. Work out, step by step, what happens "
+             "when the call runs, then answer the questions about that run. Do not run the "
+             "code.")
     parts = [
-        "Below is a Python program and a call to it. Work out, step by step, what happens "
-        "when the call runs, then answer the questions about that run. Do not run the code.",
+        intro,
         "Program:\n" + number_lines(source),
-        f"Call: {call.strip()}",
+        f"Call: {shown_call(call, questions)}",
         "Questions:\n" + "\n".join(f"{i}. {q.text}" for i, q in enumerate(questions, 1)),
         ("How to answer: reason first if you like. Then write exactly one answer per "
          f"question, one per line, in the order of the questions, between {ANSWER_OPEN} and "
          f"{ANSWER_CLOSE}, with no numbering and nothing else on those lines. Write values as "
          "Python literals, and statements as they appear in the program, without the line "
-         "number. For example, the answers to three questions could look like this:\n"
-         f"{ANSWER_OPEN}\nassert g('ab') == 'ba'\n    total += x\n[1, 2]; list\n{ANSWER_CLOSE}"),
+         f"number. {example_answer(questions)}"),
     ]
     return "\n\n".join(parts)
+
+
+_COUNTS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def example_answer(questions: Sequence[Question]) -> str:
+    """The prompt's example of an answer block: one made-up line per question, in the form of
+    each question's kind, so that its line count is the prompt's question count (a model that
+    copies the example's shape writes as many lines as there are questions).
+
+    Example:
+        >>> from stepreward.types import Question
+        >>> print(example_answer([Question(kind="state", text="?")]))
+        For example, the answer to one question of this kind could look like this:
+        <answer>
+        [1, 2]; list
+        </answer>
+    """
+    used: dict[str, int] = {}
+    lines = []
+    for q in questions:
+        pool = get_kind(q.kind).examples or ("7",)
+        i = used.get(q.kind, 0)
+        used[q.kind] = i + 1
+        lines.append(pool[i % len(pool)])
+    n = len(questions)
+    count = _COUNTS[n - 1] if 0 < n <= len(_COUNTS) else str(n)
+    what = (f"the answer to {count} question of this kind" if n == 1 else
+            f"the answers to {count} questions of these kinds")
+    body = "\n".join(lines)
+    return f"For example, {what} could look like this:\n{ANSWER_OPEN}\n{body}\n{ANSWER_CLOSE}"
 
 
 def _rng(seed: int, kind: str, source: str, call: str) -> random.Random:
@@ -112,9 +219,7 @@ def sample_from_trace(trace: Trace, kinds: Sequence[str] = DEFAULT_KINDS,
         raise ValueError("max_per_kind must be at least 1")
     if on_incomplete not in ("raise", "keep"):
         raise ValueError(f"on_incomplete must be 'raise' or 'keep', not {on_incomplete!r}")
-    if "output" in kinds and "input" in kinds:
-        raise ValueError("'output' and 'input' questions give away each other's answers; "
-                         "build them as separate samples")
+    check_kinds(kinds)
     if trace.status not in ("ok", "exception"):
         raise ValueError(f"cannot build a sample from a trace with status {trace.status!r}: "
                          f"{trace.reason}")
@@ -199,6 +304,7 @@ def build_sample(source: str, call: str, kinds: Sequence[str] = DEFAULT_KINDS,
 
     if determinism not in ("check", "skip"):
         raise ValueError(f"determinism must be 'check' or 'skip', not {determinism!r}")
+    check_kinds(kinds)
     t = run_trace(source, call, limits, sandbox=sandbox)
     sample = sample_from_trace(t, kinds, max_per_kind, seed=seed, on_incomplete=on_incomplete)
     if determinism == "check":
@@ -217,7 +323,8 @@ def build_samples(items: Iterable[tuple[str, str]], kinds: Sequence[str] = DEFAU
                   determinism: NondeterminismCheck = "check") -> list[Sample | None]:
     """:func:`build_sample` over many ``(source, call)`` pairs, traced concurrently.
 
-    Item *i* uses ``seed + i``; items for which :func:`build_sample` would raise give None.
+    Item *i* uses ``seed + i``; items for which :func:`build_sample` would raise give None
+    (kinds that cannot share a sample are a ValueError for the whole call).
 
     Example:
         >>> out = build_samples([("def f():\\n    return 1", "f()"), ("def f(:", "f()")])
@@ -228,6 +335,7 @@ def build_samples(items: Iterable[tuple[str, str]], kinds: Sequence[str] = DEFAU
 
     if determinism not in ("check", "skip"):
         raise ValueError(f"determinism must be 'check' or 'skip', not {determinism!r}")
+    check_kinds(kinds)  # a ValueError for every item is one for the whole call
     pairs = list(items)
     traces = trace_many(pairs, limits, sandbox=sandbox)
     again = (trace_many(pairs, limits, sandbox=sandbox) if determinism == "check"

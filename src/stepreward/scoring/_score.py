@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from stepreward._compat import warn_renamed
 from stepreward._textcache import TextCache
-from stepreward.questions._gate import check_expression, parse_answer, program_globals
-from stepreward.questions._kinds import get_kind, value_bytes_bound
+from stepreward.questions._gate import parse_answer
+from stepreward.questions._kind import value_bytes_bound
+from stepreward.questions._kinds import KINDS, get_kind
 from stepreward.scoring._parse import (
     AnswerBlock,
     completion_text,
@@ -34,21 +35,15 @@ from stepreward.types import (
     Trace,
     Verdict,
 )
-from stepreward.values import (
-    contains_numpy,
-    from_literal,
-    parse_value,
-    to_literal,
-    values_equal,
-)
+from stepreward.values import to_literal
 
 if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
 
 __all__ = ["COMPONENTS", "PRESETS", "reward_preset", "score", "score_many"]
 
-COMPONENTS = ("output", "input", "next_statement", "state", "coverage", "branch", "format")
-IO_KINDS = ("output", "input")
+#: The components of a score: one accuracy per question kind (``KINDS``), then ``format``.
+COMPONENTS = (*KINDS, "format")
 PRESETS: dict[str, RewardConfig] = {
     "normalized": RewardConfig(),
     "execverify": RewardConfig(scale=2.0),
@@ -184,46 +179,11 @@ def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | No
                        reason="expected an assertion or an expression")
     stmt = tree.body[0]
     expr = stmt.test if isinstance(stmt, ast.Assert) else stmt.value
-    call_text = sample.call.strip()
-    if q.kind == "output":
-        node: ast.expr = expr
-        if isinstance(expr, ast.Compare) and len(expr.ops) == 1 and isinstance(
-                expr.ops[0], ast.Eq):
-            ref = ast.dump(ast.parse(call_text, mode="eval").body)
-            if ast.dump(expr.left) == ref:
-                node = expr.comparators[0]
-            elif ast.dump(expr.comparators[0]) == ref:
-                node = expr.left
-        expression = ast.unparse(node)
-        gold = from_literal(q.gold)
-        numpy_value = _numpy_literal(expression)
-        if numpy_value is not None:
-            # A numpy literal (np.array([...])), which the gate's builtins cannot spell, is
-            # its own value: compared here, as the sandbox would compare it.
-            ok = values_equal(numpy_value, gold, precision="expected")
-            return Verdict(correct=ok, status="correct" if ok else "wrong", parsed=expression,
-                           reason=None if ok else "the answer's value differs from the "
-                                                  "expected one")
-        why = check_expression(node, entry, call_of_entry=False)
-        if why:
-            return Verdict(correct=False, status="unparseable", reason=why)
-    else:
-        node = expr.left if isinstance(expr, ast.Compare) else expr
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                and node.func.id == entry):
-            return Verdict(correct=False, status="unparseable",
-                           reason=f"expected a call of {entry}(...)")
-        from stepreward.questions._kinds import numpy_input_call
-
-        # Literal numpy arguments run as the trainer renders them, as under the literal policy.
-        numpy_call = numpy_input_call(node, entry)
-        if numpy_call is None:
-            why = check_expression(node, entry, call_of_entry=True,
-                                   readable=program_globals(sample.source, entry))
-            if why:
-                return Verdict(correct=False, status="unparseable", reason=why)
-        expression = numpy_call or ast.unparse(node)
-        gold = from_literal(q.info["output"])
+    planned = get_kind(q.kind).executable(expr, q, call=sample.call, entry=entry,
+                                          source=sample.source)
+    if isinstance(planned, Verdict):
+        return planned
+    expression, gold = planned
     value = eval_call(sample.source, expression, limits, sandbox=sandbox or default_sandbox(),
                       max_value_bytes=value_bytes_bound(to_literal(gold)))
     if value is None:
@@ -241,34 +201,14 @@ def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | No
                    reason=None if ok else "the answer's value differs from the expected one")
 
 
-def _numpy_literal(text: str) -> Any:
-    """The value of ``text`` when it is a literal holding numpy values, else None."""
-    try:
-        value = parse_value(text)
-    except ValueError:
-        return None
-    return value if contains_numpy(value) else None
-
-
-# Kinds whose answers are values or assertions, which a model may spread over several lines.
-# A next-statement answer is one source line, and may leave a bracket open (the first line
-# of a multi-line statement), so it is never continued.
-_MULTILINE_KINDS = frozenset({"output", "input", "state"})
-
-
-def _group_parses(text: str, kind: str) -> bool:
-    """Whether a multi-line group is a well-formed answer of its kind (else lines stay apart)."""
-    if kind == "state":
-        return parse_answer(text.rpartition(";")[0].strip(), mode="eval") is not None
-    tree = parse_answer(text.strip())
-    return isinstance(tree, ast.Module) and len(tree.body) == 1 and isinstance(
-        tree.body[0], (ast.Assert, ast.Expr))
-
-
 def _answer_at(block: AnswerBlock, i: int, kind: str) -> tuple[str, int]:
-    if kind in _MULTILINE_KINDS:
+    # Kinds whose answers are values or assertions say ``multiline``: a model may spread them
+    # over lines. A next-statement answer is one source line, and may leave a bracket open
+    # (the first line of a multi-line statement), so it is never continued.
+    k = get_kind(kind)
+    if k.multiline:
         text, nxt = block.answer(i, multiline=True)
-        if nxt == i + 1 or _group_parses(text, kind):
+        if nxt == i + 1 or k.answer_parses(text):
             return text, nxt
     return block.lines[i], i + 1
 
@@ -309,7 +249,7 @@ def _align(block: AnswerBlock, questions: Sequence[Question]) -> tuple[list[str 
 def _grade(answer: str, q: Question, sample: Sample, policy: GradingPolicy, float_tol: float,
            sandbox: Sandbox | None, limits: Limits | None) -> Verdict:
     try:
-        if policy == "execute" and q.kind in IO_KINDS:
+        if policy == "execute" and get_kind(q.kind).is_io:
             verdict = _grade_execute(answer, q, sample, sandbox, limits)
         else:
             verdict = _grade_literal(answer, q, sample, float_tol, sandbox)
@@ -329,10 +269,11 @@ def _compose(sample: Sample, verdicts: list[Verdict], fmt: float,
     io: float | None = None
     step_num = step_den = 0.0
     for q, v in zip(sample.questions, verdicts, strict=True):
-        credit = v.partial if (q.kind == "state" and config.state_credit == "half") else float(
+        kind = get_kind(q.kind)
+        credit = v.partial if (kind.partial_credit and config.state_credit == "half") else float(
             v.correct)
         per_kind.setdefault(q.kind, []).append(credit)
-        if q.kind in IO_KINDS:
+        if kind.is_io:
             io = credit if io is None else min(io, credit)
         else:
             w = config.weight(q.kind)
@@ -340,7 +281,7 @@ def _compose(sample: Sample, verdicts: list[Verdict], fmt: float,
             step_den += w
     components: dict[str, float | None] = {
         k: (sum(per_kind[k]) / len(per_kind[k]) if k in per_kind else None)
-        for k in COMPONENTS if k != "format"}
+        for k in KINDS}
     components["format"] = fmt
     steps = step_num / step_den if step_den else None
     if io is None and steps is None:
@@ -359,7 +300,7 @@ def _compose(sample: Sample, verdicts: list[Verdict], fmt: float,
 
 def _empty(sample: Sample | None, why: str, preset: str, policy: GradingPolicy) -> Score:
     verdicts = [_MISSING] * (len(sample.questions) if sample else 0)
-    components: dict[str, float | None] = dict.fromkeys(COMPONENTS)
+    components: dict[str, float | None] = dict.fromkeys((*KINDS, "format"))
     if sample:
         for k in {q.kind for q in sample.questions}:
             components[k] = 0.0
@@ -497,7 +438,7 @@ def score_many(completions: Sequence[Any], samples: Sequence[SampleLike], *,
     # Input answers other than the original arguments are checked in the sandbox under the
     # literal policy too.
     runs = policy == "execute" or preset == REFERENCE or any(
-        q.kind == "input" for s in parsed for q in s.questions)
+        get_kind(q.kind).runs_program for s in parsed for q in s.questions)
     if runs:
         from concurrent.futures import ThreadPoolExecutor
 

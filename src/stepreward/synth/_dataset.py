@@ -285,7 +285,8 @@ def build_dataset(n: int, out_dir: str | os.PathLike[str], *,
 
     ``input_share`` of the RL rows of each split and level (spread evenly) are
     input-prediction samples (the method's O/I items: 12k of its 32k); the others ask
-    ``kinds``.
+    ``kinds``. An input row's prompt shows the program and the value returned, never the
+    call's arguments, so ``kinds`` cannot mix ``input`` with other kinds (a ValueError).
 
     Difficulty control (the method's two bounds), applied to every candidate item:
 
@@ -316,6 +317,15 @@ def build_dataset(n: int, out_dir: str | os.PathLike[str], *,
         raise ValueError("validation_fraction must be in [0, 1)")
     if not 0.0 <= input_share <= 1.0:
         raise ValueError("input_share must be in [0, 1]")
+    if isinstance(kinds, str):
+        raise ValueError("kinds must be a sequence of kind names, not a string")
+    if "input" in kinds and len(set(kinds)) > 1:
+        others = [k for k in dict.fromkeys(kinds) if k != "input"]
+        raise ValueError(f"kinds {list(kinds)} mix 'input' with {', '.join(others)}: an input "
+                         "question's prompt hides the call, which the other kinds need, so "
+                         "they cannot share a row. Give the input rows their share with "
+                         f"input_share (the method's is 0.375) and kinds={others} for the "
+                         "others, or kinds=['input'] for input rows only")
     if n < 0 or sft < 0:
         raise ValueError("n and sft must be >= 0")
     levels = list(dict.fromkeys(levels))

@@ -47,6 +47,7 @@ class AgentInstance(AgentInstanceBase):  # type: ignore[misc]
 
     async def reset(self, states: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         from stepreward.integrations.openrlhf import CHATML_TURN, _openrlhf_options
+        from stepreward.questions import check_kinds
         from stepreward.rewards import read_label
         from stepreward.rows import multi_turn_intro, turn_question
 
@@ -54,6 +55,11 @@ class AgentInstance(AgentInstanceBase):  # type: ignore[misc]
         self.label = states.get("label")
         lab = read_label(self.label)
         if lab.kind != "trace" or not getattr(lab.item, "questions", None):
+            return {"observation": observation}
+        try:
+            check_kinds([q.kind for q in getattr(lab.item, "questions", [])])
+        except ValueError as exc:  # an input question's answer would be in its own prompt
+            log.warning("label refused, reward 0: %s", exc)
             return {"observation": observation}
         self.sample = lab.item
         template = _openrlhf_options(self.label).get("turn", CHATML_TURN)
