@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import math
 import threading
@@ -15,7 +16,7 @@ from stepreward._compat import warn_renamed
 from stepreward._textcache import TextCache
 from stepreward.questions._gate import parse_answer
 from stepreward.questions._kind import value_bytes_bound
-from stepreward.questions._kinds import KINDS, get_kind
+from stepreward.questions._kinds import KINDS, QuestionKind, get_kind
 from stepreward.scoring._parse import (
     AnswerBlock,
     completion_text,
@@ -159,6 +160,25 @@ def _grade_literal(line: str, q: Question, sample: Sample, float_tol: float,
     return verdict
 
 
+_TAKES_SOURCE: dict[type, bool] = {}
+
+
+def _takes_source(kind: QuestionKind) -> bool:
+    """Whether a kind's ``executable`` takes the program's ``source`` (kinds written before it
+    did take ``call`` and ``entry`` only)."""
+    cls = type(kind)
+    known = _TAKES_SOURCE.get(cls)
+    if known is None:
+        try:
+            params = inspect.signature(cls.executable).parameters
+            known = "source" in params or any(
+                p.kind is p.VAR_KEYWORD for p in params.values())
+        except (TypeError, ValueError, AttributeError):
+            known = False
+        _TAKES_SOURCE[cls] = known
+    return known
+
+
 def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | None,
                    limits: Limits | None) -> Verdict:
     """CRUXEval-compatible: evaluate the answer with the reference program loaded.
@@ -179,8 +199,9 @@ def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | No
                        reason="expected an assertion or an expression")
     stmt = tree.body[0]
     expr = stmt.test if isinstance(stmt, ast.Assert) else stmt.value
-    planned = get_kind(q.kind).executable(expr, q, call=sample.call, entry=entry,
-                                          source=sample.source)
+    kind = get_kind(q.kind)
+    extra = {"source": sample.source} if _takes_source(kind) else {}
+    planned = kind.executable(expr, q, call=sample.call, entry=entry, **extra)
     if isinstance(planned, Verdict):
         return planned
     expression, gold = planned
