@@ -500,11 +500,15 @@ def test_site_packages_is_not_readable_from_tasks() -> None:
 
     not_preloaded = os.path.join(os.path.dirname(pydantic.__file__), "__init__.py")
     site_dir = os.path.dirname(os.path.dirname(pydantic.__file__))
+    # Closed to the task (Landlock: PermissionError), or not there at all where the checkout
+    # lies below a directory only its owner can enter and tasks see the import paths alone
+    # (FileNotFoundError; psutil may then be the copy ray vendors, elsewhere).
+    unreadable = ("PermissionError", "FileNotFoundError")
     with sr.Sandbox(workers=1, preload=["psutil"]) as sb:
         r = sb.run(f"print(len(open({not_preloaded!r}).read()))")
-        assert r.error_type == "PermissionError", r
+        assert r.error_type in unreadable, r
         r = sb.run(f"import os\nprint(os.listdir({site_dir!r}))")
-        assert r.error_type == "PermissionError", r
+        assert r.error_type in unreadable or (r.status == "ok" and "pydantic" not in r.stdout), r
         # What preload names stays readable (and importable), as does the standard library.
         r = sb.run(f"print(len(open({psutil.__file__!r}).read()) > 0)\nimport decimal")
         assert r.status == "ok" and r.stdout == "True\n", r
