@@ -2,7 +2,7 @@
 share of groups with no reward spread (no GRPO signal) per step, one line per arm.
 
 Run ``python bench/real_model_curves.py LOG --out docs/img/real-model-stage1.png`` on the
-standard error of ``stepreward.integrations.ablation`` (its ``== ARM seed S`` lines separate
+standard error of ``stepreward ablation`` (its ``== ARM seed S`` lines separate
 the runs) or of one recipe run; it also prints a table of per-arm means.
 """
 

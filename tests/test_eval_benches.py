@@ -333,3 +333,19 @@ def test_bigcodebench_unittest_contract(tmp_path: Path) -> None:
     r = run_eval("bigcodebench", tmp_path / "b", data=str(data),
                  replay=write_replay(tmp_path / "b.jsonl", broken))
     assert r["pass@1"] == 50.0
+
+
+def test_reval_grading_never_raises_on_hostile_answers() -> None:
+    from stepreward.eval._reval import REvalCase, REvalProbe, grade_reval
+
+    case = REvalCase(id="x", code="def f(a):\n    b = a + 1\n    return b", call="f(1)",
+                     output_pred="assert f(1) == ??", result=2,
+                     probes=[REvalProbe(2, "b", True, [("int", 2)], [3])])
+    for answers in (["1" * 5000 + ". yes", "2; int", "3", "assert f(1) == 2"],
+                    ["yes", "2; int", "line " + "9" * 5000, "assert f(1) == 2"],
+                    ["yes", "2; int", "3", "assert f(1) == " + " + ".join(["1"] * 1500)],
+                    ["yes", "2; int", "3", "assert f(1) == " + "-" * 200_000 + "2"]):
+        text = "<answer>\n" + "\n".join(answers) + "\n</answer>"
+        graded = grade_reval(text, case)  # never raises
+        assert len(graded["verdicts"]) == 4 and graded["reval_ic"] is not None
+        assert graded["verdicts"][1]["status"] == "correct"  # the state answer is fine

@@ -133,3 +133,27 @@ def test_calls_outside_the_gate_get_no_input_question() -> None:
     assert s.questions
     with pytest.raises(ValueError, match="no question of the kinds input"):
         sr.build_sample(src, "f(open)", kinds=("input",))
+
+
+def test_an_original_input_over_the_programs_own_globals_is_asked(shared_data: Path) -> None:
+    """CRUXEval sample_258 calls ``f(thigh_o_two[:], 3, 3, 2)``: an input over one of the
+    program's own variables. It gets an input question; answers may read the program's
+    variables (never bind them) and are graded by running them in the sandbox."""
+    rows = [json.loads(line) for line in
+            (shared_data / "cruxeval" / "cruxeval.jsonl").read_text().splitlines()]
+    row = next(r for r in rows if r["id"] == "sample_258")
+    s = sr.build_sample(row["code"], f"f({row['input']})", kinds=("input",))
+    (q,) = s.questions
+    assert q.gold_text == f"assert f({row['input']}) == {row['output']}"
+    for policy in ("literal", "execute"):
+        assert sr.score(s.gold_completion(), s, policy=policy).reward == 1.0
+        same = f"assert f([1, 2, 7, 9], 3, 3, 2) == {row['output']}"
+        assert sr.score(s.answer_text([same]), s, policy=policy).reward == 1.0
+        other = f"assert f(thigh_o_one[:], 3, 3, 2) == {row['output']}"
+        assert sr.score(s.answer_text([other]), s, policy=policy).reward == 0.0
+        rebind = f"assert f([thigh_o_two := 1][0], 3, 3, 2) == {row['output']}"
+        verdict = sr.score(s.answer_text([rebind]), s, policy=policy).verdicts[0]
+        assert verdict.status == "unparseable", verdict
+        unknown = f"assert f(os[:], 3, 3, 2) == {row['output']}"
+        assert sr.score(s.answer_text([unknown]), s, policy=policy).verdicts[0].status == \
+            "unparseable"

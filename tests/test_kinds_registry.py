@@ -120,6 +120,35 @@ def test_a_kind_that_hides_the_call_stands_alone() -> None:
         unregister_kind("secret")
 
 
+def test_an_io_kind_written_before_executable_took_the_source_still_runs(
+        sandbox: sr.Sandbox) -> None:
+    """``executable(expr, question, *, call, entry)`` without ``source``: the execute policy
+    still grades with it (only kinds that take ``source`` get the program)."""
+    import ast
+
+    from stepreward.questions.kinds.output import OutputKind
+
+    class OldOutput(OutputKind):
+        name = "old_output"
+        default = False
+
+        def executable(self, expr: ast.expr, question: Question, *, call: str,
+                       entry: str | None) -> tuple[str, object] | Verdict:
+            return super().executable(expr, question, call=call, entry=entry)
+
+    register_kind(OldOutput())
+    try:
+        s = sr.build_sample("def f(x):\n    return x * 2", "f(4)", kinds=("output",))
+        old = s.model_copy(update={"questions": [
+            q.model_copy(update={"kind": "old_output"}) for q in s.questions]})
+        for answer, want in (("8", 1.0), ("4 + 4", 1.0), ("9", 0.0)):
+            got = sr.score(f"<answer>\nassert f(4) == {answer}\n</answer>", old,
+                           policy="execute", sandbox=sandbox)
+            assert got.verdicts[0].correct is (want == 1.0), (answer, got.verdicts)
+    finally:
+        unregister_kind("old_output")
+
+
 def test_doctests() -> None:
     modules = [kind_module, importlib.import_module("stepreward.questions._kinds")]
     results = [doctest.testmod(m) for m in modules]

@@ -333,23 +333,28 @@ SOLUTION = textwrap.dedent("""\
 def test_run_tests_compares_numpy_results_like_evalplus(npbox: sr.Sandbox) -> None:
     arr = parse_value
     cases = [
-        # (test, passes)
-        (sr.TestCase.call("scale", ([1, 2], 3), [3.0, 6.0]), True),  # expected as a list
-        (sr.TestCase.call("scale", ([1, 2], 0.1), [0.1, 0.2]), True),  # allclose, atol 1e-6
+        # (test, passes). EvalPlus's comparison where the expected value is numpy; a plain
+        # expected value is compared as Python compares it (an array is not a list, and the
+        # returned type widens no tolerance: np.float64(0.30000000000000004) is not 0.3).
+        (sr.TestCase.call("scale", ([1, 2], 3), arr("np.array([3.0, 6.0])")), True),
         (sr.TestCase.call("scale", ([1, 2], 0.1), arr("np.array([0.1, 0.2])")), True),
-        (sr.TestCase.call("scale", ([1, 2], 3), [3.0, 6.1]), False),
-        (sr.TestCase.call("scale", ([1, 2], 3), [[3.0, 6.0]]), False),  # shape
-        (sr.TestCase.call("scale", ([1, 2], 1e-3), [0.0, 0.0], atol=1e-2), True),
+        (sr.TestCase.call("scale", ([1, 2], 3), [3.0, 6.0]), False),  # an array for a list
+        (sr.TestCase.call("scale", ([1, 2], 3), arr("np.array([3.0, 6.1])")), False),
+        (sr.TestCase.call("scale", ([1, 2], 3), arr("np.array([[3.0, 6.0]])")), False),
+        (sr.TestCase.call("scale", ([1, 2], 1e-3), arr("np.array([0.0, 0.0])"), atol=1e-2),
+         True),
         (sr.TestCase.call("total", (arr("np.array([1, 2])"),), 3), True),  # numpy argument
-        (sr.TestCase.call("total", ([0.1, 0.2],), 0.3), True),
-        (sr.TestCase.call("total", ([0.1, 0.2],), 0.31), False),
+        (sr.TestCase.call("total", ([0.1, 0.2],), 0.3), False),  # exact: no tolerance asked
+        (sr.TestCase.call("total", ([0.1, 0.2],), 0.3, atol=1e-9), True),
+        (sr.TestCase.call("total", ([0.1, 0.2],), arr("np.float64(0.3)")), True),
         (sr.TestCase.call("total", ([1, 2],), 4), False),
-        (sr.TestCase.call("ident", (2,), [[1, 0], [0, 1]]), True),  # ints: exact
+        (sr.TestCase.call("ident", (2,), [[1, 0], [0, 1]]), False),  # an array for a list
         (sr.TestCase.call("ident", (2,), arr("np.array([[1, 0], [0, 1]])")), True),
-        (sr.TestCase.call("ident", (2,), [[1, 0], [0, 2]]), False),
-        (sr.TestCase.call("ident", (2,), [[1, 0, 0], [0, 1, 0]]), False),
-        (sr.TestCase.call("mean", ([0.1, 0.2],), 0.15), True),
-        (sr.TestCase.call("mean", ([0.1, 0.2],), 0.16), False),
+        (sr.TestCase.call("ident", (2,), arr("np.array([[1, 0], [0, 2]])")), False),
+        (sr.TestCase.call("ident", (2,), arr("np.array([[1, 0, 0], [0, 1, 0]])")), False),
+        (sr.TestCase.call("mean", ([0.1, 0.2],), arr("np.float32(0.15)")), True),
+        (sr.TestCase.call("mean", ([0.1, 0.2],), 0.15), False),  # float32 is not 0.15
+        (sr.TestCase.call("mean", ([0.1, 0.2],), arr("np.float32(0.16)")), False),
         (sr.TestCase.call("total", ([1, 2],), compare="truthy"), True),  # a numpy scalar
         (sr.TestCase.call("total", ([0, 0],), compare="truthy"), False),  # np.int64(0)
         (sr.TestCase.call("total", ([0, 0],), compare="falsy"), True),
@@ -361,6 +366,7 @@ def test_run_tests_compares_numpy_results_like_evalplus(npbox: sr.Sandbox) -> No
     for i, (case, passes) in enumerate(cases):
         assert (i not in failed) is passes, (i, case, failed.get(i))
     assert failed[4].startswith("wrong shape: (2,), expected (1, 2)")
+    assert failed[2] == "wrong value"
     assert "ambiguous" in failed[len(cases) - 1]
     assert report.passed == sum(p for _, p in cases)
 
@@ -378,7 +384,9 @@ def test_run_tests_with_numpy_in_the_test_script(npbox: sr.Sandbox) -> None:
     cases = tests_from_assertions(tests, "scale")
     assert [c.kind for c in cases] == ["call", "call", "call", "script"]
     assert from_literal(cases[0].args)[0] == NumpyArray("float64", [2], [1.0, 2.0])
-    assert (cases[0].atol, cases[1].atol, cases[2].atol) == (1e-6, 1e-9, 0.0)
+    # numpy's own rule: rtol 1e-5 and atol 1e-8 unless the test says; array_equal exact.
+    assert [(c.compare, c.rtol, c.atol) for c in cases[:3]] == [
+        ("allclose", 1e-5, 1e-8), ("allclose", 1e-5, 1e-9), ("allclose", 0.0, 0.0)]
     good = sr.run_tests(SOLUTION, tests, entry_point="scale", sandbox=npbox)
     assert (good.passed, good.total) == (4, 4), good.failures
     wrong = SOLUTION.replace("* k", "* k + 0.01")

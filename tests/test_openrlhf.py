@@ -371,3 +371,86 @@ def test_scores_are_correctness_not_the_shaped_reward(labels: dict[str, object],
                                              8192, agent_run.tokenizer,  # type: ignore[attr-defined]
                                              engine))
     assert float(done["reward"][0]) == 0.0 and float(done["scores"][0]) == pytest.approx(share)
+
+
+def test_the_multi_turn_agent_never_raises_on_hostile_answers() -> None:
+    import importlib.util
+
+    from stepreward.integrations.openrlhf import agent_file_path
+
+    spec = importlib.util.spec_from_file_location("agent_func_hostile", agent_file_path())
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    src = "def f(a, b):\n    c = a + b\n    d = c * 2\n    return d\n"
+    texts = ["1" * 5000 + ": 5", "assert f(1, 2) == " + "-" * 200_000 + "1",
+             "assert f(1, 2) == " + " + ".join(["1"] * 1500),
+             "assert f(" + " + ".join(["1"] * 1500) + ", 2) == 6", "²", "1" * 5000]
+    for kinds in (("output",), ("input",), ("next_statement",), ("state",)):
+        label = json.dumps(sr.build_sample(src, "f(1, 2)", kinds=kinds).to_row())
+        for text in texts:
+            instance = module.AgentInstance()
+            asyncio.run(instance.reset({"label": label, "observation": ""}))
+            out = asyncio.run(instance.step({"action_text": f"<answer>\n{text}\n</answer>"}))
+            assert float(out["rewards"]) == 0.0, (kinds, text[:40])
+
+
+def test_the_multi_turn_agent_never_raises_on_a_label_template_it_cannot_format() -> None:
+    """A label's turn template with another field (``{oops}``) falls back to ChatML instead
+    of raising at the second turn; the episode still pays the right answers."""
+    import importlib.util
+
+    from stepreward.integrations.openrlhf import agent_file_path
+
+    spec = importlib.util.spec_from_file_location("agent_func_template", agent_file_path())
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    sample = sr.build_sample("def f(a, b):\n    c = a + b\n    return c * 2\n", "f(1, 2)",
+                             kinds=("output", "next_statement"))
+    n = len(sample.questions)
+    assert n >= 2
+    label = json.dumps({**sample.to_row(), "openrlhf": {"turn": "{content} {oops}"}})
+    instance = module.AgentInstance()
+    asyncio.run(instance.reset({"label": label, "observation": ""}))
+    total = 0.0
+    for i, gold in enumerate(sample.gold_answers()):
+        out = asyncio.run(instance.step({"action_text": f"<answer>\n{gold}\n</answer>"}))
+        total += float(out["rewards"])
+        assert out["done"] is (i == n - 1)
+        if i < n - 1:
+            assert "<|im_start|>user" in out["environment_feedback"]
+    assert total == pytest.approx(1.0)
+
+
+def test_a_turn_whose_grading_fails_earns_zero_and_the_episode_goes_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever grading raises (MemoryError here) stays out of the rollout: the turn earns 0,
+    counts in ``stepreward/errors``, and the next question is asked."""
+    import importlib.util
+
+    import stepreward.rewards
+    from stepreward.integrations.openrlhf import agent_file_path
+
+    spec = importlib.util.spec_from_file_location("agent_func_failing", agent_file_path())
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    sample = sr.build_sample("def f(a, b):\n    c = a + b\n    return c * 2\n", "f(1, 2)",
+                             kinds=("output", "next_statement"))
+    instance = module.AgentInstance()
+    asyncio.run(instance.reset({"label": json.dumps(sample.to_row()), "observation": ""}))
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(stepreward.rewards, "reward_for_turn", broken)
+    out = asyncio.run(instance.step({"action_text": "<answer>\n1\n</answer>"}))
+    assert float(out["rewards"]) == 0.0 and out["done"] is False
+    assert float(out["extra_logs"]["stepreward/errors"]) > 0
+    assert "Question 2 of" in out["environment_feedback"]
+    monkeypatch.undo()
+    n = len(sample.questions)
+    paid = 0.0
+    for gold in sample.gold_answers()[1:]:
+        out = asyncio.run(instance.step({"action_text": f"<answer>\n{gold}\n</answer>"}))
+        paid += float(out["rewards"])
+    assert out["done"] is True and paid == pytest.approx((n - 1) / n)
+    assert float(out["scores"]) == pytest.approx((n - 1) / n)

@@ -220,8 +220,8 @@ def test_openrlhf_scripts_parse_with_their_programs() -> None:
         assert args["train.num_episodes"] == episodes
         assert args["actor.lr_scheduler"] == "constant" and args["actor.adam.lr"] == 1e-6
         assert args["actor.lr_warmup_ratio"] == 0.0
-    # data.sh: its synth flags parse with stepreward's own CLI, the code-rows flags with
-    # the paper module's.
+    # data.sh: its synth flags parse with `stepreward synth`, the code-rows flags with
+    # `stepreward paper`.
     from stepreward.cli import build_parser
 
     synth, code = "\n".join(_script_args("data.sh")).split("\n--\n")
@@ -229,6 +229,9 @@ def test_openrlhf_scripts_parse_with_their_programs() -> None:
     assert (args.max_pass, args.difficulty_samples, args.solver_samples, args.input_share,
             args.preset) == (3, 10, 1, 0.375, "execverify")
     assert code.splitlines()[0] == "code-rows"
+    args = build_parser().parse_args(["paper", *code.splitlines()])
+    assert (args.source, args.reward_preset, args.partial_tests, args.format_bonus) == \
+        ("prime", "method", 10, 0.05)
 
 
 # ---------------------------------------------------------------------------------- rewards
@@ -396,3 +399,69 @@ def test_over_long_prompts_are_dropped(tmp_path: Path) -> None:
     assert drop_long_prompts([short, long], tokenizer, 100_000) == [short, long]
     with pytest.raises(ValueError, match="max_tokens"):
         drop_long_prompts([short], tokenizer, 0)
+
+
+def _method_paths(completion: str, task: CodeTask, **options: Any) -> list[float]:
+    """The ``method`` preset's reward for one completion through every path that builds it:
+    ``reward_for`` (by name, and from the label's ``reward_options``),
+    ``method_code_reward``, TRL's ``UnitTestReward`` (as the recipe's ``stage_rewards``
+    builds it) and OpenRLHF's reward function on a row written by ``code_task_rows``."""
+    from stepreward.integrations.openrlhf import code_task_rows
+    from stepreward.rewards import reward_for
+
+    method = {"partial_tests": 10, "format_bonus": 0.05, **options}
+    label = {**task.model_dump(mode="json"), "reward_options": {"preset": "method", **method}}
+    [trl] = stage_rewards({"stage2": {**method, "format_reward": False}}, "stage2")
+    [row] = code_task_rows([task], reward_options=method)
+    return [reward_for(completion, task, preset="method", **method).reward,
+            reward_for(completion, json.dumps(label)).reward,
+            method_code_reward(completion, task, **method).reward,  # type: ignore[arg-type]
+            trl(completions=[completion], task=[task.model_dump_json()])[0],
+            score_one(completion, row["label"])[0]]
+
+
+def test_a_seeded_draw_of_ten_tests_does_not_pay_for_the_first_ten_alone() -> None:
+    """The method pays as much for passing only the first 10 tests (usually the prompt's
+    examples) as for a right solution; ``partial_seed`` draws the 10 per task instead, on
+    every path that builds the ``method`` preset."""
+    from stepreward.presets import partial_test_indices
+
+    task = _task(30)
+    only_first = _answer("def sq(x):\n    return x * x if x < 10 else 0")
+    right = _answer("def sq(x):\n    return x * x")
+    assert _method_paths(only_first, task) == pytest.approx([1.05] * 5)  # the method's rule
+    drawn = partial_test_indices(task, 10, 7)
+    assert drawn == partial_test_indices(task, 10, 7) and drawn != list(range(10))
+    assert partial_test_indices(task, 10) == list(range(10))
+    want = sum(i < 10 for i in drawn) / 10 + 0.05
+    assert want < 1.0
+    assert _method_paths(only_first, task, partial_seed=7) == pytest.approx([want] * 5)
+    assert _method_paths(right, task, partial_seed=7) == pytest.approx([1.05] * 5)
+    # Another task id draws other tests; a bad seed is a reward of 0 with the reason.
+    other = task.model_copy(update={"task_id": "sq2"})
+    assert partial_test_indices(other, 10, 7) != drawn
+    from stepreward.rewards import reward_for
+
+    bad = reward_for(only_first, task, preset="method", partial_seed="7")
+    assert bad.reward == 0.0 and "partial_seed" in (bad.reason or "")
+    from stepreward.integrations.trl import UnitTestReward
+
+    with pytest.raises(ValueError, match="partial_seed"):
+        UnitTestReward(partial_seed=7)
+
+
+def test_the_method_preset_keeps_the_prompts_helpers() -> None:
+    """HumanEval/50-style: the prompt gives ``encode_x`` and asks for ``decode_x``; a
+    completion that makes both the identity earns nothing on any path of the ``method``
+    preset, and a right one earns full marks."""
+    prompt = ('def encode_x(s: str) -> str:\n    return s[::-1] + "x"\n\n\n'
+              'def decode_x(s: str) -> str:\n    """Undo encode_x."""\n')
+    task = CodeTask(task_id="x", prompt=prompt, entry_point="decode_x",
+                    tests=[TestCase(kind="script", script=(
+                        f"assert decode_x(encode_x({s!r})) == {s!r}\n"))
+                        for s in ("ab", "xyz", "", "hello")])
+    identity = _answer("def encode_x(s):\n    return s\n\ndef decode_x(s):\n    return s")
+    right = _answer("def decode_x(s):\n    return s[:-1][::-1]")
+    assert _method_paths(right, task) == pytest.approx([1.05] * 5)
+    assert _method_paths(identity, task) == [0.0] * 5
+    assert _method_paths(identity, task, partial_seed=3) == [0.0] * 5

@@ -206,10 +206,11 @@ def test_a_broken_sandbox_is_a_zero_with_a_reason(sample: sr.Sample,
                                                   task: sr.CodeTask) -> None:
     dead = sr.Sandbox(workers=1)
     dead.close()
-    r = reward_for(SQ_OK, task, sandbox=dead)
-    _check(r)
-    assert r.reward == 0.0 and r.metrics["errors"] == 1.0 and r.kind == "code"
-    assert r.reason is not None and r.reason.startswith("internal error")
+    for preset in ("partial", "all_or_nothing", "method"):
+        r = reward_for(SQ_OK, task, sandbox=dead, preset=preset)
+        _check(r)
+        assert r.reward == 0.0 and r.metrics["errors"] == 1.0 and r.kind == "code", preset
+        assert r.reason is not None and r.reason.startswith("internal error"), r.reason
     executed = reward_for(sample.gold_completion(), sample, policy="execute", sandbox=dead)
     _check(executed)
     assert executed.reward == 0.0
@@ -264,7 +265,8 @@ def test_registry_adds_a_preset_in_one_call(sample: sr.Sample, task: sr.CodeTask
         unregister_preset("ten")
     assert "half" not in PRESETS and "ten" not in SCORING_PRESETS
     assert get_preset("method").options == {"format_bonus": 0.05, "partial_tests": 10,
-                                            "timeout_s": 1.0, "sandbox": None}
+                                            "timeout_s": 1.0, "sandbox": None,
+                                            "partial_seed": None}
     # The built-in stage-1 presets are score()'s own, one table read two ways.
     assert {n: p.config for n, p in PRESETS.items() if p.config is not None} == \
         dict(SCORING_PRESETS)
@@ -320,7 +322,7 @@ def test_rows_round_trip_through_the_reward(sample: sr.Sample, task: sr.CodeTask
 
 
 @pytest.mark.parametrize("module", ["stepreward.presets", "stepreward.rewards",
-                                    "stepreward.rows"])
+                                    "stepreward.rows", "stepreward._textcache"])
 def test_doctests(module: str) -> None:
     import doctest
     import importlib
@@ -344,3 +346,32 @@ def test_docs_list_every_preset_and_metric() -> None:
     listed = {k.strip().strip("`") for line in metrics.splitlines() if line.startswith("| `")
               for k in line.split("|")[1].split(",")}
     assert listed == set(METRIC_KEYS)
+
+
+def test_the_label_cache_is_bounded_in_bytes() -> None:
+    """Distinct 1 MiB labels, as any client of the reward server can send, leave at most the
+    label cache's 64 MiB in the process (a count bound alone kept 192 MiB here, and 8 GiB at
+    4,096 such labels); the G completions of one label still share one parse."""
+    import gc
+    import tracemalloc
+
+    from stepreward.rewards import read_label
+
+    base = sr.build_sample("def f(x):\n    return x + 1\n", "f(2)", kinds=("output",)).to_row()
+    pad = "#" * (1 << 20)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(96):
+            label = json.dumps({**base, "id": f"row-{i}",
+                                "source": f"{pad}\n# {i}\n{base['source']}"})
+            assert reward_for("", label).kind == "trace"
+            del label
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held <= 72 << 20, held / 2**20
+    label = json.dumps({**base, "id": "shared"})
+    assert read_label(label) is read_label(label)

@@ -5,6 +5,7 @@ W-n/B-n codes: the reference implementation's defects, as docs/method.md defines
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -606,3 +607,92 @@ def test_a_continuation_never_swallows_the_next_answer(sandbox: sr.Sandbox) -> N
     for block in ("xs = [\n(; str\n); str", "xs = [\n'('; str\n')'; str"):
         sc = sr.score(f"<answer>\n{block}\n</answer>", hand)
         assert [v.status for v in sc.verdicts] == ["correct"] * 3, (block, sc.verdicts)
+
+
+def test_the_row_cache_is_keyed_on_the_whole_row() -> None:
+    """Two rows with the same id and questions but another program are two samples: one
+    client of a shared server cannot change another's rewards by sending its row first."""
+    good = sr.build_sample("def f(x):\n    return x + 1\n", "f(2)", kinds=("input",)).to_row()
+    evil = {**good, "source": "def f(x):\n    return 3\n"}
+    answer = "<answer>\nassert f(5) == 3\n</answer>"
+    assert sr.score(answer, evil).reward == 1.0  # right for the constant program
+    assert sr.score(answer, good).reward == 0.0
+    assert sr.score(answer, json.dumps(evil)).reward == 1.0
+    assert sr.score(answer, json.dumps(good)).reward == 0.0
+
+
+def test_the_row_cache_is_bounded_in_bytes() -> None:
+    """96 distinct rows of 1 MiB leave at most the row cache's 64 MiB in the process."""
+    import gc
+    import tracemalloc
+
+    base = sr.build_sample("def f(x):\n    return x + 1\n", "f(2)", kinds=("output",)).to_row()
+    pad = "#" * (1 << 20)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(96):  # 96 distinct rows of 1 MiB each
+            row = {**base, "id": f"row-{i}",
+                   "source": f"{pad}\n# {i}\ndef f(x):\n    return x + 1\n"}
+            assert sr.score("", row).reward == 0.0
+            del row
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held <= 72 << 20, held / 2**20
+
+
+HOSTILE_ANSWERS = {
+    "a 5,000-digit answer number": "1" * 5000 + ": 5",
+    "a 200,000-character unary chain": "assert f(1, 2) == " + "-" * 200_000 + "1",
+    "a long attribute chain": "assert f(1, 2) == x" + ".a" * 100_000,
+    "a 1,500-term sum": "assert f(1, 2) == " + " + ".join(["1"] * 1500),
+    "a 1,500-term sum as an argument": "assert f(" + " + ".join(["1"] * 1500) + ", 2) == 6",
+    "a superscript digit as a line number": "²",
+}
+
+
+@pytest.mark.parametrize("kinds", [("output", "next_statement", "state"), ("input",)])
+def test_score_never_raises_on_hostile_answers(kinds: tuple[str, ...]) -> None:
+    s = sr.build_sample("def f(a, b):\n    c = a + b\n    d = c * 2\n    return d\n",
+                        "f(1, 2)", kinds=kinds)
+    for name, answer in HOSTILE_ANSWERS.items():
+        for policy in ("literal", "execute"):
+            sc = sr.score(f"<answer>\n{answer}\n</answer>", s, policy=policy)
+            assert sc.reward == 0.0, (name, policy, sc.verdicts)
+
+
+def test_input_answers_equal_under_eq_but_of_another_type_are_run() -> None:
+    """``True`` and ``1.0`` equal ``1`` under ``==``; a program that looks at the type tells
+    them apart, so only the very same values skip the sandbox call."""
+    s = sr.build_sample("def f(x):\n    return type(x).__name__ + str(x)\n", "f(1)",
+                        kinds=("input",))
+    for policy in ("literal", "execute"):
+        for answer, reward in (("f(1)", 1.0), ("f(x=1)", 1.0), ("f(True)", 0.0),
+                               ("f(1.0)", 0.0)):
+            sc = sr.score(s.answer_text([f"assert {answer} == 'int1'"]), s, policy=policy)
+            assert sc.reward == reward, (answer, policy, sc.verdicts)
+    # Equal values of the same types, nested, written another way: no call needed.
+    s = sr.build_sample("def g(d):\n    return sorted(d)\n", "g({'a': (1, 2.5)})",
+                        kinds=("input",))
+    sc = sr.score(s.answer_text(["assert g(dict(a=(1, 2.5))) == ['a']"]), s)
+    assert sc.reward == 1.0, sc.verdicts
+
+
+def test_narrow_float_answers_are_compared_at_the_gold_values_precision() -> None:
+    """``np.float16(3.143)`` rounds to the same float16 as 22/7, but the call returns a float:
+    the comparison happens at the gold value's precision, not the answer's."""
+    s = sr.build_sample("def f():\n    return 22 / 7\n", "f()", kinds=("output",))
+    for answer, reward in (("3.142857142857143", 1.0), ("np.float16(3.143)", 0.0),
+                           ("np.float32(3.142857142857143)", 0.0)):
+        sc = sr.score(s.answer_text([f"assert f() == {answer}"]), s)
+        assert sc.reward == reward, (answer, sc.verdicts)
+    # A float32 gold still accepts the plain float that rounds to it.
+    lit = {"np_scalar": ["float32", 0.10000000149011612]}
+    q = sr.Question(kind="output", gold=lit, gold_text="assert f() == np.float32(0.1)",
+                    text="?", info={"call": "f()"})
+    s32 = sr.Sample(id="f32", source="", call="f()", prompt="", questions=[q])
+    assert sr.score("<answer>\nassert f() == 0.1\n</answer>", s32).reward == 1.0
+    assert sr.score("<answer>\nassert f() == np.float16(0.1)\n</answer>", s32).reward == 0.0

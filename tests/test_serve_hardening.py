@@ -322,3 +322,65 @@ def test_sigterm_with_a_stalled_body_and_bad_requests_exits_fast_and_logs_no_tra
     assert "Traceback" not in log, log
     for line in log.splitlines():
         json.loads(line)  # JSON lines only
+
+
+def test_half_open_connections_at_the_descriptor_limit_get_a_clear_refusal() -> None:
+    """1,100 stalled clients at a 1,024 descriptor limit: the server raises its soft limit,
+    caps connections and refuses the rest with a 503; honest requests are answered, not
+    starved, and every log line (asyncio's too) is JSON."""
+    port = _free_port()
+    boot = ("import resource, runpy, sys\n"
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))\n"
+            "sys.argv = ['stepreward', *sys.argv[1:]]\n"
+            "runpy.run_module('stepreward.cli', run_name='__main__')\n")
+    proc = subprocess.Popen([sys.executable, "-c", boot, "serve", "--port", str(port),
+                             "--workers", "1", "--idle-timeout", "60"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    stalled: list[socket.socket] = []
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        for _ in range(1100):  # connect, send nothing
+            stalled.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        reply = _raw(port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", timeout=8)
+        assert time.monotonic() - t0 < 8
+        assert _status(reply) in (200, 503), reply
+        if _status(reply) == 503:
+            assert b"connections" in reply
+        for s in stalled:
+            s.close()
+        stalled = []
+        time.sleep(1.0)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as r:
+            assert json.load(r)["status"] == "ok"
+    finally:
+        for s in stalled:
+            s.close()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.stderr is not None
+    log = proc.stderr.read().decode()
+    for line in log.splitlines():
+        json.loads(line)  # JSON lines only
+    assert '"refused"' in log or "connections" in log
+
+
+def test_one_client_cannot_change_anothers_rewards(server: RewardServer) -> None:
+    """Two rows with one id and the same questions but another program: the server scores
+    each against its own program, whichever came first (the row cache keys the whole row)."""
+    good = sr.build_sample("def f(x):\n    return x + 1\n", "f(2)", kinds=("input",)).to_row()
+    evil = {**good, "source": "def f(x):\n    return 3\n"}
+    answer = "<answer>\nassert f(5) == 3\n</answer>"
+    for label, want in ((evil, 1.0), (good, 0.0), (evil, 1.0)):
+        status, body = _post(server, {"query": [answer], "prompts": [""],
+                                      "labels": [json.dumps(label)]})
+        assert status == 200 and body["rewards"] == [want], (label["source"], body)

@@ -18,6 +18,7 @@ Adding a preset is one :func:`register_preset` call (see docs/architecture.md):
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
     from stepreward.types import Score
 
 __all__ = ["DEFAULT_PRESETS", "PRESETS", "LabelKind", "Preset", "get_preset", "method_reward",
-           "option_names", "preset_names", "register_preset", "unregister_preset"]
+           "option_names", "partial_test_indices", "preset_names", "register_preset",
+           "unregister_preset"]
 
 LabelKind = Literal["trace", "code"]
 
@@ -125,12 +127,42 @@ def _test_limits(timeout_s: float) -> Limits:
     return Limits(timeout_s=timeout_s, memory_mb=512)
 
 
+def partial_test_indices(task: CodeTask, partial_tests: int,
+                         seed: int | None = None) -> list[int]:
+    """The tests whose pass rate the ``method`` preset pays when not every test passes: the
+    first ``partial_tests`` (the method's rule, ``seed=None``), or that many drawn per task
+    with ``seed`` (the same task id, test count and seed always draw the same tests).
+
+    Example:
+        >>> from stepreward.types import TestCase
+        >>> t = CodeTask(task_id="t", prompt="",
+        ...              tests=[TestCase.call("f", (i,), i) for i in range(30)])
+        >>> partial_test_indices(t, 10)
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+        >>> partial_test_indices(t, 10, seed=0) == partial_test_indices(t, 10, seed=0)
+        True
+    """
+    n = len(task.tests)
+    k = min(max(1, partial_tests), n)
+    if seed is None:
+        return list(range(k))
+    # Seeded by text: str seeds hash the same in every process (no PYTHONHASHSEED).
+    rng = random.Random(f"{seed}:{task.task_id}:{n}")
+    return sorted(rng.sample(range(n), k))
+
+
 def method_reward(text: str, task: CodeTask, *, format_bonus: float = 0.05,
                   partial_tests: int = 10, timeout_s: float = 1.0,
-                  sandbox: Sandbox | None = None) -> CodeScore:
+                  sandbox: Sandbox | None = None, partial_seed: int | None = None) -> CodeScore:
     """The method's stage-2 reward (the ``method`` preset): 1 when every test passes;
     otherwise the pass rate over the first ``partial_tests`` tests; plus ``format_bonus``
     only when that rate is above 0.
+
+    The first tests are usually the examples the prompt shows, so code that passes only those
+    earns as much as a right solution (docs/codegen.md). ``partial_seed`` keeps the rule but
+    pays the pass rate over ``partial_tests`` tests drawn per task with that seed
+    (:func:`partial_test_indices`). The prompt's own helper code is defined again after the
+    completion's, so a completion cannot replace it.
 
     As in the reference, the code is the last python block of the ``<answer>`` block (the
     block's text when it has no fence) and a completion without a closed ``<answer>`` block
@@ -145,6 +177,7 @@ def method_reward(text: str, task: CodeTask, *, format_bonus: float = 0.05,
         1.05
     """
     from stepreward.codegen import CodeScore, extract_code, run_tests
+    from stepreward.codegen._prompt import with_prompt_helpers
     from stepreward.scoring import extract_answer_block
 
     if not task.tests:
@@ -152,20 +185,25 @@ def method_reward(text: str, task: CodeTask, *, format_bonus: float = 0.05,
     if isinstance(partial_tests, bool) or not isinstance(partial_tests, int) \
             or partial_tests < 1:
         raise ValueError(f"partial_tests must be an int >= 1, got {partial_tests!r}")
+    if partial_seed is not None and (isinstance(partial_seed, bool)
+                                     or not isinstance(partial_seed, int)):
+        raise ValueError(f"partial_seed must be an int or None, got {partial_seed!r}")
     if extract_answer_block(text) is None:
         return CodeScore(0.0, None, None, "no closed <answer> block")
     code = extract_code(text, "answer_block") or extract_code(text, "raw")
     if code is None:
         return CodeScore(0.0, None, None, "empty <answer> block")
-    report = run_tests(code, task.tests, sandbox=sandbox, limits=_test_limits(timeout_s))
+    # The prompt's own helpers are defined again after the completion: they win.
+    report = run_tests(with_prompt_helpers(code, task), task.tests, sandbox=sandbox,
+                       limits=_test_limits(timeout_s))
     if report.status != "ok":
         return CodeScore(0.0, report, code, report.reason)
     if report.passed == report.total:
         rate = 1.0
     else:
-        first = min(partial_tests, report.total)
-        failed = sum(f.index < first for f in report.failures)
-        rate = (first - failed) / first
+        counted = set(partial_test_indices(task, partial_tests, partial_seed))
+        failed = sum(f.index in counted for f in report.failures)
+        rate = (len(counted) - failed) / len(counted)
     reward = round(rate + format_bonus, 10) if rate > 0 else 0.0
     return CodeScore(reward, report, code, None)
 
@@ -289,7 +327,7 @@ for _preset in (
            "stage 2, the method's: 1 when every test passes, else the pass rate over the "
            "first 10 tests; + 0.05 when above 0",
            _method, {"format_bonus": 0.05, "partial_tests": 10, "timeout_s": 1.0,
-                     "sandbox": None}),
+                     "sandbox": None, "partial_seed": None}),
 ):
     # Built in: the stage-1 ones are scoring's own presets already (nothing to import here).
     _registry[_preset.name] = _preset

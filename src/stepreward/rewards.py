@@ -28,10 +28,10 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Literal
 
+from stepreward._textcache import TextCache
 from stepreward.presets import (
     DEFAULT_PRESETS,
     PRESETS,
@@ -195,20 +195,30 @@ def _from_object(data: Any) -> Label:
                                          "a code task ('tests')")
 
 
-@lru_cache(maxsize=4096)
+# Labels read from JSON text, keyed by the whole text (two labels that differ anywhere are two
+# entries, so one client's label never stands in for another's): the G completions of a prompt
+# share one parse. Bounded in bytes as well as entries: a reward server's clients choose them.
+_labels: TextCache[Label] = TextCache(max_entries=4096, max_bytes=64 << 20)
+
+
 def _from_text(text: str) -> Label:
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        return Label("invalid", None, reason="the label is not JSON")
-    return _from_object(data)
+    label = _labels.get(text)
+    if label is None:
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            return Label("invalid", None, reason="the label is not JSON")
+        label = _from_object(data)
+        _labels.put(text, label)
+    return label
 
 
 def read_label(label: Any) -> Label:
     """What a label is: a stage-1 sample, a stage-2 code task, or invalid (with the reason).
 
-    Takes a :class:`Sample`, a :class:`CodeTask`, a row dict, its JSON text (cached: the G
-    completions of a prompt share one parse) or bytes; a dataset row whose ``label`` column
+    Takes a :class:`Sample`, a :class:`CodeTask`, a row dict, its JSON text (cached by the
+    whole text, at most 4,096 labels and 64 MiB: the G completions of a prompt share one
+    parse) or bytes; a dataset row whose ``label`` column
     holds one of these is read through it. Never raises.
 
     Example:
@@ -289,6 +299,18 @@ def _options(preset: Preset, label: Label, use_label: bool,
 
 # ------------------------------------------------------------------------------ results
 
+# How the graders (which never raise) say that grading itself failed, not the completion:
+# score()'s and code_reward()'s catch-all, run_tests()'s broken sandbox. Such a result counts
+# in ``errors`` and its reason starts with "internal error", as an exception here would.
+_GRADING_FAILED = ("could not grade: ", "could not run the tests: ")
+
+
+def _grading_failed(reason: str | None) -> str | None:
+    """``reason`` as an internal-error reason when a grader reports its own failure."""
+    if reason is not None and reason.startswith(_GRADING_FAILED):
+        return f"internal error: {reason}"
+    return None
+
 
 def _is_step(kind: str) -> bool:
     """Whether questions of ``kind`` count as steps: every kind but the I/O ones."""
@@ -326,8 +348,13 @@ def _trace_result(sc: Any, sample: Sample, preset: str) -> RewardResult:
         no_answer=float(sc.parse_error is not None), unparsed=unparsed / n if n else 0.0,
         output_accuracy=accuracy.get("output", 0.0), input_accuracy=accuracy.get("input", 0.0),
         step_accuracy=steps[0] / steps[1] if steps[1] else 0.0)
+    failed = _grading_failed(sc.parse_error)
+    if failed is not None:
+        metrics["errors"] = 1.0
     if correct:
         reason = None
+    elif failed is not None:
+        reason = failed
     elif sc.parse_error:
         reason = sc.parse_error
     elif not n:
@@ -355,8 +382,12 @@ def _code_result(cs: Any, text: str, preset: str) -> RewardResult:
         "code", accuracy=score, correct=float(correct),
         format=float(extract_code(text, "answer_block") is not None),
         no_answer=float(cs.code is None), pass_rate=score, timeouts=timeouts)
-    if cs.parse_error:
-        reason: str | None = cs.parse_error
+    failed = _grading_failed(cs.parse_error)
+    if failed is not None:
+        metrics["errors"] = 1.0
+        reason: str | None = failed
+    elif cs.parse_error:
+        reason = cs.parse_error
     elif correct:
         reason = None
     else:

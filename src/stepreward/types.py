@@ -36,7 +36,11 @@ class Limits(BaseModel):
 
     ``timeout_s`` is wall-clock time, enforced by killing the task; CPU time is capped at the
     same number of seconds (rounded up).  ``memory_mb`` is the address space the task may add
-    on top of the pre-loaded interpreter (``None``: no limit).
+    on top of the pre-loaded interpreter (``None``: no limit).  A ``Sandbox.call`` result
+    record may hold at most ``max_result_bytes`` and ``max_result_items`` JSON values (checked
+    before it is decoded; a plain program's record is capped at 64 KiB).  With
+    ``progress_timeout_s`` the task is also killed (``timeout``) when it goes that long
+    without reporting progress (``report_progress()``, from a call target).
 
     Example:
         >>> Limits(timeout_s=1.0, memory_mb=256).timeout_s
@@ -53,6 +57,8 @@ class Limits(BaseModel):
     max_processes: int = Field(1, ge=1, le=4096)
     max_code_bytes: int = Field(1_000_000, ge=1, le=1 << 30)
     max_stdin_bytes: int = Field(16 << 20, ge=0, le=1 << 30)
+    max_result_items: int = Field(1 << 20, ge=16, le=1 << 30)
+    progress_timeout_s: float | None = Field(None, gt=0, le=3600)
 
     @model_validator(mode="before")
     @classmethod
@@ -456,8 +462,12 @@ class TestCase(BaseModel):
 
     ``args``, ``kwargs`` and ``expected`` hold canonical literals (see :mod:`stepreward.values`);
     build call tests with :meth:`call`. ``compare`` is ``equal`` (Python ``==``, floats within
-    ``atol``), ``truthy``, ``falsy``, or ``abs_lt`` / ``abs_le`` (``abs(got - expected) < atol``
-    or ``<= atol``: an absolute tolerance, as an ``assert abs(f(x) - v) < tol`` states it).
+    ``atol``), ``truthy``, ``falsy``, ``abs_lt`` / ``abs_le`` (``abs(got - expected) < atol``
+    or ``<= atol``: an absolute tolerance, as an ``assert abs(f(x) - v) < tol`` states it),
+    ``isclose`` (``math.isclose(got, expected, rel_tol=rtol, abs_tol=atol)`` exactly), or
+    ``allclose`` / ``allclose_nan`` (numpy's ``allclose(got, expected, rtol, atol)``
+    elementwise, ``|got - expected| <= atol + rtol * |expected|``, arrays of one shape; NaN
+    equal to NaN only in ``allclose_nan``).
 
     Example:
         >>> TestCase.call("add", (1, 2), 3).expected
@@ -472,8 +482,10 @@ class TestCase(BaseModel):
     args: Any = None
     kwargs: Any = None
     expected: Any = None
-    compare: Literal["equal", "truthy", "falsy", "abs_lt", "abs_le"] = "equal"
+    compare: Literal["equal", "truthy", "falsy", "abs_lt", "abs_le", "isclose", "allclose",
+                     "allclose_nan"] = "equal"
     atol: float = Field(0.0, ge=0.0)
+    rtol: float = Field(0.0, ge=0.0)
     stdin: str | None = None
     expected_stdout: str | None = None
     script: str | None = None
@@ -481,8 +493,9 @@ class TestCase(BaseModel):
     @classmethod
     def call(cls, fn_name: str, args: Any = (), expected: Any = None, *,
              kwargs: dict[str, Any] | None = None, atol: float = 0.0,
-             compare: Literal["equal", "truthy", "falsy", "abs_lt", "abs_le"] = "equal",
-             ) -> TestCase:
+             compare: Literal["equal", "truthy", "falsy", "abs_lt", "abs_le", "isclose",
+                              "allclose", "allclose_nan"] = "equal",
+             rtol: float = 0.0) -> TestCase:
         """A call test from Python values (which must be literal-encodable)."""
         from stepreward.values import NOT_LITERAL, to_literal
 
@@ -492,7 +505,7 @@ class TestCase(BaseModel):
         if NOT_LITERAL in (enc_args, enc_kwargs, enc_expected):
             raise ValueError("test arguments and expected values must be literal values")
         return cls(kind="call", fn_name=fn_name, args=enc_args, kwargs=enc_kwargs,
-                   expected=enc_expected, atol=atol, compare=compare)
+                   expected=enc_expected, atol=atol, compare=compare, rtol=rtol)
 
     @classmethod
     def io(cls, stdin: str, expected_stdout: str) -> TestCase:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from stepreward.codegen._assertions import infer_entry_point, tests_from_assertions
 from stepreward.codegen._extract import ExtractMode, extract_code
+from stepreward.codegen._prompt import with_prompt_helpers
 from stepreward.codegen._run import run_tests, test_limits
 from stepreward.types import CodeScore, CodeTask, Limits, TestCase
 
@@ -60,20 +61,24 @@ def code_reward(completion: Any, task: CodeTask | Sequence[TestCase] | str | Non
     text = completion_text(completion)
     if text is None:
         return CodeScore(0.0, None, None, "completion is not text")
-    code = extract_code(text, extract)
-    if code is None:
-        return CodeScore(0.0, None, None, "no code block found")
+    code: str | None = None
     try:
-        report = run_tests(code, tests, sandbox=sandbox, limits=per_test)
-    except ValueError as exc:  # assertion code whose entry point this code leaves ambiguous
-        return CodeScore(0.0, None, code, str(exc))
-    if report.status not in ("ok", "load_error"):
-        return CodeScore(0.0, report, code, report.reason)
-    base = report.pass_rate if mode == "pass_rate" else float(
-        report.total > 0 and report.passed == report.total)
-    formatted = extract_answer_block(text) is not None
-    bonus = format_bonus if formatted and (report.passed > 0 or bonus_on_fail) else 0.0
-    return CodeScore(base + bonus, report, code, None)
+        code = extract_code(text, extract)
+        if code is None:
+            return CodeScore(0.0, None, None, "no code block found")
+        # The prompt's own helpers are defined again after the completion: they win.
+        program = with_prompt_helpers(code, task) if isinstance(task, CodeTask) else code
+        report = run_tests(program, tests, sandbox=sandbox, limits=per_test)
+        if report.status not in ("ok", "load_error") or report.total == 0:
+            # (no tests ran: an entry point this code leaves ambiguous, say)
+            return CodeScore(0.0, report, code, report.reason)
+        base = report.pass_rate if mode == "pass_rate" else float(
+            report.total > 0 and report.passed == report.total)
+        formatted = extract_answer_block(text) is not None
+        bonus = format_bonus if formatted and (report.passed > 0 or bonus_on_fail) else 0.0
+        return CodeScore(base + bonus, report, code, None)
+    except Exception as exc:  # MemoryError and RecursionError too: never into the trainer
+        return CodeScore(0.0, None, code, f"could not grade: {type(exc).__name__}")
 
 
 def code_reward_many(completions: Sequence[Any],

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ast
+import math
 from typing import Any
 
-from stepreward.codegen._tolerance import NUMPY_ATOL
 from stepreward.types import TestCase
 from stepreward.values import parse_value
 
@@ -17,6 +17,11 @@ def _literal(node: ast.AST) -> tuple[bool, Any]:
         return True, parse_value(ast.unparse(node))
     except (ValueError, RecursionError):
         return False, None
+
+
+def _tolerance(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value) and value >= 0
 
 
 def _as_call_test(test: ast.expr, names: set[str], fn_name: str) -> TestCase | None:
@@ -65,36 +70,43 @@ def _as_call_test(test: ast.expr, names: set[str], fn_name: str) -> TestCase | N
         if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and \
                 test.func.attr == "isclose" and isinstance(test.func.value, ast.Name) and \
                 test.func.value.id == "math" and len(test.args) == 2:
+            # math.isclose exactly: |a - b| <= max(rel_tol * max(|a|, |b|), abs_tol), with its
+            # own defaults (rel_tol 1e-9, abs_tol 0).
             ok, args, kwargs = call_args(test.args[0])
             lit_ok, expected = _literal(test.args[1])
-            tols = [1e-9]
+            tols = {"rel_tol": 1e-9, "abs_tol": 0.0}
             for k in test.keywords:
                 tol_ok, tol = _literal(k.value)
-                if k.arg in ("rel_tol", "abs_tol") and tol_ok and isinstance(tol, (int, float)):
-                    tols.append(float(tol))
+                if k.arg in tols and tol_ok and _tolerance(tol):
+                    tols[k.arg] = float(tol)
                 else:
                     ok = False
             if ok and lit_ok:
-                return TestCase.call(fn_name, args, expected, kwargs=kwargs, atol=max(tols))
+                return TestCase.call(fn_name, args, expected, kwargs=kwargs, compare="isclose",
+                                     rtol=tols["rel_tol"], atol=tols["abs_tol"])
         if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and \
                 test.func.attr in ("allclose", "isclose", "array_equal") and \
                 isinstance(test.func.value, ast.Name) and test.func.value.id in ("np", "numpy") \
                 and len(test.args) == 2:
-            # numpy's own checks: compared as run_tests compares numpy values (EvalPlus).
+            # numpy's own checks exactly: |a - b| <= atol + rtol * |b| elementwise (rtol 1e-5,
+            # atol 1e-8 unless the test says, an explicit 0 included), array_equal exact.
             ok, args, kwargs = call_args(test.args[0])
             lit_ok, expected = _literal(test.args[1])
-            atol = 0.0
+            exact = test.func.attr == "array_equal"
+            tols = {"rtol": 0.0 if exact else 1e-05, "atol": 0.0 if exact else 1e-08}
+            equal_nan = False
             for k in test.keywords:
                 tol_ok, tol = _literal(k.value)
-                if k.arg in ("atol", "rtol") and tol_ok and isinstance(tol, (int, float)) \
-                        and not isinstance(tol, bool) and tol >= 0:
-                    atol = max(atol, float(tol))
-                elif not (k.arg == "equal_nan" and tol_ok and isinstance(tol, bool)):
+                if k.arg in tols and not exact and tol_ok and _tolerance(tol):
+                    tols[k.arg] = float(tol)
+                elif k.arg == "equal_nan" and tol_ok and isinstance(tol, bool):
+                    equal_nan = tol
+                else:
                     ok = False
-            if test.func.attr != "array_equal" and atol == 0.0:
-                atol = NUMPY_ATOL
             if ok and lit_ok:
-                return TestCase.call(fn_name, args, expected, kwargs=kwargs, atol=atol)
+                return TestCase.call(fn_name, args, expected, kwargs=kwargs,
+                                     compare="allclose_nan" if equal_nan else "allclose",
+                                     rtol=tols["rtol"], atol=tols["atol"])
         ok, args, kwargs = call_args(test)
         if ok:
             return TestCase.call(fn_name, args, None, kwargs=kwargs, compare="truthy")
@@ -167,9 +179,17 @@ def _top_level_names(tree: ast.Module) -> set[str]:
     return names
 
 
+# What ast.parse raises on model code besides SyntaxError: deep nesting (a 200,000-character
+# chain of unary signs) runs the parser out of stack or memory.
+_PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError)
+
+
 def _root_functions(code: str, also_used: set[str]) -> list[str]:
     """Top-level functions of ``code`` that nothing else in it (or ``also_used``) calls."""
-    tree = ast.parse(code)
+    try:
+        tree = ast.parse(code)
+    except _PARSE_ERRORS:
+        return []
     defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     used: set[str] = set(also_used)
     for node in tree.body:
@@ -200,8 +220,8 @@ def infer_entry_point(test_code: str, code: str | None = None) -> str:
 
     try:
         tree = ast.parse(test_code)
-    except SyntaxError as exc:
-        raise ValueError(f"the test code does not parse: {exc}") from None
+    except _PARSE_ERRORS as exc:
+        raise ValueError(f"the test code does not parse: {type(exc).__name__}") from None
     named: set[str] = set()
     for stmt in tree.body:
         call = stmt.value if isinstance(stmt, ast.Expr) else None
@@ -224,7 +244,7 @@ def infer_entry_point(test_code: str, code: str | None = None) -> str:
     if code is not None:
         try:
             code_tree = ast.parse(code)
-        except SyntaxError:
+        except _PARSE_ERRORS:
             code_tree = None
         if code_tree is not None:
             code_defs = [n.name for n in code_tree.body

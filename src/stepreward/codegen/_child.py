@@ -16,6 +16,7 @@ import types
 from typing import Any
 
 from stepreward import values as V
+from stepreward.sandbox._template import report_progress
 
 MAX_STDOUT = 1 << 20
 
@@ -71,6 +72,7 @@ def _load_within(code: str, timeout: float) -> tuple[dict[str, Any] | None, str 
         report_and_exit({"status": "load_error", "reason": "loading the code timed out"})
 
     _give_up = give_up
+    report_progress()
     try:
         loaded: tuple[dict[str, Any] | None, str | None] = _with_deadline(
             max(timeout, 0.5), _load, code)
@@ -137,8 +139,58 @@ def _resolve(namespace: dict[str, Any], name: str) -> Any:
     return call
 
 
+def _report_value(out: Any, budget: Any) -> list[Any]:
+    """One test's result: ``["ok", literal]``, or ``["big", type, truth]`` for a value over
+    the test's ``[bytes, items]`` budget (far larger than the expected value, so wrong: the
+    trainer need not read it), or ``["nonliteral", type, truth]``."""
+    max_bytes, max_items = (int(budget[0]), int(budget[1])) if budget else (0, 2_000_000)
+    # Counted before anything is copied or encoded: the cost stays within the budget.
+    if _size(out, max_items) > max_items and _plain_truth(out) is not None:
+        return ["big", V.type_name(out), _plain_truth(out)]
+    lit = V.to_literal(_plain(out), max_items=max_items, max_depth=200)
+    if lit is V.NOT_LITERAL:
+        # Truthiness is trusted only for types whose __bool__ user code cannot change.
+        truth = bool(out) if type(out) in _TRUSTED_TRUTH else None
+        return ["nonliteral", V.type_name(out), truth]
+    if max_bytes and len(_dumps(lit)) > max_bytes:
+        return ["big", V.type_name(out), _plain_truth(out)]
+    return ["ok", lit]
+
+
+_CONTAINERS = (list, tuple, set, frozenset, dict, collections.deque, *_AS_DICT)
+_PLAIN_TRUTH = frozenset({*_CONTAINERS, str, bytes, int, float, complex, bool, type(None)})
+
+
+def _size(value: Any, limit: int) -> int:
+    """Items of the plain containers in ``value``, as to_literal counts them; stops past
+    ``limit``. Other objects are not looked into."""
+    stack, seen = [value], 0
+    while stack and seen <= limit:
+        item = stack.pop()
+        t = type(item)
+        if t in (list, tuple, set, frozenset) or t is collections.deque:
+            seen += len(item)
+            stack.extend(item)
+        elif t is dict or t in _AS_DICT:
+            seen += len(item)
+            stack.extend(item.values())
+    return seen
+
+
+def _plain_truth(value: Any) -> bool | None:
+    """The truth of a value of a built-in type (whose __bool__ nobody overrides), else None."""
+    return bool(value) if type(value) in _PLAIN_TRUTH else None
+
+
+def _dumps(lit: Any) -> str:
+    import json
+
+    return json.dumps(lit, separators=(",", ":"))
+
+
 def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
-    """Call ``fn_name`` on each case's arguments; report each value as a literal."""
+    """Call ``fn_name`` on each case's arguments; report each value as a literal (within the
+    case's ``budgets`` entry, ``[bytes, items]``, when the trainer sends budgets)."""
     timeout = float(payload.get("timeout_s", 1.0))
     namespace, problem = _load_within(payload["code"], timeout)
     if namespace is None:
@@ -158,7 +210,8 @@ def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
                          "results": done + [["skipped"]] * (len(cases) - len(done))})
 
     _give_up = give_up
-    for args_lit, kwargs_lit in cases:
+    budgets = payload.get("budgets") or [None] * len(cases)
+    for (args_lit, kwargs_lit), budget in zip(cases, budgets, strict=False):
         if results and results[-1][0] in ("timeout", "skipped"):
             # Fail fast: after one test has timed out, the rest of the completion's tests
             # are not run (a looping completion costs one timeout, not tests x timeout).
@@ -171,6 +224,7 @@ def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
         except ValueError as exc:
             results.append(["error", "BadTestInput", _short(exc)])
             continue
+        report_progress()
         try:
             out = _with_deadline(timeout, fn, *args, **kwargs)
         except _TestTimeout:
@@ -182,13 +236,8 @@ def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
         except BaseException as exc:
             results.append(["error", type(exc).__name__, _short(exc)])
             continue
-        lit = V.to_literal(_plain(out), max_items=2_000_000, max_depth=200)
-        if lit is V.NOT_LITERAL:
-            # Truthiness is trusted only for types whose __bool__ user code cannot change.
-            truth = bool(out) if type(out) in _TRUSTED_TRUTH else None
-            results.append(["nonliteral", V.type_name(out), truth])
-        else:
-            results.append(["ok", lit])
+        report_progress()  # the value's report gets a window of its own
+        results.append(_report_value(out, budget))
     _give_up = None
     return {"status": "ok", "results": results}
 
@@ -204,6 +253,7 @@ def run_io_tests(payload: dict[str, Any]) -> dict[str, Any]:
     results: list[list[Any]] = []
     real_stdin, real_stdout = sys.stdin, sys.stdout
     stdins = payload["stdins"]
+    caps = payload.get("max_stdout") or [MAX_STDOUT] * len(stdins)
 
     def give_up() -> None:
         from stepreward.sandbox._template import report_and_exit
@@ -214,7 +264,7 @@ def run_io_tests(payload: dict[str, Any]) -> dict[str, Any]:
                          "results": done + [["skipped", ""]] * (len(stdins) - len(done))})
 
     _give_up = give_up
-    for text in stdins:
+    for text, cap in zip(stdins, caps, strict=False):
         if results and results[-1][0] in ("timeout", "skipped"):
             results.append(["skipped", ""])  # fail fast, as for call tests
             continue
@@ -223,6 +273,7 @@ def run_io_tests(payload: dict[str, Any]) -> dict[str, Any]:
         main = types.ModuleType("__main__")
         sys.modules["__main__"] = main
         status: list[Any]
+        report_progress()
         try:
             _with_deadline(timeout, exec, code, main.__dict__)
             status = ["ok"]
@@ -234,7 +285,7 @@ def run_io_tests(payload: dict[str, Any]) -> dict[str, Any]:
             status = ["error", type(exc).__name__, _short(exc)]
         finally:
             sys.stdin, sys.stdout = real_stdin, real_stdout
-        status.append(out.getvalue()[:MAX_STDOUT])
+        status.append(out.getvalue()[:min(int(cap), MAX_STDOUT)])
         results.append(status)
     _give_up = None
     return {"status": "ok", "results": results}
@@ -316,7 +367,11 @@ def run_script_record(payload: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     modules: dict[str, str] = {}
     functions: list[str] = []
-    for name in _free_names(tree):
+    # The trainer names what the original script reads (the script here may have lost its
+    # expected sides); without a list, what this script reads.
+    names = payload.get("names")
+    for name in (sorted(str(n) for n in names) if isinstance(names, list)
+                 else _free_names(tree)):
         if name not in namespace:
             continue
         v = namespace[name]
@@ -371,16 +426,23 @@ def run_script_replay(payload: dict[str, Any]) -> dict[str, Any]:
             raise _ReplayMiss
         return call
 
+    # The trainer names the functions to stub (what the script calls and the completion
+    # defines, read statically); records of any other name are ignored, and a builtin is
+    # never stubbed, whatever the recording task reported.
+    builtin_names = set(dir(builtins))
+    stubbed = [str(n) for n in payload["functions"] if str(n) not in builtin_names]
     namespace: dict[str, Any] = {"__name__": "__main__"}
     try:
         for name, module in payload["modules"].items():
-            namespace[name] = importlib.import_module(str(module))
+            if str(name) not in builtin_names:
+                namespace[name] = importlib.import_module(str(module))
         for name, lit in payload["values"].items():
-            namespace[name] = V.realize_numpy(V.from_literal(lit))
+            if str(name) not in builtin_names and str(name) not in stubbed:
+                namespace[name] = V.realize_numpy(V.from_literal(lit))
     except (ImportError, ValueError) as exc:
         return {"status": "ok", "passed": False, "reason": f"not gradeable: {_short(exc)}"}
-    for name in [*payload["functions"], *pending]:
-        namespace[str(name)] = stub(str(name))
+    for name in stubbed:
+        namespace[name] = stub(name)
     random.seed(0)
     try:
         exec(compile(payload["script"], "<test>", "exec", dont_inherit=True), namespace)

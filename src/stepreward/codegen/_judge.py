@@ -42,6 +42,12 @@ def judge_call(case: TestCase, raw: list[Any]) -> Outcome:
         return False, SKIPPED, None
     if status == "error":
         return False, f"raised {raw[1]}: {raw[2]}", None
+    if status == "big":  # over the test's budget: far larger than the expected value
+        truth = raw[2] if len(raw) > 2 else None
+        if case.compare in ("truthy", "falsy") and isinstance(truth, bool):
+            ok = truth if case.compare == "truthy" else not truth
+            return ok, f"returned a {'falsy' if case.compare == 'truthy' else 'truthy'} value", None
+        return False, f"returned a {raw[1]} far larger than the expected value", None
     if status == "nonliteral":
         truth = raw[2] if len(raw) > 2 else None
         if case.compare in ("truthy", "falsy") and isinstance(truth, bool):

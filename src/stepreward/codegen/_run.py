@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stepreward._compat import warn_renamed
+from stepreward._jsonlimits import count_values
 from stepreward.codegen._assertions import infer_entry_point, tests_from_assertions
 from stepreward.codegen._judge import (
     SKIPPED,
@@ -26,6 +27,7 @@ from stepreward.codegen._judge import (
     report,
     stdout_matches,
 )
+from stepreward.codegen._script import recording_script, script_names, script_stubs
 from stepreward.types import Limits, TestCase, TestReport
 
 if TYPE_CHECKING:
@@ -39,6 +41,26 @@ CHUNK_BYTES = 1 << 20  # ...and about this much argument data
 _CHILD = "stepreward.codegen._child"
 #: Each test's limits unless told otherwise: 1 s, 512 MB (the task's other limits as Limits has).
 DEFAULT_TEST_LIMITS = Limits(timeout_s=1.0, memory_mb=512)
+# What a test's reported value may take before the trainer reads it: four times the expected
+# value's literal and 4 KiB (a value far larger cannot be equal; the task reports it as
+# "big"), in bytes, and eight JSON values per expected one and 64 (tags, dict entries). A
+# truthy/falsy test needs only the truth. Printed output: four times the expected and 64 KiB.
+_VALUE_SLACK_BYTES = 4 << 10
+_VALUE_SLACK_ITEMS = 64
+_STDOUT_SLACK = 64 << 10
+_RECORD_SLACK = 64 << 10
+
+
+def _budget(case: TestCase) -> list[int]:
+    """``[bytes, items]`` that test ``case``'s reported value may take."""
+    if case.compare in ("truthy", "falsy"):
+        return [_VALUE_SLACK_BYTES, _VALUE_SLACK_ITEMS]
+    text = json.dumps(case.expected, separators=(",", ":"))
+    return [4 * len(text) + _VALUE_SLACK_BYTES, 8 * count_values(text) + _VALUE_SLACK_ITEMS]
+
+
+def _stdout_cap(case: TestCase) -> int:
+    return 4 * len(case.expected_stdout or "") + _STDOUT_SLACK
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,7 @@ class _Job:
     target: str  # the function of codegen._child that runs it
     payload: dict[str, Any]
     deadline_s: float  # the task's own time limit
+    record: tuple[int, int] = (256 << 20, 1 << 20)  # its result record's [bytes, values]
 
 
 def _chunks(idx: list[int], cases: Sequence[TestCase]) -> Iterator[list[int]]:
@@ -77,34 +100,57 @@ def _plan(code: str, cases: list[TestCase], timeout_s: float) -> list[_Job]:
         # Chunks keep payloads and results bounded and let one runaway test cost only its
         # chunk; they run concurrently on the pool.
         for idx in _chunks(all_idx, cases):
+            budgets = [_budget(cases[i]) for i in idx]
             jobs.append(_Job("call", idx, "run_call_tests",
                              {"code": code, "fn_name": fn, "timeout_s": timeout_s,
-                              "cases": [[cases[i].args, cases[i].kwargs] for i in idx]},
-                             timeout_s * len(idx) + 2))
+                              "cases": [[cases[i].args, cases[i].kwargs] for i in idx],
+                              "budgets": budgets},
+                             timeout_s * len(idx) + 2,
+                             (sum(b[0] for b in budgets) + _RECORD_SLACK,
+                              sum(b[1] for b in budgets) + 8 * len(idx) + 64)))
     io_idx = [i for i, c in enumerate(cases) if c.kind == "io"]
     if io_idx:
+        caps = [_stdout_cap(cases[i]) for i in io_idx]
         jobs.append(_Job("io", io_idx, "run_io_tests",
                          {"code": code, "timeout_s": timeout_s,
-                          "stdins": [cases[i].stdin or "" for i in io_idx]},
-                         timeout_s * len(io_idx) + 2))
+                          "stdins": [cases[i].stdin or "" for i in io_idx], "max_stdout": caps},
+                         timeout_s * len(io_idx) + 2,
+                         # printed text escaped in JSON takes at most six bytes a character
+                         (6 * sum(caps) + _RECORD_SLACK, 8 * len(io_idx) + 64)))
     for i, c in enumerate(cases):
         if c.kind == "script":
+            # The task that runs the completion gets the script without the expected side
+            # of its asserts; the replay, without the completion, runs the original.
             jobs.append(_Job("script", [i], "run_script_record",
-                             {"code": code, "script": c.script, "timeout_s": timeout_s},
+                             {"code": code, "script": recording_script(c.script or ""),
+                              "names": script_names(c.script or ""), "timeout_s": timeout_s},
                              max(timeout_s * 5, 5.0)))
     return jobs
 
 
-def _replay_script(sb: Sandbox, script: str, recorded: dict[str, Any], lim: Limits) -> Outcome:
+def _replay_script(sb: Sandbox, script: str, code: str, recorded: dict[str, Any],
+                   lim: Limits) -> Outcome:
     """The verdict of a script test: the task that ran the code only recorded the values
     its functions returned; the test script runs again, without the code, on those values,
-    so nothing the code does (an always-equal object, a forged report) can pass it."""
+    so nothing the code does (an always-equal object, a forged report) can pass it. Which
+    functions the replay stubs is read here, from the script and the code, never from what
+    the recording task reports: no record can make it stub a builtin or a script's own name."""
     if not recorded.get("passed"):
         return False, str(recorded.get("reason")), None  # a failure the code could only fake
     try:
-        payload = {"script": script, "records": list(recorded["records"]),
-                   "values": dict(recorded["values"]), "modules": dict(recorded["modules"]),
-                   "functions": [str(f) for f in recorded["functions"]]}
+        # Read statically: the names the script reads freely and the code binds. What the
+        # task reports can only sort those into functions, modules and values (an import
+        # binds either), never add one: no record makes the replay stub `sum`.
+        static = script_stubs(script, code)
+        stubs = [n for n in static if n in {str(f) for f in recorded["functions"]}]
+        records = [r for r in recorded["records"]
+                   if isinstance(r, list) and len(r) == 5 and r[0] in stubs]
+        payload = {"script": script, "records": records,
+                   "values": {k: v for k, v in dict(recorded["values"]).items()
+                              if k in static and k not in stubs},
+                   "modules": {k: v for k, v in dict(recorded["modules"]).items()
+                               if k in static and k not in stubs},
+                   "functions": stubs}
     except (KeyError, TypeError, ValueError):
         return False, "not gradeable: malformed records", None
     res = sb.call(f"{_CHILD}:run_script_replay", payload, limits=lim)
@@ -127,15 +173,23 @@ class _Dispatch:
         self.timed_out = False
         self.retry: list[int] = []
 
-    def limits(self, seconds: float) -> Limits:
-        """A task's limits: the tests' own, with the task's deadline and room for results."""
+    def limits(self, seconds: float, job: _Job | None = None) -> Limits:
+        """A task's limits: the tests' own, with the task's deadline, room for what the job
+        reports, and (call and I/O tasks) the progress deadline."""
+        record = job.record if job is not None else (256 << 20, 1 << 20)
+        # Call and I/O tasks report each test's start; the template kills one that goes
+        # 1.5 x timeout_s + 0.5 s without a report (its per-test timer blocked or ignored),
+        # half a second after the task's own last resort would have ended it.
+        progress = 1.5 * self.timeout_s + 0.5 if job is not None and job.kind in (
+            "call", "io") else None
         return self.base.model_copy(update={
             "timeout_s": min(max(seconds, 0.5), self.total_timeout_s),
-            "max_result_bytes": 256 << 20})
+            "max_result_bytes": max(1024, record[0]), "max_result_items": max(16, record[1]),
+            "progress_timeout_s": progress})
 
     def submit(self, job: _Job) -> Any:
         return self.sb.call_submit(f"{_CHILD}:{job.target}", job.payload,
-                                   limits=self.limits(job.deadline_s))
+                                   limits=self.limits(job.deadline_s, job))
 
     def run(self, jobs: list[_Job]) -> None:
         # Probe first: when a completion needs several tasks, its first task runs alone, and
@@ -178,7 +232,8 @@ class _Dispatch:
                 self.outcome[i] = (False, str(value.get("reason")), None)
             return
         if job.kind == "script":
-            self.outcome[idx[0]] = _replay_script(self.sb, job.payload["script"], value,
+            self.outcome[idx[0]] = _replay_script(self.sb, self.cases[idx[0]].script or "",
+                                                  self.code, value,
                                                   self.limits(job.deadline_s))
             return
         results = value.get("results")
@@ -208,19 +263,27 @@ class _Dispatch:
 
     def _alone(self, c: TestCase) -> Outcome:
         payload: dict[str, Any]
-        limits = self.limits(self.timeout_s + 1)
         if c.kind == "call":
+            budget = _budget(c)
             payload = {"code": self.code, "fn_name": c.fn_name, "timeout_s": self.timeout_s,
-                       "cases": [[c.args, c.kwargs]]}
-            res = self.sb.call(f"{_CHILD}:run_call_tests", payload, limits=limits)
+                       "cases": [[c.args, c.kwargs]], "budgets": [budget]}
+            job = _Job("call", [], "run_call_tests", payload, self.timeout_s + 1,
+                       (budget[0] + _RECORD_SLACK, budget[1] + 72))
+            res = self.sb.call(f"{_CHILD}:run_call_tests", payload,
+                               limits=self.limits(job.deadline_s, job))
             value = res.value if res.ok and isinstance(res.value, dict) else None
             if value and value.get("status") == "ok" and len(value.get("results", [])) == 1:
                 self.timed_out = value["results"][0][:1] == ["timeout"]
                 return judge_call(c, value["results"][0])
             self.timed_out = res.status == "timeout"
             return False, f"the process {res.status}: {res.reason}", None
-        payload = {"code": self.code, "timeout_s": self.timeout_s, "stdins": [c.stdin or ""]}
-        res = self.sb.call(f"{_CHILD}:run_io_tests", payload, limits=limits)
+        cap = _stdout_cap(c)
+        payload = {"code": self.code, "timeout_s": self.timeout_s, "stdins": [c.stdin or ""],
+                   "max_stdout": [cap]}
+        job = _Job("io", [], "run_io_tests", payload, self.timeout_s + 1,
+                   (6 * cap + _RECORD_SLACK, 72))
+        res = self.sb.call(f"{_CHILD}:run_io_tests", payload,
+                           limits=self.limits(job.deadline_s, job))
         value = res.value if res.ok and isinstance(res.value, dict) else None
         first: Any = value.get("results", [None])[0] if value else None
         ok = isinstance(first, list) and bool(first) and first[0] == "ok" and \
@@ -233,7 +296,7 @@ class _Dispatch:
 def _parses(code: str) -> bool:
     try:
         ast.parse(code)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
         return False
     return True
 
@@ -275,14 +338,31 @@ def run_tests(code: str, tests: Sequence[TestCase] | str, *, entry_point: str | 
     trainer: the task only reports values. ``timeout_s=`` and ``memory_mb=`` are the older
     spelling of ``limits`` (deprecated).
 
+    Never raises for any code: assertion-style tests whose entry point the code leaves
+    ambiguous, or anything else that keeps the tests from running, is a ``load_error`` report
+    with no tests and the reason.
+
     Example:
         >>> run_tests("def add(a, b):\\n    return a + b", [TestCase.call("add", (1, 2), 3)]).passed
         1
     """
-    from stepreward.trace._api import default_sandbox
-
     t0 = time.monotonic()
     per_test = test_limits(limits, timeout_s, memory_mb)
+    try:
+        return _run_tests(code, tests, entry_point, sandbox, per_test, total_timeout_s,
+                          max_fallback_tests, t0)
+    except Exception as exc:  # MemoryError and RecursionError too: never into the trainer
+        reason = str(exc) if isinstance(exc, ValueError) and "entry point" in str(exc) else (
+            f"could not run the tests: {type(exc).__name__}")
+        return TestReport(status="load_error", reason=reason,
+                          duration_s=time.monotonic() - t0)
+
+
+def _run_tests(code: str, tests: Sequence[TestCase] | str, entry_point: str | None,
+               sandbox: Sandbox | None, per_test: Limits, total_timeout_s: float,
+               max_fallback_tests: int, t0: float) -> TestReport:
+    from stepreward.trace._api import default_sandbox
+
     if isinstance(tests, str):
         if not entry_point:
             # A solution that does not parse fails every test anyway (load_error); any name

@@ -168,7 +168,7 @@ def reval_gold_completion(case: REvalCase) -> str:
         "\n</answer>"
 
 
-_NUMBER = re.compile(r"^\s*(\d+)\s*[.):]\s*")
+_NUMBER = re.compile(r"^\s*(\d{1,9})\s*[.):]\s*")  # no question has a 10-digit number
 
 
 def _answers(completion: str, count: int) -> list[str | None] | None:
@@ -215,18 +215,18 @@ def _path(ans: str, probe: REvalProbe, code_lines: list[str]) -> bool:
     if not probe.next_lines:
         # The line never runs: REval leaves this answer undefined; "Nil" (or -1) says so.
         return text.capitalize() in ("Nil", "-1", "None")
-    m = re.match(r"^(?:line\s*)?(-?\d+)\b", text, re.IGNORECASE)
+    m = re.match(r"^(?:line\s*)?(-?\d{1,9})\b", text, re.IGNORECASE)
     lines = [int(m.group(1))] if m else [i + 1 for i, ln in enumerate(code_lines)
                                         if ln.strip() == text]
     return any(n in probe.next_lines for n in lines)
 
 
 def _output(ans: str, case: REvalCase) -> bool:
-    try:
-        tree = ast.parse(ans.strip().strip("`"))
-    except (SyntaxError, ValueError):
-        return False
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
+    from stepreward.questions._gate import parse_answer
+
+    tree = parse_answer(ans.strip().strip("`"))  # bounded: nothing recursive sees a deep tree
+    if not isinstance(tree, ast.Module) or len(tree.body) != 1 or \
+            not isinstance(tree.body[0], ast.Assert):
         return False
     test = tree.body[0].test
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1
@@ -278,15 +278,23 @@ def grade_reval(completion: str, case: REvalCase) -> dict[str, Any]:
         verdicts.append({"kind": kind, "status": status, "correct": ok})
         return ok
 
+    def graded(check: Any, ans: str | None, *args: Any) -> bool:
+        if ans is None:
+            return False
+        try:
+            return bool(check(ans, *args))
+        except Exception:  # model text: never raises into the eval run
+            return False
+
     got = answers or [None] * count
     flags = []
     for i, p in enumerate(case.probes):
         c_ans, s_ans, p_ans = got[3 * i], got[3 * i + 1], got[3 * i + 2]
-        flags.append((add("coverage", c_ans, c_ans is not None and _coverage(c_ans, p.covered)),
-                      add("state", s_ans, s_ans is not None and _state(s_ans, p)),
-                      add("path", p_ans, p_ans is not None and _path(p_ans, p, code_lines))))
+        flags.append((add("coverage", c_ans, graded(_coverage, c_ans, p.covered)),
+                      add("state", s_ans, graded(_state, s_ans, p)),
+                      add("path", p_ans, graded(_path, p_ans, p, code_lines))))
     o_ans = got[-1]
-    out_ok = add("output", o_ans, o_ans is not None and _output(o_ans, case))
+    out_ok = add("output", o_ans, graded(_output, o_ans, case))
     ic = [incremental_consistency(*f, out_ok) for f in flags]
     return {"correct": all(v["correct"] for v in verdicts), "verdicts": verdicts,
             "parse_error": None if answers is not None else "no <answer> block",

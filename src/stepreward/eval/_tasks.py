@@ -81,7 +81,10 @@ def _plus_tests(code: str, entry: str, inputs: list[Any], atol: float,
     if not cases:
         return [], skipped
     sb = sandbox or default_sandbox()
-    limits = Limits(timeout_s=60, memory_mb=2048, max_result_bytes=256 << 20)
+    # The canonical solution is the dataset's, not a model's: its outputs may be as large as
+    # they are (up to 256 MiB), whatever a model's record may hold.
+    limits = Limits(timeout_s=60, memory_mb=2048, max_result_bytes=256 << 20,
+                    max_result_items=1 << 27)
     target = "stepreward.codegen._child:run_call_tests"
 
     def payload(chunk: list[Any]) -> dict[str, Any]:

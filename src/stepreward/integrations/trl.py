@@ -160,7 +160,9 @@ class UnitTestReward(_Reward):
     rows without one get ``None``. Tests run concurrently on the sandbox pool. ``mode``
     ``pass_rate`` is the ``partial`` preset, ``all_or_nothing`` the one of that name;
     ``partial_tests=10, format_bonus=0.05`` is the ``method`` preset (1 when all tests pass,
-    else the pass rate over the first 10 tests, the bonus only when that is above 0).
+    else the pass rate over the first 10 tests, the bonus only when that is above 0);
+    ``partial_seed`` draws those 10 per task with that seed instead of taking the first
+    (which are usually the prompt's examples).
 
     Example:
         >>> UnitTestReward().__name__
@@ -175,7 +177,7 @@ class UnitTestReward(_Reward):
                  bonus_on_fail: bool = False, extract: str = "answer_block", *,
                  timeout_s: float = 1.0, column: str = "task",
                  name: str = "stepreward_unit_tests", max_concurrency: int = 16,
-                 partial_tests: int | None = None) -> None:
+                 partial_tests: int | None = None, partial_seed: int | None = None) -> None:
         super().__init__(name, column, max_concurrency)
         if partial_tests is not None and (mode != "pass_rate" or bonus_on_fail
                                           or extract != "answer_block"):
@@ -184,6 +186,8 @@ class UnitTestReward(_Reward):
                              "takes no mode, bonus_on_fail or extract")
         if partial_tests is not None and partial_tests < 1:
             raise ValueError("partial_tests must be >= 1")
+        if partial_seed is not None and partial_tests is None:
+            raise ValueError("partial_seed draws the tests of partial_tests; set partial_tests")
         if mode not in ("pass_rate", "all_or_nothing"):
             raise ValueError(f"mode must be 'pass_rate' or 'all_or_nothing', got {mode!r}")
         self.mode = mode
@@ -192,10 +196,11 @@ class UnitTestReward(_Reward):
         self.extract = extract
         self.timeout_s = timeout_s
         self.partial_tests = partial_tests
+        self.partial_seed = partial_seed
         if partial_tests is not None:
             self.preset = "method"
             self.options = {"format_bonus": format_bonus, "partial_tests": partial_tests,
-                            "timeout_s": timeout_s}
+                            "timeout_s": timeout_s, "partial_seed": partial_seed}
         else:
             self.preset = "partial" if mode == "pass_rate" else "all_or_nothing"
             self.options = {"format_bonus": format_bonus, "bonus_on_fail": bonus_on_fail,

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["INTROSPECTION_ATTRIBUTES", "SAFE_NAMES", "check_expression"]
+__all__ = ["INTROSPECTION_ATTRIBUTES", "MAX_ANSWER_DEPTH", "SAFE_NAMES", "check_expression",
+           "parse_answer", "program_globals"]
 
 # Pure builtins an answer may use (no I/O, no introspection, no code objects).
 SAFE_NAMES = frozenset({
@@ -41,6 +42,36 @@ INTROSPECTION_ATTRIBUTES = frozenset({
     "f_trace", "gi_code", "gi_frame", "gi_yieldfrom", "tb_frame", "tb_next",
 })
 _MAX_TEXT = 100_000  # longer answers are refused before RestrictedPython compiles them
+# Deeper answer trees are refused at parse time: ast.unparse, ast.dump and every visitor
+# recurse about three frames per level, and a literal answer nests no deeper than this
+# (parse_value's own limit).
+MAX_ANSWER_DEPTH = 100
+
+
+def parse_answer(text: str, mode: str = "exec") -> ast.AST | None:
+    """``ast.parse(text, mode=mode)`` for model text: None when it does not parse, is longer
+    than 100,000 characters, or nests deeper than ``MAX_ANSWER_DEPTH`` (a 1,500-term sum, a
+    long chain of unary minus signs or attributes), so nothing after it can run out of stack.
+
+    Example:
+        >>> parse_answer("assert f(1) == 2") is not None
+        True
+        >>> parse_answer("1" + " + 1" * 1500) is None
+        True
+    """
+    if len(text) > _MAX_TEXT:
+        return None
+    try:
+        tree = ast.parse(text, mode=mode)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return None
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_ANSWER_DEPTH:
+            return None
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return tree
 
 
 def _restricted_errors(text: str) -> str | None:
@@ -54,11 +85,46 @@ def _restricted_errors(text: str) -> str | None:
     return None
 
 
+def program_globals(source: str, entry: str | None) -> frozenset[str]:
+    """The program's own variables: names its top level binds by plain assignment, which an
+    input answer may read (CRUXEval writes ``f(thigh_o_two[:], 3, 3, 2)``). Not functions,
+    classes or imports, not the function under test, builtins or underscore names.
+
+    Example:
+        >>> sorted(program_globals("a = [1]\nb: int = 2\nimport os\ndef f(x):\n    y = 1", "f"))
+        ['a', 'b']
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    names: set[str] = set()
+    for stmt in tree.body:
+        targets: list[ast.expr] = []
+        if isinstance(stmt, ast.Assign):
+            targets = list(stmt.targets)
+        elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+            targets = [stmt.target]
+        for target in targets:
+            stack = [target]
+            while stack:
+                node = stack.pop()
+                if isinstance(node, ast.Name):
+                    names.add(node.id)
+                elif isinstance(node, (ast.Tuple, ast.List)):
+                    stack.extend(node.elts)
+                elif isinstance(node, ast.Starred):
+                    stack.append(node.value)
+    return frozenset(n for n in names if n != entry and n not in SAFE_NAMES
+                     and not n.startswith("_"))
+
+
 class _Scopes:
     """Walks an expression with Python's scoping rules; records the first violation."""
 
-    def __init__(self, entry: str | None) -> None:
+    def __init__(self, entry: str | None, readable: frozenset[str] = frozenset()) -> None:
         self.entry = entry
+        self.readable = readable  # the program's own variables, which may be read
         self.error: str | None = None
         self.calls_entry = False
 
@@ -69,7 +135,7 @@ class _Scopes:
     def bind(self, name: str, bound: set[str]) -> None:
         if name == self.entry:
             self.fail(f"the answer rebinds the function under test {name!r}")
-        elif name in SAFE_NAMES or name.startswith("_"):
+        elif name in SAFE_NAMES or name.startswith("_") or name in self.readable:
             self.fail(f"the answer rebinds the name {name!r}")
         bound.add(name)
 
@@ -92,7 +158,7 @@ class _Scopes:
                 return
             if node.id == self.entry:
                 self.fail(f"the answer uses the function under test {node.id!r}")
-            elif node.id not in SAFE_NAMES:
+            elif node.id not in SAFE_NAMES and node.id not in self.readable:
                 self.fail(f"the name {node.id!r} is not allowed in an answer")
             return
         if isinstance(node, (ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)):
@@ -141,12 +207,14 @@ class _Scopes:
             self.visit(node.elt, scope)
 
 
-def check_expression(node: ast.expr, entry: str | None, *, call_of_entry: bool) -> str | None:
+def check_expression(node: ast.expr, entry: str | None, *, call_of_entry: bool,
+                     readable: frozenset[str] = frozenset()) -> str | None:
     """Why the answer expression ``node`` may not run, or None when it may.
 
     ``call_of_entry``: the expression must be a call of ``entry`` whose arguments pass the
     gate (an input answer, ``f(ARGS)``); otherwise ``entry`` may not appear at all (an output
-    answer's value).
+    answer's value). ``readable``: further names the answer may read but not bind (the
+    program's own variables, :func:`program_globals`, for input answers).
 
     Example:
         >>> check_expression(ast.parse("f([1, 2], lambda x: x.sort())", mode="eval").body,
@@ -162,7 +230,7 @@ def check_expression(node: ast.expr, entry: str | None, *, call_of_entry: bool) 
         return "the answer is too deeply nested"
     if len(text) > _MAX_TEXT:
         return f"the answer is longer than {_MAX_TEXT} characters"
-    scopes = _Scopes(entry)
+    scopes = _Scopes(entry, readable)
     try:
         if call_of_entry:
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)

@@ -13,6 +13,7 @@ The built-in kinds are one module each in ``stepreward/questions/kinds/``.
 from __future__ import annotations
 
 import ast
+import json
 import threading
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
 
 __all__ = ["REGISTRY", "Candidate", "Context", "QuestionKind", "ordinal", "parse_assert",
-           "register_kind", "strip_answer", "unregister_kind", "verdict", "yes_no"]
+           "register_kind", "strip_answer", "unregister_kind", "value_bytes_bound", "verdict",
+           "yes_no"]
 
 
 def ordinal(n: int) -> str:
@@ -97,6 +99,22 @@ def verdict(ok: bool, parsed: Any, why: str) -> Verdict:
                    reason=None if ok else why)
 
 
+def value_bytes_bound(expected: Any) -> int:
+    """How much literal text an answer's value may take to be graded against ``expected``
+    (a canonical literal): four times its own, and 64 KiB. A value far larger cannot equal
+    it, and the trainer need not read it to know.
+
+    Example:
+        >>> value_bytes_bound([1, 2]) == 4 * 6 + (64 << 10)
+        True
+    """
+    try:
+        size = len(json.dumps(expected))
+    except (TypeError, ValueError, RecursionError):
+        size = 0
+    return 4 * size + (64 << 10)
+
+
 def strip_answer(text: str) -> str:
     text = text.strip()
     if len(text) >= 2 and text[0] == text[-1] == "`":
@@ -111,12 +129,10 @@ def parse_assert(answer: str) -> ast.expr | None:
         >>> ast.unparse(parse_assert("assert f(1) == 2"))
         'f(1) == 2'
     """
-    text = strip_answer(answer)
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    if len(tree.body) != 1:
+    from stepreward.questions._gate import parse_answer
+
+    tree = parse_answer(strip_answer(answer))
+    if not isinstance(tree, ast.Module) or len(tree.body) != 1:
         return None
     stmt = tree.body[0]
     if isinstance(stmt, ast.Assert) and stmt.msg is None:
@@ -196,17 +212,18 @@ class QuestionKind:
     def answer_parses(self, text: str) -> bool:
         """Whether several lines joined are one well-formed answer of this kind (scoring keeps
         the lines apart otherwise). By default: one assertion or one expression."""
-        try:
-            tree = ast.parse(text.strip())
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return False
-        return len(tree.body) == 1 and isinstance(tree.body[0], (ast.Assert, ast.Expr))
+        from stepreward.questions._gate import parse_answer
+
+        tree = parse_answer(text.strip())
+        return isinstance(tree, ast.Module) and len(tree.body) == 1 and isinstance(
+            tree.body[0], (ast.Assert, ast.Expr))
 
     def executable(self, expr: ast.expr, question: Question, *, call: str,
-                   entry: str | None) -> tuple[str, Any] | Verdict:
+                   entry: str | None, source: str = "") -> tuple[str, Any] | Verdict:
         """Under the ``execute`` policy (CRUXEval's grading), for an I/O kind: the expression
         to evaluate with the program loaded and the gold value to compare its result with, or
-        the verdict when the answer cannot run. ``expr`` is the answer's tested expression."""
+        the verdict when the answer cannot run. ``expr`` is the answer's tested expression;
+        ``source`` the program (whose own variables an input answer may read)."""
         raise NotImplementedError(f"the {self.name!r} kind has no execute policy")
 
 

@@ -16,7 +16,8 @@ def write_code_rows(out: str | Path, *, source: str = "prime", path: str | None 
                     n: int | None = None, seed: int = 0,
                     benchmarks: dict[str, str | None] | None = None,
                     force_contaminated: bool = False, preset: str = "method",
-                    partial_tests: int = 10, format_bonus: float = 0.05) -> int:
+                    partial_tests: int = 10, format_bonus: float = 0.05,
+                    partial_seed: int | None = None) -> int:
     """Write stage-2 code-task rows (system prompt, the method's instruction, reward options
     in each label) to the JSONL file ``out``, after refusing tasks that overlap
     ``benchmarks`` (name -> data file or None; the defaults when None); returns the count.
@@ -36,6 +37,8 @@ def write_code_rows(out: str | Path, *, source: str = "prime", path: str | None 
     options: dict[str, Any] = {"preset": preset, "format_bonus": format_bonus}
     if preset == "method":
         options["partial_tests"] = partial_tests
+        if partial_seed is not None:
+            options["partial_seed"] = partial_seed
     rows = code_task_rows(tasks, STAGE2_INSTRUCTION, system_prompt=SYSTEM_PROMPT,
                           reward_options=options)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +74,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                         "method's)")
     p.add_argument("--partial-tests", type=int, default=10,
                    help="the method preset: tests counted for partial credit")
+    p.add_argument("--partial-seed", type=int,
+                   help="the method preset: draw the partial-credit tests per task with this "
+                        "seed instead of taking the first ones (the prompt's examples)")
     p.add_argument("--format-bonus", type=float, default=0.05)
     p.add_argument("--benchmark", action="append", default=[], metavar="NAME=PATH",
                    help="an eval benchmark to check overlap with (repeat); PATH may be empty")
@@ -95,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
                                 seed=args.seed, benchmarks=benchmarks,
                                 force_contaminated=args.force_contaminated,
                                 preset=args.reward_preset, partial_tests=args.partial_tests,
-                                format_bonus=args.format_bonus)
+                                format_bonus=args.format_bonus,
+                                partial_seed=args.partial_seed)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"code-rows: {exc}", file=sys.stderr)
         return 2

@@ -26,10 +26,13 @@ STAGE2_INSTRUCTION = (
 
 def method_code_reward(completion: Any, task: CodeTask, *, format_bonus: float = 0.05,
                        partial_tests: int = 10, timeout_s: float = 1.0,
-                       sandbox: Sandbox | None = None) -> CodeScore:
+                       sandbox: Sandbox | None = None,
+                       partial_seed: int | None = None) -> CodeScore:
     """The method's stage-2 reward: the ``method`` preset of :mod:`stepreward.presets` (1 when
     every test passes, else the pass rate over the first ``partial_tests`` tests, plus
-    ``format_bonus`` when above 0), as a ``CodeScore``. Never raises.
+    ``format_bonus`` when above 0), as a ``CodeScore``. ``partial_seed`` pays the pass rate
+    over ``partial_tests`` tests drawn per task with that seed instead of the first ones
+    (which are usually the prompt's examples). Never raises.
 
     Example:
         >>> from stepreward.types import TestCase
@@ -42,7 +45,8 @@ def method_code_reward(completion: Any, task: CodeTask, *, format_bonus: float =
     from stepreward.rewards import reward_for
 
     r = reward_for(completion, task, preset="method", format_bonus=format_bonus,
-                   partial_tests=partial_tests, timeout_s=timeout_s, sandbox=sandbox)
+                   partial_tests=partial_tests, timeout_s=timeout_s, sandbox=sandbox,
+                   partial_seed=partial_seed)
     if r.details is not None:
         return r.details  # type: ignore[no-any-return]
     return CodeScore(0.0, None, None, r.reason)
@@ -79,8 +83,9 @@ def stage_rewards(cfg: RecipeConfig | Mapping[str, Any], stage: str) -> list[Any
     ``stage1``: :class:`ExecutionReward` with the config's ``reward`` preset (a name in
     :data:`stepreward.presets.PRESETS` or RewardConfig fields); ``stage2``:
     :class:`UnitTestReward` (``partial_tests`` and ``format_bonus`` give the ``method``
-    preset, else ``partial``). Both add :class:`FormatReward` — shaping beyond the method —
-    unless ``format_reward: false`` (the paper configs).
+    preset, ``partial_seed`` its seeded draw of the tests; else ``partial``). Both add
+    :class:`FormatReward` — shaping beyond the method — unless ``format_reward: false`` (the
+    paper configs).
 
     Example:
         >>> [r.__name__ for r in stage_rewards({"stage1": {"format_reward": False}}, "stage1")]
@@ -99,7 +104,8 @@ def stage_rewards(cfg: RecipeConfig | Mapping[str, Any], stage: str) -> list[Any
                                    extraction=st.extraction)]
     else:
         rewards = [UnitTestReward(format_bonus=st.format_bonus, timeout_s=st.test_timeout_s,
-                                  partial_tests=st.partial_tests)]
+                                  partial_tests=st.partial_tests,
+                                  partial_seed=st.partial_seed)]
     if st.format_reward:
         rewards.append(FormatReward())
     return rewards

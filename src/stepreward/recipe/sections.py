@@ -168,7 +168,9 @@ class GrpoSection(Section):
     ``extraction`` (``lenient`` also reads an unclosed answer block or the last fenced block,
     for a first RL stage on a model never taught the format), ``max_rows``, ``per_program``
     and ``curriculum``; stage 2 reads ``format_bonus``,
-    ``partial_tests`` (unset: the plain pass rate), ``test_timeout_s`` and ``instruction``
+    ``partial_tests`` (unset: the plain pass rate), ``partial_seed`` (the partial-credit tests
+    drawn per task with this seed instead of the first ones), ``test_timeout_s`` and
+    ``instruction``
     (``method``: the method's wording; unset: the default one); both read ``format_reward``
     (add FormatReward) and ``max_prompt_tokens`` (drop longer prompts).
     """
@@ -184,6 +186,7 @@ class GrpoSection(Section):
     curriculum: dict[str, Any] | bool | None = None
     format_bonus: float = 0.0
     partial_tests: int | None = None
+    partial_seed: int | None = None
     test_timeout_s: float = 1.0
     instruction: str | None = None
 

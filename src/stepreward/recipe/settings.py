@@ -71,6 +71,7 @@ def effective_settings(cfg: RecipeConfig | Mapping[str, Any]) -> dict[str, dict[
         if stage == "stage2":
             values["format_bonus"] = c.stage2.format_bonus
             values["partial_tests"] = c.stage2.partial_tests
+            values["partial_seed"] = c.stage2.partial_seed
             values["test_timeout_s"] = c.stage2.test_timeout_s
             values["instruction"] = c.stage2.instruction or "default"
         if stage != "sft":
@@ -89,7 +90,7 @@ _PRINTED = ("num_train_epochs", "max_steps", "learning_rate", "lr_scheduler_type
             "assistant_only_loss", "use_vllm", "seed", "reward", "policy", "extraction",
             "format_reward",
             "weight_decay", "max_grad_norm", "num_iterations",
-            "format_bonus", "partial_tests", "test_timeout_s", "instruction")
+            "format_bonus", "partial_tests", "partial_seed", "test_timeout_s", "instruction")
 
 
 def format_settings(settings: Mapping[str, Mapping[str, Any]], *, full: bool = False) -> str:

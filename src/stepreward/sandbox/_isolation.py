@@ -31,6 +31,7 @@ CLONE_NEWNS = 0x00020000
 MS_NOSUID = 2
 MS_NODEV = 4
 MS_NOEXEC = 8
+MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 CLONE_THREAD = 0x00010000
@@ -122,23 +123,122 @@ def enter_private_ipcns() -> bool:
     return os.geteuid() == 0 and _unshare(CLONE_NEWIPC)
 
 
+def _mount(source: bytes | None, target: str, fstype: bytes | None, flags: int,
+           options: bytes | None) -> bool:
+    mount = _libc.mount
+    mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                      ctypes.c_char_p]
+    return bool(mount(source, os.fsencode(target), fstype, flags, options) == 0)
+
+
+def enter_private_mountns() -> bool:
+    """Move this process into a new mount namespace whose mounts never propagate back (root).
+
+    Mounts made in it exist only for this process and its children: they disappear with the
+    template and its tasks even if they are SIGKILLed.
+    """
+    if os.geteuid() != 0 or not _unshare(CLONE_NEWNS):
+        return False
+    # Without this, mounts would propagate back to the host's (shared) mount tree.
+    return _mount(b"none", "/", None, MS_REC | MS_PRIVATE, None)
+
+
+def mount_tmpfs(path: str, size_bytes: int, inodes: int) -> bool:
+    """Mount a size-limited tmpfs on ``path`` (in the private namespace entered before)."""
+    opts = f"size={size_bytes},nr_inodes={inodes},mode=0711".encode()
+    return _mount(b"stepreward", path, b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts)
+
+
 def mount_private_tmpfs(path: str, size_bytes: int, inodes: int) -> bool:
     """Mount a size-limited tmpfs on ``path`` in a new, private mount namespace (root).
 
     The mount exists only in this process's namespace: it disappears with the template and
     its tasks even if they are SIGKILLed, and the host sees only the empty directory below.
     """
-    if os.geteuid() != 0 or not _unshare(CLONE_NEWNS):
-        return False
-    mount = _libc.mount
-    mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                      ctypes.c_char_p]
-    # Without this, mounts would propagate back to the host's (shared) mount tree.
-    if mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        return False
-    opts = f"size={size_bytes},nr_inodes={inodes},mode=0711".encode()
-    return bool(mount(b"stepreward", os.fsencode(path), b"tmpfs",
-                      MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) == 0)
+    return enter_private_mountns() and mount_tmpfs(path, size_bytes, inodes)
+
+
+def closed_ancestor(path: str) -> str | None:
+    """The topmost directory above ``path`` that other users cannot traverse (no ``o+x``).
+
+    Example:
+        >>> closed_ancestor("/") is None
+        True
+    """
+    current = "/"
+    for part in [p for p in os.path.dirname(path).split("/") if p]:
+        current = os.path.join(current, part)
+        try:
+            mode = os.stat(current).st_mode
+        except OSError:
+            return None
+        if not mode & 0o001:
+            return current
+    return None
+
+
+def expose_paths(paths: Iterable[str]) -> list[str]:
+    """Make each of ``paths`` reachable by any uid at its own place, in this private mount
+    namespace, where a directory above it is closed to other users (a 0700 home, a
+    ``mktemp -d`` checkout): the topmost closed directory gets an empty tmpfs, and each path
+    is bind-mounted back at its place inside it. The rest of the closed directory is hidden
+    (from this process and its children only). Returns the paths bound.
+    """
+    by_root: dict[str, list[str]] = {}
+    for path in paths:
+        real = os.path.realpath(path)
+        if not os.path.exists(real):
+            continue
+        root = closed_ancestor(real)
+        if root is not None:
+            by_root.setdefault(root, []).append(real)
+    bound: list[str] = []
+    for root, found in by_root.items():
+        keep: list[str] = []  # outermost first; a path inside a kept one comes with it
+        for path in sorted(set(found)):
+            if not any(path.startswith(k + os.sep) for k in keep):
+                keep.append(path)
+        # Held open across the mount that hides them, and bound from the descriptors.
+        fds = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in keep}
+        try:
+            if not _mount(b"stepreward-paths", root, b"tmpfs", MS_NOSUID | MS_NODEV,
+                          b"mode=0755,size=1m"):
+                continue
+            for path, fd in fds.items():
+                if os.path.isdir(f"/proc/self/fd/{fd}"):
+                    _make_dirs(path)
+                else:
+                    _make_dirs(os.path.dirname(path))
+                    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+                source = os.fsencode(f"/proc/self/fd/{fd}")
+                if not (_mount(source, path, None, MS_BIND | MS_REC, None)
+                        or _mount(source, path, None, MS_BIND | MS_REC, None)):
+                    err = ctypes.get_errno()
+                    # All or nothing: a half-built skeleton would hide what it did not bind.
+                    _umount_detach(root)
+                    raise OSError(err, f"could not bind {path} below the closed {root}")
+                bound.append(path)
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+    return bound
+
+
+def _umount_detach(path: str) -> None:
+    umount2 = _libc.umount2
+    umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    umount2(os.fsencode(path), 2)  # MNT_DETACH
+
+
+def _make_dirs(path: str) -> None:
+    """mkdir -p with mode 0755 whatever the umask (the skeleton must be traversable)."""
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for directory in reversed(missing):
+        os.mkdir(directory)
+        os.chmod(directory, 0o755)
 
 
 def remove_tree(path: str) -> bool:

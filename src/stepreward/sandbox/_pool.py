@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, Literal
 
+from stepreward._jsonlimits import json_shape
 from stepreward.sandbox._backends import backend_class
 from stepreward.sandbox._isolation import remove_tree
 from stepreward.sandbox._protocol import (
@@ -126,6 +127,16 @@ class _Template:
             self.kill()
             raise RuntimeError(f"sandbox template failed to start: {exc!r}") from None
         self.isolation: tuple[str, ...] = tuple(self.hello["isolation"])
+        unreadable = self.hello.get("unreadable") or []
+        if unreadable:
+            self.shutdown()
+            raise RuntimeError(
+                f"tasks run as another uid and cannot read {unreadable[0]}"
+                + (f" (and {len(unreadable) - 1} more import paths)" if len(unreadable) > 1
+                   else "")
+                + ": a directory above it is closed to other users and could not be bound "
+                  "into the tasks' mount namespace; install Python and the packages where "
+                  "other users can read them (chmod o+rx), or use isolation_mode='minimal'")
 
     def execute(self, request: dict[str, Any], deadline: float) -> tuple[dict[str, Any], bytes,
                                                                           bytes, bytes]:
@@ -409,16 +420,25 @@ def _verdict(header: dict[str, Any], out: bytes, err: bytes, record_raw: bytes,
             sig == signal.SIGKILL and header["cpu_s"] >= cpu_cap):
         return ExecResult(status="timeout", **common,
                           reason=f"exceeded the time limit of {limits.timeout_s:g} s")
+    if "over the job's limit" in (header["record_problem"] or ""):  # ended at the cap
+        return ExecResult(status="crashed", **common,
+                          reason=f"the task's {header['record_problem']}")
     if header["exited"] and exit_code == EXIT_SETUP_FAILED:
         return ExecResult(status="crashed", **common,
                           reason="the sandbox could not confine the task (setup failed)")
     if header["exited"] and exit_code == 0 and header["record_problem"] is None:
+        # Counted before it is decoded: a record of many small containers would cost the
+        # trainer ~200 bytes and the GIL per value.
+        shape = json_shape(record_raw, max_items=limits.max_result_items)
+        if shape is not None:
+            return ExecResult(status="crashed", **common,
+                              reason=f"the result record is over the job's limits: {shape}")
         try:
             record = json.loads(record_raw)
             status = record["status"]
             if status not in ("ok", "error", "memory"):
                 raise ValueError(status)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError, MemoryError):
             return ExecResult(status="crashed", **common, reason="malformed result record")
         etype = record.get("error_type")
         emsg = record.get("error_message")

@@ -15,10 +15,12 @@ import gc
 import importlib
 import json
 import math
+import mmap
 import os
 import resource
 import select
 import signal
+import struct
 import sys
 import tempfile
 import time
@@ -52,6 +54,17 @@ EXIT_SETUP_FAILED = 121  # the child could not confine itself; never reported as
 # that hits MemoryError releases it to have room to report.
 _RESERVE = bytearray(1 << 18)
 _FD_BASE = 100  # import-directory descriptors live from here up in every task
+# What a plain program's record needs: its status and a short error (messages are cut to 2,000
+# characters, which JSON escaping can make six times longer). Only a call's value needs more.
+EXEC_RECORD_BYTES = 64 << 10
+# The result pipe holds this much, so a large record crosses in a few wake-ups; output pipes
+# keep the kernel's default (64 KiB).
+_RESULT_PIPE_BYTES = 1 << 20
+_F_SETPIPE_SZ = 1031
+# A page shared by the template and each task it forks: the task writes the monotonic time at
+# which it last made progress (report_progress); the template reads it at its deadlines.
+_PROGRESS_CLOCK = struct.Struct("d")
+_PROGRESS: mmap.mmap | None = None
 # Read-only for tasks besides the import path: shared libraries that extension modules load.
 _SYSTEM_READ_ONLY = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib",
                      "/etc/ld.so.cache", "/usr/share/zoneinfo", "/etc/localtime")
@@ -80,12 +93,6 @@ class _NotPreloaded:
             raise ModuleNotFoundError(
                 f"No module named {name!r} in the sandbox: only modules pre-loaded by the "
                 f"template can be imported here (pass Sandbox(preload=[{name!r}]))", name=name)
-
-EXIT_SETUP_FAILED = 121  # the child could not confine itself; never reported as the task's fault
-# Allocated (and touched) in the template, so tasks share it copy-on-write for free; a task
-# that hits MemoryError releases it to have room to report.
-_RESERVE = bytearray(1 << 18)
-
 
 def _task_import_paths(preload: list[str]) -> list[str]:
     """What tasks may read to import: the standard library and the pre-loaded packages only.
@@ -118,6 +125,17 @@ def _task_import_paths(preload: list[str]) -> list[str]:
         elif getattr(module, "__file__", None):
             paths.append(str(module.__file__))
     return paths
+
+
+def _can_read(path: str) -> bool:
+    """Whether this process can open ``path`` (a directory: list it) for reading."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | (
+            os.O_DIRECTORY if os.path.isdir(path) else 0))
+    except OSError:
+        return False
+    os.close(fd)
+    return True
 
 
 def _remap(path: str, prefixes: list[str], mapping: dict[str, str]) -> str:
@@ -166,6 +184,9 @@ class Template:
         self.spare: _Spare | None = None  # the next task's process, forked ahead of time
         self.keep_fds: list[int] = []  # descriptors every task keeps (import directories)
         self.seccomp_filters: dict[bool, bytes] = {}
+        self.exposed: list[str] = []  # import paths bound past a closed directory
+        self.unreadable: list[str] = []  # import paths the task uid still cannot read
+        self.import_paths: list[str] = []  # what tasks import from, where it exists
 
     # ------------------------------------------------------------------ setup
 
@@ -201,16 +222,34 @@ class Template:
             self.has_ipcns = iso.enter_private_ipcns()
             if self.has_ipcns:
                 self.layers.append("ipcns")
-            # Work dirs live on a tmpfs of bounded size and inode count, mounted in a private
-            # mount namespace: a task cannot fill the host's disk, and the files it writes
-            # (which do not count against RLIMIT_AS) are capped per worker.
-            if iso.mount_private_tmpfs(self.cfg.base_dir, self.cfg.workdir_mb << 20,
-                                       max(1024, self.cfg.workdir_mb * 256)):
-                self.layers.append("workdir-tmpfs")
+            # What tasks must be able to read, as it exists before any mount hides a part of it.
+            self.import_paths = [p for p in _task_import_paths(self.cfg.preload)
+                                 if os.path.exists(p)]
+            if iso.enter_private_mountns():
+                # The interpreter, stepreward and the pre-loaded packages may live below a
+                # directory only their owner can enter (a 0700 home or checkout); tasks run
+                # as another uid, so each is bound back at its own path, in this namespace,
+                # past the closed directory (which tasks no longer see at all).
+                if self.cfg.uid is not None:
+                    try:
+                        self.exposed = iso.expose_paths([
+                            *_task_import_paths(self.cfg.preload),
+                            *(p for p in sys.path if p and os.path.isdir(p)),
+                            self.cfg.base_dir])
+                    except OSError:  # the probe below says what tasks still cannot read
+                        self.exposed = []
+                # Work dirs live on a tmpfs of bounded size and inode count: a task cannot
+                # fill the host's disk, and the files it writes (which do not count against
+                # RLIMIT_AS) are capped per worker.
+                if iso.mount_tmpfs(self.cfg.base_dir, self.cfg.workdir_mb << 20,
+                                   max(1024, self.cfg.workdir_mb * 256)):
+                    self.layers.append("workdir-tmpfs")
             self.netns = iso.enter_empty_netns()
             if self.netns:
                 self.layers.append(self.netns)
             self._probe()
+        global _PROGRESS
+        _PROGRESS = mmap.mmap(-1, mmap.PAGESIZE)
         self.vm_base = iso.vm_size_bytes()
         # Objects that exist now are never collected in children: no copy-on-write storms.
         gc.collect()
@@ -231,10 +270,13 @@ class Template:
         uid = self.cfg.uid if os.geteuid() == 0 else None
         if uid is not None:
             os.chown(probe_dir, uid, uid)
+        import_paths = self.import_paths
+        report_r, report_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             bits = 0
             try:
+                os.close(report_r)
                 iso.set_no_new_privs()
                 if uid is not None:
                     try:
@@ -248,6 +290,9 @@ class Template:
                         bits |= 2
                     except OSError:
                         pass
+                if bits & 1:  # what a task could not read, as the task would read it
+                    blocked = [p for p in import_paths if not _can_read(p)]
+                    os.write(report_w, json.dumps(blocked[:16]).encode())
                 if iso.seccomp_supported():
                     try:
                         iso.install_seccomp(iso.build_seccomp_filter(os.getpid(), allow_fork=False))
@@ -256,8 +301,17 @@ class Template:
                         pass
             finally:
                 os._exit(bits)
+        os.close(report_w)
+        report = b""
+        while chunk := os.read(report_r, 65536):
+            report += chunk
+        os.close(report_r)
         _, status = os.waitpid(pid, 0)
         iso.remove_tree(probe_dir)
+        try:
+            self.unreadable = [str(p) for p in json.loads(report or b"[]")]
+        except ValueError:
+            self.unreadable = []
         bits = os.waitstatus_to_exitcode(status)
         bits = bits if bits >= 0 else 0
         if bits & 1:
@@ -315,6 +369,8 @@ class Template:
             "python": sys.version.split()[0],
             "vm_base": self.vm_base,
             "preload_errors": self.preload_errors,
+            "exposed": self.exposed,
+            "unreadable": self.unreadable,
         })
         signal.signal(signal.SIGTERM, _on_sigterm)
         try:
@@ -344,12 +400,26 @@ class Template:
 
     def _make_spare(self) -> _Spare:
         """Fork a task process and confine it as far as no job is needed; it then waits."""
-        spare = _Spare(
-            out_fd=os.memfd_create("stdout", os.MFD_CLOEXEC),
-            err_fd=os.memfd_create("stderr", os.MFD_CLOEXEC),
-            res_fd=os.memfd_create("result", os.MFD_CLOEXEC),
-            in_fd=os.memfd_create("stdin", os.MFD_CLOEXEC),
-            work_dir=tempfile.mkdtemp(prefix="t", dir=self.cfg.base_dir))
+        # stdout, stderr and the result go through pipes that the template drains while the
+        # task runs, keeping at most the job's cap of each: a file would let the task pin its
+        # size in shared memory (posix_fallocate or plain writes, up to RLIMIT_FSIZE each).
+        # stdin is a memfd that the task gets read-only.
+        out_r, out_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        res_r, res_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        for w in (out_w, err_w, res_w):  # the task blocks on a full pipe; it never spins
+            os.set_blocking(w, True)
+        try:
+            fcntl.fcntl(res_w, _F_SETPIPE_SZ, _RESULT_PIPE_BYTES)
+        except OSError:
+            pass
+        in_fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
+        try:
+            in_ro = os.open(f"/proc/self/fd/{in_fd}", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:  # no /proc: the task's stdin stays writable, within RLIMIT_FSIZE
+            in_ro = os.dup(in_fd)
+        spare = _Spare(out_r, err_r, res_r, (out_w, err_w, res_w), in_fd, in_ro,
+                       work_dir=tempfile.mkdtemp(prefix="t", dir=self.cfg.base_dir))
         if self.use_uid and self.cfg.uid is not None:
             os.chown(spare.work_dir, self.cfg.uid, self.cfg.uid)
         ctl_r, spare.ctl_w = os.pipe()
@@ -360,11 +430,18 @@ class Template:
             os.close(spare.ctl_w)
             self._child(spare, ctl_r)
         os.close(ctl_r)
+        # Only the task holds the write ends: end of file on a channel means it (and whatever
+        # it started) is gone. stdin is the task's to fill.
+        for fd in (*spare.writers, in_fd, in_ro):
+            os.close(fd)
+        spare.writers = ()
+        spare.in_fd = spare.in_ro = -1
         spare.pid = pid
         return spare
 
     def _release(self, spare: _Spare) -> None:
-        for fd in (spare.out_fd, spare.err_fd, spare.res_fd, spare.in_fd, spare.ctl_w):
+        for fd in (spare.out_fd, spare.err_fd, spare.res_fd, spare.in_fd, spare.in_ro,
+                   spare.ctl_w, *spare.writers):
             if fd >= 0:
                 try:
                     os.close(fd)
@@ -395,32 +472,26 @@ class Template:
         lim = req["limits"]
         max_out = int(lim["max_output_bytes"])
         max_res = int(lim["max_result_bytes"])
+        if req.get("op") != "call":
+            max_res = min(max_res, EXEC_RECORD_BYTES)
         timeout = float(lim["timeout_s"])
+        progress_s = lim.get("progress_timeout_s")
+        if _PROGRESS is not None:
+            _PROGRESS_CLOCK.pack_into(_PROGRESS, 0, 0.0)
         t0 = time.monotonic()
         spare = self._launch(req)
         pid = spare.pid
         self.current = pid
-        timed_out = False
+        channels = {spare.out_fd: _Channel(max_out), spare.err_fd: _Channel(max_out),
+                    spare.res_fd: _Channel(RECORD_HEADER.size + max_res)}
         try:
             pidfd = os.pidfd_open(pid)
         except OSError:
             pidfd = -1
         try:
-            if pidfd >= 0:
-                poller = select.poll()
-                poller.register(pidfd, select.POLLIN)
-                if not poller.poll(max(1, math.ceil(timeout * 1000))):
-                    timed_out = True
-            else:  # kernels before 5.3: poll waitpid
-                while True:
-                    done, _ = os.waitpid(pid, os.WNOHANG)
-                    if done:
-                        break
-                    if time.monotonic() - t0 > timeout:
-                        timed_out = True
-                        break
-                    time.sleep(0.0005)
-            if timed_out:
+            timed_out, overflow = self._watch(pid, pidfd, channels, t0, timeout,
+                                              float(progress_s) if progress_s else None)
+            if timed_out or overflow:
                 self._kill_task(pid)
             _, status, rusage = os.wait4(pid, 0)
             self.current = None
@@ -429,9 +500,10 @@ class Template:
                 os.close(pidfd)
         duration = time.monotonic() - t0
         leftovers = self._sweep()
-        stdout, out_size = _read_capped(spare.out_fd, max_out)
-        stderr, err_size = _read_capped(spare.err_fd, max_out)
-        record, record_problem = _read_record(spare.res_fd, max_res)
+        for fd, channel in channels.items():  # what the task wrote before it ended
+            channel.drain(fd)
+        out, err, res = (channels[fd] for fd in (spare.out_fd, spare.err_fd, spare.res_fd))
+        record, record_problem = _parse_record(res, max_res)
         self._release(spare)
         header = {
             "id": req["id"],
@@ -442,12 +514,57 @@ class Template:
             "duration_s": duration,
             "cpu_s": rusage.ru_utime + rusage.ru_stime,
             "max_rss_kb": rusage.ru_maxrss,
-            "stdout_size": out_size,
-            "stderr_size": err_size,
+            "stdout_size": out.size,
+            "stderr_size": err.size,
             "record_problem": record_problem,
             "leftover_processes": leftovers,
         }
-        return header, (stdout, stderr, record or b"")
+        return header, (bytes(out.data[:max_out]), bytes(err.data[:max_out]), record or b"")
+
+    def _watch(self, pid: int, pidfd: int, channels: dict[int, _Channel], t0: float,
+               timeout: float, progress_s: float | None) -> tuple[bool, bool]:
+        """Wait for the task to end, draining its channels; ``(timed_out, overflow)``.
+
+        The deadlines are the template's, outside the task: the job's ``timeout_s``, and with
+        ``progress_timeout_s`` the time since the task last reported progress (a task that
+        blocks or ignores its own timers is killed all the same). A channel over its cap ends
+        the task at once: its verdict is decided.
+        """
+        poller = select.poll()
+        if pidfd >= 0:
+            poller.register(pidfd, select.POLLIN)
+        for fd in channels:
+            poller.register(fd, select.POLLIN)
+        deadline = t0 + timeout
+        last = t0
+        check = t0 + progress_s if progress_s else math.inf
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return True, False
+            if now >= check and progress_s is not None:
+                # Clamped to now: a task cannot claim progress in the future.
+                page = _PROGRESS
+                reported = min(_PROGRESS_CLOCK.unpack_from(page, 0)[0], now) if page else 0.0
+                if reported <= last:
+                    return True, False
+                last = reported
+                check = last + progress_s
+                continue
+            wait = min(deadline, check) - now
+            if pidfd < 0:  # kernels before 5.3: poll waitpid
+                wait = min(wait, 0.002)
+            events = poller.poll(max(1, math.ceil(wait * 1000)))
+            for fd, _ in events:
+                if fd == pidfd:
+                    return False, False
+                channel = channels[fd]
+                if not channel.drain(fd):
+                    poller.unregister(fd)
+                if channel.size > channel.cap:
+                    return False, True
+            if pidfd < 0 and os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
+                return False, False
 
     def _kill_task(self, pid: int) -> None:
         for target in (-pid, pid):  # its process group (it called setsid) and itself
@@ -504,9 +621,8 @@ class Template:
             os.setsid()
             if self.ipcns_per_task and not iso.enter_private_ipcns():
                 os._exit(EXIT_SETUP_FAILED)
-            os.dup2(spare.out_fd, 1)
-            os.dup2(spare.err_fd, 2)
-            os.dup2(spare.res_fd, 3)
+            for fd, target in zip(spare.writers, (1, 2, 3), strict=True):
+                os.dup2(fd, target)
             os.chdir(spare.work_dir)
             iso.set_no_new_privs()
             if self.use_uid and self.cfg.uid is not None:
@@ -521,7 +637,8 @@ class Template:
                 os._exit(EXIT_SETUP_FAILED)  # the template died before the signal was armed
             if self.landlock is not None:
                 self.landlock.restrict()
-            iso.close_fds_except(4, [*self.keep_fds, ctl, spare.in_fd, self.devnull])
+            iso.close_fds_except(4, [*self.keep_fds, ctl, spare.in_fd, spare.in_ro,
+                                     self.devnull])
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.environ.clear()
@@ -542,12 +659,14 @@ class Template:
                 os._exit(0)  # the template went away or is shutting down
             req = json.loads(b"".join(chunks))
             if req.get("stdin") is not None:
-                os.write(spare.in_fd, req["stdin"].encode("utf-8", "surrogateescape"))
-                os.lseek(spare.in_fd, 0, os.SEEK_SET)
-                os.dup2(spare.in_fd, 0)
+                data = memoryview(req["stdin"].encode("utf-8", "surrogateescape"))
+                while data:
+                    data = data[os.write(spare.in_fd, data):]
+                os.dup2(spare.in_ro, 0)  # read-only: the task cannot grow it
             else:
                 os.dup2(self.devnull, 0)
             os.close(spare.in_fd)
+            os.close(spare.in_ro)
             os.close(self.devnull)
             lim = req["limits"]
             iso.apply_rlimits(
@@ -568,34 +687,64 @@ class Template:
 
 
 class _Spare:
-    """A forked, confined task process waiting for its job on a pipe, and its files."""
+    """A forked, confined task process waiting for its job on a pipe, and its channels."""
 
-    __slots__ = ("ctl_w", "err_fd", "in_fd", "out_fd", "pid", "res_fd", "work_dir")
+    __slots__ = ("ctl_w", "err_fd", "in_fd", "in_ro", "out_fd", "pid", "res_fd", "work_dir",
+                 "writers")
 
-    def __init__(self, out_fd: int, err_fd: int, res_fd: int, in_fd: int, work_dir: str) -> None:
-        self.out_fd, self.err_fd, self.res_fd, self.in_fd = out_fd, err_fd, res_fd, in_fd
+    def __init__(self, out_fd: int, err_fd: int, res_fd: int, writers: tuple[int, ...],
+                 in_fd: int, in_ro: int, work_dir: str) -> None:
+        self.out_fd, self.err_fd, self.res_fd = out_fd, err_fd, res_fd  # read ends
+        self.writers = writers  # stdout, stderr, result: the task's ends
+        self.in_fd, self.in_ro = in_fd, in_ro
         self.work_dir = work_dir
         self.ctl_w = -1
         self.pid = -1
 
 
-def _read_capped(fd: int, cap: int) -> tuple[bytes, int]:
-    size = os.fstat(fd).st_size
-    return os.pread(fd, min(size, cap), 0), size
+class _Channel:
+    """What the template keeps of one output channel: the first ``cap + 1`` bytes, and how
+    many bytes it read in all (more than ``cap`` ends the task)."""
+
+    __slots__ = ("cap", "data", "size")
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.data = bytearray()
+        self.size = 0
+
+    def drain(self, fd: int) -> bool:
+        """Read what is there; False at end of file (every writer gone)."""
+        while True:
+            try:
+                chunk = os.read(fd, 1 << 20)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not chunk:
+                return False
+            self.size += len(chunk)
+            room = self.cap + 1 - len(self.data)
+            if room > 0:
+                self.data += chunk[:room]
+            if self.size > self.cap:
+                return True
 
 
-def _read_record(fd: int, cap: int) -> tuple[bytes | None, str | None]:
+def _parse_record(channel: _Channel, cap: int) -> tuple[bytes | None, str | None]:
     """The JSON body of the child's single result record, or a reason why there is none."""
-    size = os.fstat(fd).st_size
+    size = channel.size
     if size == 0:
         return None, "missing"
     if size < RECORD_HEADER.size or size > cap + RECORD_HEADER.size:
-        return None, f"result channel holds {size} bytes"
-    head = os.pread(fd, RECORD_HEADER.size, 0)
-    magic, length = RECORD_HEADER.unpack(head)
+        return None, (f"result channel holds {size} bytes" if size <= channel.cap else
+                      f"result channel holds over the job's limit of {cap} bytes")
+    data = bytes(channel.data)
+    magic, length = RECORD_HEADER.unpack_from(data, 0)
     if magic != RECORD_MAGIC or RECORD_HEADER.size + length != size:
         return None, "result channel does not hold exactly one well-formed record"
-    return os.pread(fd, length, RECORD_HEADER.size), None
+    return data[RECORD_HEADER.size:], None
 
 
 # ---------------------------------------------------------------------- code running in the task
@@ -603,6 +752,19 @@ def _read_record(fd: int, cap: int) -> tuple[bytes | None, str | None]:
 
 # Bound at import, before any user code can rebind module attributes.
 _write, _exit_now, _dumps = os.write, os._exit, json.dumps
+_monotonic, _pack_clock = time.monotonic, _PROGRESS_CLOCK.pack_into
+
+
+def report_progress() -> None:
+    """From a ``Sandbox.call`` target: the task is making progress (a test starts, say).
+
+    With ``Limits.progress_timeout_s`` the template kills a task that goes that long without
+    calling this. The task can only claim progress: what it claims is bounded by the job's
+    ``timeout_s`` all the same.
+    """
+    page = _PROGRESS
+    if page is not None:  # pragma: no cover - runs in the task
+        _pack_clock(page, 0, _monotonic())
 
 
 def _run_task(req: dict[str, Any]) -> None:  # pragma: no cover - child

@@ -283,7 +283,9 @@ def split_answers(block: str) -> AnswerBlock:
             # "3. -1" is numbered; "-1" alone and "- 1" as a bullet are not confused: a bare
             # bullet is only stripped when something non-numeric follows it.
             if digits is not None or not rest.lstrip("-").isdigit():
-                number = int(digits) if digits is not None else None
+                # No question has a number of ten digits (and int() refuses 4,300 of them):
+                # such a label is dropped like any other, but aligns nothing.
+                number = int(digits) if digits is not None and len(digits) < 10 else None
                 line = rest
         lines.append(line)
         numbers.append(number)

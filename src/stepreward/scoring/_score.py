@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import math
 import threading
@@ -12,7 +13,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from stepreward._compat import warn_renamed
-from stepreward.questions._kinds import KINDS, get_kind
+from stepreward._textcache import TextCache
+from stepreward.questions._gate import parse_answer
+from stepreward.questions._kind import value_bytes_bound
+from stepreward.questions._kinds import KINDS, QuestionKind, get_kind
 from stepreward.scoring._parse import (
     AnswerBlock,
     completion_text,
@@ -32,6 +36,7 @@ from stepreward.types import (
     Trace,
     Verdict,
 )
+from stepreward.values import to_literal
 
 if TYPE_CHECKING:
     from stepreward.sandbox._pool import Sandbox
@@ -73,9 +78,12 @@ def reward_preset(name: str) -> RewardConfig | str:
 
 # ---------------------------------------------------------------------------------- samples
 
-_cache: OrderedDict[Any, Sample] = OrderedDict()
-_cache_lock = threading.Lock()
+# Rows parsed into Samples, keyed by the whole row's JSON text (two rows that differ anywhere,
+# the program included, are two entries: over HTTP one client's row can never stand in for
+# another's). Bounded in entries and in bytes; a row over the byte bound is parsed every time.
 _CACHE_SIZE = 4096
+_cache: TextCache[Sample] = TextCache(max_entries=_CACHE_SIZE, max_bytes=64 << 20)
+_cache_lock = threading.Lock()
 
 
 # Samples built from Trace objects, by object identity; the weak reference tells a live trace
@@ -106,23 +114,20 @@ def _as_sample(sample: SampleLike) -> Sample:
     if isinstance(sample, Trace):
         return _from_trace(sample)
     if isinstance(sample, dict):
-        key: Any = (sample.get("id"), sample.get("questions") if isinstance(
-            sample.get("questions"), str) else json.dumps(sample.get("questions"), default=str))
+        try:
+            key = json.dumps(sample, sort_keys=True, separators=(",", ":"), default=repr)
+        except (TypeError, ValueError, RecursionError):  # not cacheable; parsing says why
+            return Sample.from_row(sample)
     elif isinstance(sample, str):
         key = sample
     else:
         raise TypeError(f"sample must be a Sample, a Trace, a row dict or its JSON text, "
                         f"got {type(sample).__name__}")
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit
     parsed = Sample.from_row(sample)
-    with _cache_lock:
-        _cache[key] = parsed
-        if len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+    _cache.put(key, parsed)
     return parsed
 
 
@@ -155,6 +160,25 @@ def _grade_literal(line: str, q: Question, sample: Sample, float_tol: float,
     return verdict
 
 
+_TAKES_SOURCE: dict[type, bool] = {}
+
+
+def _takes_source(kind: QuestionKind) -> bool:
+    """Whether a kind's ``executable`` takes the program's ``source`` (kinds written before it
+    did take ``call`` and ``entry`` only)."""
+    cls = type(kind)
+    known = _TAKES_SOURCE.get(cls)
+    if known is None:
+        try:
+            params = inspect.signature(cls.executable).parameters
+            known = "source" in params or any(
+                p.kind is p.VAR_KEYWORD for p in params.values())
+        except (TypeError, ValueError, AttributeError):
+            known = False
+        _TAKES_SOURCE[cls] = known
+    return known
+
+
 def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | None,
                    limits: Limits | None) -> Verdict:
     """CRUXEval-compatible: evaluate the answer with the reference program loaded.
@@ -166,20 +190,23 @@ def _grade_execute(line: str, q: Question, sample: Sample, sandbox: Sandbox | No
 
     entry = sample.entry or q.info.get("entry")
     text = line.strip().strip("`").strip()
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return Verdict(correct=False, status="unparseable", reason="not valid Python")
+    tree = parse_answer(text)
+    if not isinstance(tree, ast.Module):
+        return Verdict(correct=False, status="unparseable",
+                       reason="not valid Python (or nested too deeply)")
     if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Assert, ast.Expr)):
         return Verdict(correct=False, status="unparseable",
                        reason="expected an assertion or an expression")
     stmt = tree.body[0]
     expr = stmt.test if isinstance(stmt, ast.Assert) else stmt.value
-    planned = get_kind(q.kind).executable(expr, q, call=sample.call, entry=entry)
+    kind = get_kind(q.kind)
+    extra = {"source": sample.source} if _takes_source(kind) else {}
+    planned = kind.executable(expr, q, call=sample.call, entry=entry, **extra)
     if isinstance(planned, Verdict):
         return planned
     expression, gold = planned
-    value = eval_call(sample.source, expression, limits, sandbox=sandbox or default_sandbox())
+    value = eval_call(sample.source, expression, limits, sandbox=sandbox or default_sandbox(),
+                      max_value_bytes=value_bytes_bound(to_literal(gold)))
     if value is None:
         return Verdict(correct=False, status="wrong", parsed=expression,
                        reason="evaluating the answer failed (error, timeout or crash)")
@@ -343,6 +370,8 @@ def score(completion: Any, sample: SampleLike, *,
     """
     if policy not in ("literal", "execute"):
         raise ValueError(f"policy must be 'literal' or 'execute', got {policy!r}")
+    if extraction not in ("strict", "lenient"):
+        raise ValueError(f"extraction must be 'strict' or 'lenient', got {extraction!r}")
     if reward is not None:
         warn_renamed("score(reward=)", "score(preset=)")
         preset = reward
@@ -358,13 +387,22 @@ def score(completion: Any, sample: SampleLike, *,
                       policy)
     if len(text) > _MAX_TEXT:
         text = text[-_MAX_TEXT:]
+    try:
+        return _score_text(text, s, config, preset, policy, float_tol, sandbox, limits,
+                           extraction)
+    except Exception as exc:  # MemoryError and RecursionError too: never into the trainer
+        return _empty(s, f"could not grade: {type(exc).__name__}", preset, policy)
+
+
+def _score_text(text: str, s: Sample, config: RewardConfig | str, preset: str,
+                policy: GradingPolicy, float_tol: float, sandbox: Sandbox | None,
+                limits: Limits | None, extraction: Extraction) -> Score:
     if config == REFERENCE:
         from stepreward.scoring._reference import reference_score
 
         return reference_score(text, s, sandbox=sandbox)
-    assert isinstance(config, RewardConfig)
-    if extraction not in ("strict", "lenient"):
-        raise ValueError(f"extraction must be 'strict' or 'lenient', got {extraction!r}")
+    if not isinstance(config, RewardConfig):
+        raise TypeError(f"unknown reward configuration {config!r}")
     block = extract_answer_block(text)
     lenient = False
     if block is None and extraction == "lenient":

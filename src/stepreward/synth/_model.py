@@ -89,7 +89,7 @@ def parse_program(text: str) -> tuple[str, str, str] | None:
     code = m.group(1)
     try:
         tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
         return None
     prints = [n for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)
               and isinstance(n.value.func, ast.Name) and n.value.func.id == "print"]

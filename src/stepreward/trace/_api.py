@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from stepreward._jsonlimits import count_values, json_shape
 from stepreward.sandbox._pool import Sandbox
 from stepreward.types import ExecResult, Limits, Step, Trace, TraceException, Value
 from stepreward.values import loads_literal
@@ -17,6 +18,13 @@ __all__ = ["default_sandbox", "eval_call", "trace", "trace_many"]
 TARGET = "stepreward.trace._child:run_trace"
 # Traced programs run 10-30x slower than untraced ones; the defaults leave room for that.
 DEFAULT_LIMITS = Limits(timeout_s=5.0, memory_mb=1024, max_result_bytes=256 << 20)
+
+# What a trace record may cost the trainer to decode, in JSON values: the record itself (per
+# step, its row and delta; per value, its row), and every value's literal, which the tracer
+# cuts at 1,000 items (about 8 JSON values each at most: tags, dict entries).
+_STEP_ITEMS = 64
+_LITERAL_ITEMS = 8 * 1000 + 64
+_TRACE_LITERAL_ITEMS = 2_000_000
 
 _default: Sandbox | None = None
 _default_lock = threading.Lock()
@@ -106,9 +114,16 @@ def trace(source: str, call: str, limits: Limits | None = None, *,
     """
     payload = _payload(source, call, max_steps, repr_limit)
     sb = sandbox or default_sandbox()
-    result = sb.call(TARGET, payload,
-                     limits=limits or (DEFAULT_LIMITS if sandbox is None else None))
-    return decode_trace(source, call, result)
+    lim = _trace_limits(limits or (DEFAULT_LIMITS if sandbox is None else sb.limits), max_steps)
+    return decode_trace(source, call, sb.call(TARGET, payload, limits=lim))
+
+
+def _trace_limits(limits: Limits, max_steps: int) -> Limits:
+    """The record bound of a trace: what ``max_steps`` steps need, unless set explicitly."""
+    if "max_result_items" in limits.model_fields_set:
+        return limits
+    need = min(1 << 30, _STEP_ITEMS * max_steps + (1 << 16))
+    return limits.model_copy(update={"max_result_items": need})
 
 
 def trace_many(items: Iterable[tuple[str, str]], limits: Limits | None = None, *,
@@ -124,16 +139,34 @@ def trace_many(items: Iterable[tuple[str, str]], limits: Limits | None = None, *
     pairs = list(items)
     payloads = [_payload(s, c, max_steps, repr_limit) for s, c in pairs]
     sb = sandbox or default_sandbox()
-    lim = limits or (DEFAULT_LIMITS if sandbox is None else None)
+    lim = _trace_limits(limits or (DEFAULT_LIMITS if sandbox is None else sb.limits), max_steps)
     results = sb.call_many(TARGET, payloads, limits=lim)
     return [decode_trace(s, c, r) for (s, c), r in zip(pairs, results, strict=True)]
 
 
-def _value(row: Sequence[Any]) -> Value:
+class _Budget:
+    """JSON values that the literals of one decoded trace may still hold."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, items: int) -> None:
+        self.left = items
+
+
+def _value(row: Sequence[Any], budget: _Budget | None = None) -> Value:
     type_name, text, lit_text, cut = row
     if lit_text is None:
         return Value.model_construct(type_name=type_name, repr=text, literal=None,
                                      is_literal=False, truncated=bool(cut))
+    if not isinstance(lit_text, str):
+        raise ValueError("a literal that is not text")
+    # Counted before decoding: the text comes from the task, which may have forged it.
+    cap = _LITERAL_ITEMS if budget is None else min(_LITERAL_ITEMS, budget.left)
+    problem = json_shape(lit_text, max_items=cap, max_depth=2 * 100 + 8)
+    if problem is not None:
+        raise ValueError(f"a value's literal is over the bounds: {problem}")
+    if budget is not None:
+        budget.left -= count_values(lit_text)
     return Value.model_construct(type_name=type_name, repr=text, literal=loads_literal(lit_text),
                                  is_literal=True, truncated=bool(cut))
 
@@ -150,7 +183,8 @@ def decode_trace(source: str, call: str, result: ExecResult) -> Trace:
                      **common)
     data = result.value
     try:
-        values = [_value(row) for row in data["values"]]
+        budget = _Budget(_TRACE_LITERAL_ITEMS)
+        values = [_value(row, budget) for row in data["values"]]
         frames = data["frames"]
         states: list[dict[str, Value]] = []
         for _func, _depth, entry in frames:
@@ -201,10 +235,12 @@ def _reason(data: dict[str, Any]) -> str:
 
 
 def eval_call(source: str, call: str, limits: Limits | None = None, *,
-              sandbox: Sandbox | None = None) -> Value | None:
+              sandbox: Sandbox | None = None, max_value_bytes: int | None = None) -> Value | None:
     """Run ``call`` over ``source`` in the sandbox without tracing; its value, or None.
 
-    None when the program fails to load, raises, times out or crashes.
+    None when the program fails to load, raises, times out or crashes, or when its value is
+    over the bound: ``max_value_bytes`` of literal text (graders pass a few times the size of
+    the value they expect), at most 1,000 items (the task cuts literals there).
 
     Example:
         >>> eval_call("def f(a):\n    return a * 3", "f(2)").to_python()
@@ -213,8 +249,14 @@ def eval_call(source: str, call: str, limits: Limits | None = None, *,
     if not isinstance(source, str) or not isinstance(call, str):
         raise TypeError("source and call must be str")
     sb = sandbox or default_sandbox()
+    lim = limits or (DEFAULT_LIMITS if sandbox is None else sb.limits)
+    # The record holds one value row: a few JSON values, and the literal as one string.
+    bound: dict[str, Any] = {"max_result_items": min(lim.max_result_items, 256)}
+    if max_value_bytes is not None:  # the literal's text, escaped once more in the record
+        bound["max_result_bytes"] = max(1024, min(lim.max_result_bytes,
+                                                  2 * max_value_bytes + 4096))
     result = sb.call("stepreward.trace._child:eval_call", {"source": source, "call": call},
-                     limits=limits or (DEFAULT_LIMITS if sandbox is None else None))
+                     limits=lim.model_copy(update=bound))
     if result.status != "ok" or not isinstance(result.value, dict):
         return None
     if result.value.get("status") != "ok":

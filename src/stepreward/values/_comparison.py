@@ -73,12 +73,12 @@ def _np_round_data(data: Any, width: str) -> Any:
     return _np_round(data, width)
 
 
-def _np_unwrap_pair(a: Any, b: Any) -> tuple[Any, Any]:
+def _np_unwrap_pair(a: Any, b: Any, b_only: bool = False) -> tuple[Any, Any]:
     da = a.dtype if type(a) is NumpyScalar else None
     db = b.dtype if type(b) is NumpyScalar else None
     a = a.value if da else a
     b = b.value if db else b
-    width = _np_narrowest(da, db)
+    width = _np_narrowest(db) if b_only else _np_narrowest(da, db)
     if width is not None:
         return _np_round(a, width), _np_round(b, width)
     return a, b
@@ -148,17 +148,18 @@ def _perfect_matching(
 
 
 class _Comparer:
-    __slots__ = ("exact", "tol")
+    __slots__ = ("b_only", "exact", "tol")
 
-    def __init__(self, tol: float) -> None:
+    def __init__(self, tol: float, b_only: bool = False) -> None:
         self.tol = tol
-        self.exact: _Comparer = self if tol == 0.0 else _Comparer(0.0)
+        self.b_only = b_only  # narrow float precision from b (the expected value) only
+        self.exact: _Comparer = self if tol == 0.0 else _Comparer(0.0, b_only)
 
     def eq(self, a: Any, b: Any) -> bool:
         # A numpy scalar compares as its Python value (np.int64(3) == 3 == 3.0, as in numpy),
         # at the precision of a narrow float dtype: 0.1 matches np.float32(0.1).
         if type(a) is NumpyScalar or type(b) is NumpyScalar:
-            a, b = _np_unwrap_pair(a, b)
+            a, b = _np_unwrap_pair(a, b, self.b_only)
         ta = type(a)
         tb = type(b)
         if ta is NumpyArray or tb is NumpyArray:
@@ -180,7 +181,7 @@ class _Comparer:
         if a.shape != b.shape or _NP_FAMILY[a.dtype] != _NP_FAMILY[b.dtype]:
             return False
         # Same shape and family: the nested lists hold numbers of one kind, or strings.
-        narrow = _np_narrowest(a.dtype, b.dtype)
+        narrow = _np_narrowest(b.dtype) if self.b_only else _np_narrowest(a.dtype, b.dtype)
         if narrow is not None and a.dtype != b.dtype:
             return self.eq(_np_round_data(a.data, narrow), _np_round_data(b.data, narrow))
         return self.eq(a.data, b.data)
@@ -241,8 +242,14 @@ class _Comparer:
         return _perfect_matching(rest_a, rest_b, self.eq, self.tol == 0.0)
 
 
-def values_equal(a: object, b: object, *, float_tol: float = 0.0) -> bool:
+def values_equal(a: object, b: object, *, float_tol: float = 0.0,
+                 precision: str = "narrowest") -> bool:
     """Compare two decoded literal values with Python ``==`` semantics, recursively.
+
+    A numpy float16/float32 (scalar or array) compares at the narrower precision of the two
+    values (``precision="narrowest"``), or, with ``precision="expected"``, at the precision
+    of ``b`` only: ``b`` is the expected value, and an answer's own narrow dtype must not
+    widen what it matches (``np.float16(3.143)`` is not 22/7, which is a float).
 
     So ``1 == 1.0 == True``, ``[1] != (1,)``, dicts compare regardless of order, sets and
     frozensets compare as sets.  Differences from ``==``: NaN equals NaN everywhere (a gold
@@ -261,13 +268,19 @@ def values_equal(a: object, b: object, *, float_tol: float = 0.0) -> bool:
         True
         >>> values_equal([1], (1,)), values_equal({0.1 + 0.2}, {0.3}, float_tol=1e-9)
         (False, True)
+        >>> from stepreward.values import parse_value
+        >>> f16 = parse_value("np.float16(3.143)")
+        >>> values_equal(f16, 22 / 7), values_equal(f16, 22 / 7, precision="expected")
+        (True, False)
     """
     if not float_tol >= 0.0:
         raise ValueError(f"float_tol must be >= 0, got {float_tol!r}")
+    if precision not in ("narrowest", "expected"):
+        raise ValueError(f"precision must be 'narrowest' or 'expected', got {precision!r}")
     _check_comparable(a)
     _check_comparable(b)
     try:
-        return _Comparer(float(float_tol)).eq(a, b)
+        return _Comparer(float(float_tol), precision == "expected").eq(a, b)
     except RecursionError as exc:
         raise ValueError("values nested too deeply to compare") from exc
 

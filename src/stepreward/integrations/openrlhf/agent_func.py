@@ -25,6 +25,18 @@ from openrlhf.utils.agent import AgentInstanceBase, MultiTurnAgentExecutor
 log = logging.getLogger("stepreward.openrlhf")
 
 
+def _usable_template(template: Any) -> bool:
+    """Whether a label's turn template formats with ``content`` alone (``{other}`` or a lone
+    brace would raise at every turn)."""
+    if not isinstance(template, str) or "{content}" not in template:
+        return False
+    try:
+        template.format(content="")
+    except (ValueError, KeyError, IndexError, AttributeError):
+        return False
+    return True
+
+
 class AgentInstance(AgentInstanceBase):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.label: Any = None
@@ -51,8 +63,7 @@ class AgentInstance(AgentInstanceBase):  # type: ignore[misc]
             return {"observation": observation}
         self.sample = lab.item
         template = _openrlhf_options(self.label).get("turn", CHATML_TURN)
-        self.turn_template = template if isinstance(template, str) and \
-            "{content}" in template else CHATML_TURN
+        self.turn_template = template if _usable_template(template) else CHATML_TURN
         if turn_question(self.sample, 0) in observation:
             return {"observation": observation}  # agent_rows put it in the user turn
         # Rows written for single-turn training: the first question goes at the end of the
@@ -74,6 +85,45 @@ class AgentInstance(AgentInstanceBase):  # type: ignore[misc]
         return scores_of(ep, self.label), extra_logs(ep)
 
     async def step(self, states: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Grade this turn's answer and ask the next question. Never raises: a turn that
+        cannot be graded earns 0, counts in ``stepreward/errors``, and the episode goes on."""
+        try:
+            return await self._step(states)
+        except Exception as exc:  # MemoryError and RecursionError too: never into the rollout
+            log.warning("stepreward could not grade a turn: %r", exc)
+            return self._failed_turn(exc)
+
+    def _failed_turn(self, exc: BaseException) -> dict[str, Any]:
+        import torch
+
+        from stepreward.integrations.openrlhf import CHATML_TURN, EXTRA_LOG_KEYS
+        from stepreward.rewards import METRIC_KEYS, RewardResult
+        from stepreward.rows import turn_question
+
+        metrics = dict.fromkeys(METRIC_KEYS, 0.0)
+        metrics.update(stage1=1.0, errors=1.0)
+        self.turns.append(RewardResult(0.0, 0.0, False, metrics, f"could not grade the turn: "
+                                       f"{type(exc).__name__}", "trace"))
+        self.paid.append(0.0)
+        n = len(self.sample.questions) if self.sample is not None else 0
+        done = len(self.turns) >= n
+        feedback = ""
+        if not done:
+            try:
+                feedback = (self.turn_template or CHATML_TURN).format(
+                    content=turn_question(self.sample, len(self.turns)))
+            except Exception:
+                done = True
+        try:
+            score, logs = self._episode()
+        except Exception:
+            score, logs = 0.0, dict.fromkeys(EXTRA_LOG_KEYS, 0.0)
+            logs["stepreward/errors"] = 1.0
+        return {"rewards": torch.tensor(0.0), "scores": torch.tensor(score),
+                "environment_feedback": feedback, "done": done,
+                "extra_logs": {k: torch.tensor(v) for k, v in logs.items()}}
+
+    async def _step(self, states: dict[str, Any]) -> dict[str, Any]:
         import torch
 
         from stepreward.rewards import reward_for_turn

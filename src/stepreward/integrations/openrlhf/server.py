@@ -20,8 +20,12 @@ OpenRLHF already depends on); this module adds the protocol, validation and the 
 * idle keep-alive connections and headers that trickle in are closed after
   ``idle_timeout_s``; a body that stalls (``idle_timeout_s`` between chunks) or trickles past
   ``timeout_s`` -> 408; a slow or idle client costs a socket, not a thread;
+* more than ``max_connections`` open connections (half-open, idle or busy) -> a new one gets
+  a 503 naming the limit and is closed; the soft descriptor limit is raised to the hard one
+  at start, and the default cap leaves 256 descriptors for the sandbox and the scoring
+  threads, so stalled clients can never starve the process of descriptors;
 * SIGTERM/SIGINT: stop accepting, close idle connections, let requests in flight finish
-  (up to ``grace_s``), exit 0.
+  (up to ``grace_s``), exit 0. Every log line (asyncio's and aiohttp's included) is JSON.
 """
 
 from __future__ import annotations
@@ -29,13 +33,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
+import resource
 import signal
 import socket
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from stepreward.integrations.openrlhf import EXTRA_LOG_KEYS, extract_response, score_response
 
@@ -58,6 +64,70 @@ class _Json(logging.Formatter):
             exc = record.exc_info[1]
             data["error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
         return json.dumps(data)
+
+
+# Descriptors kept free of connections: the sandbox's pipes, scoring, logs (256); the sockets
+# asyncio accepts in one go before any of them is counted (_ACCEPT_BURST); refusals waiting for
+# their client to read the 503 (_LINGERING, the rest are closed at once).
+_RESERVED_FDS = 256
+_ACCEPT_BURST = 128
+_LINGERING = 64
+_MAX_CONNECTIONS = 10_000
+
+
+def _raise_descriptor_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard one; the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return int(soft) if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+class _Refusal(asyncio.Protocol):
+    """A connection over the cap: one 503 that names the limit, then closed (within 1 s)."""
+
+    def __init__(self, server: RewardServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast("asyncio.Transport", transport)  # a TCP server's: a full transport
+        self.transport = transport
+        self.server._refused += 1
+        body = json.dumps({"error": f"too many connections (limit "
+                                    f"{self.server.max_connections}); retry later"}).encode()
+        transport.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json"
+                        b"\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: "
+                        + str(len(body)).encode() + b"\r\n\r\n" + body)
+        # Half-close, so the client reads the reply even while it is still sending; a client
+        # that never closes its side is cut after a second. Past _LINGERING such sockets,
+        # close at once: under a flood, descriptors matter more than a polite goodbye.
+        if self.server._lingering < _LINGERING and transport.can_write_eof():
+            self.server._lingering += 1
+            transport.write_eof()
+            self.timer = asyncio.get_running_loop().call_later(1.0, transport.abort)
+        else:
+            transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+    def eof_received(self) -> bool:
+        if self.transport is not None:
+            self.transport.close()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+            self.server._lingering -= 1
 
 
 class _TooLarge(Exception):
@@ -141,7 +211,7 @@ class RewardServer:
                  max_concurrency: int = 256, log_requests: bool = False,
                  backend: str = "local", ray_address: str | None = None,
                  ray_resource: str | None = None, idle_timeout_s: float = 15.0,
-                 grace_s: float = 60.0) -> None:
+                 grace_s: float = 60.0, max_connections: int | None = None) -> None:
         from stepreward.sandbox._pool import Sandbox
         from stepreward.trace._api import DEFAULT_LIMITS, default_sandbox, set_default_sandbox
 
@@ -156,7 +226,16 @@ class RewardServer:
                 raise ValueError(f"{name} must be positive, got {value}")
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
+        if max_connections is not None and max_connections < 1:
+            raise ValueError(f"max_connections must be positive, got {max_connections}")
         self._web = _import_aiohttp()
+        # Each connection is a descriptor: past the limit accept() fails, and the sandbox
+        # cannot open its pipes either. Raise the soft limit, and cap connections below it.
+        fds = _raise_descriptor_limit()
+        self.max_connections = max_connections or min(
+            _MAX_CONNECTIONS, max(16, fds - _RESERVED_FDS - _ACCEPT_BURST - _LINGERING))
+        self._refused = 0
+        self._lingering = 0
         # Bind before anything else starts, so a busy port is a plain OSError with nothing to
         # tear down.
         self._sock = socket.create_server((host, port), backlog=1024)
@@ -224,6 +303,7 @@ class RewardServer:
         """The state reported by ``GET /health``."""
         return {"status": "ok", "in_flight": self.in_flight, "busy_slots": self.busy_slots,
                 "served": self.served, "errors": self.errors, "timeouts": self.timeouts,
+                "connections": self._connection_count(), "refused": self._refused,
                 "uptime_s": round(time.time() - self.started, 1),
                 "isolation": list(self.sandbox.isolation) if self.sandbox else [],
                 "backend": self.sandbox.info.get("backend", "local") if self.sandbox else None}
@@ -357,6 +437,29 @@ class RewardServer:
                                              "log)"})
         return self._json(200, result)
 
+    _runner: Any = None
+
+    def _connection_count(self) -> int:
+        server = getattr(self._runner, "server", None)
+        if server is None:
+            return 0
+        connections = getattr(server, "_connections", None)
+        return len(connections if connections is not None else server.connections)
+
+    def _protocol(self) -> asyncio.BaseProtocol:
+        """A new connection's protocol: aiohttp's handler, or a 503 over the cap."""
+        if self._connection_count() >= self.max_connections:
+            now = time.monotonic()
+            if now - self._last_refusal_log > 10.0:
+                self._last_refusal_log = now
+                log.warning("refusing connections", extra={"fields": {
+                    "limit": self.max_connections, "refused": self._refused + 1}})
+            return _Refusal(self)
+        handler: asyncio.BaseProtocol = self._runner.server()
+        return handler
+
+    _last_refusal_log = -math.inf
+
     def _release_slot_in_loop(self, _: object) -> None:
         with self.lock:
             self.busy_slots -= 1
@@ -390,7 +493,18 @@ class RewardServer:
                                lingering_time=min(1.0, self.idle_timeout_s),
                                shutdown_timeout=self.grace_s)
         await runner.setup()
-        site = web.SockSite(runner, self._sock, shutdown_timeout=self.grace_s)
+        self._runner = runner
+        protocol = self._protocol
+
+        class CappedSite(web.SockSite):  # type: ignore[misc,name-defined]
+            """aiohttp's site, with accepted connections going through the cap."""
+
+            async def start(site) -> None:  # the site (self is the server)
+                site._runner._reg_site(site)
+                site._server = await asyncio.get_running_loop().create_server(
+                    protocol, sock=site._sock, backlog=site._backlog)
+
+        site = CappedSite(runner, self._sock, backlog=_ACCEPT_BURST)
         await site.start()
         self._running.set()
         try:
@@ -472,13 +586,26 @@ def serve(host: str = "127.0.0.1", port: int = 5000, *, workers: int | None = No
     sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Json())
-    log.addHandler(handler)
+    # Every logger reaches the root's one JSON handler: ours, aiohttp's (malformed requests),
+    # asyncio's (accept errors, exceptions nobody retrieved), any library's, and warnings.
+    # Nothing else writes to stderr while serving, so each line of it is one JSON object.
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, log.level, log.propagate,
+             threading.excepthook, logging.raiseExceptions)
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
     log.setLevel(logging.INFO)
-    # aiohttp's own reports (malformed requests and the like) in the same one-line format.
-    aio_log = logging.getLogger("aiohttp")
-    aio_log.addHandler(handler)
-    aio_log.setLevel(logging.WARNING)
-    aio_log.propagate = False
+    log.propagate = True
+    for name in ("aiohttp", "asyncio"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    logging.raiseExceptions = False  # a log record that fails to format is dropped, not printed
+
+    def thread_died(args: threading.ExceptHookArgs) -> None:
+        log.error("thread failed", exc_info=args.exc_value,
+                  extra={"fields": {"thread": getattr(args.thread, "name", None)}})
+
+    threading.excepthook = thread_died
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -502,5 +629,8 @@ def serve(host: str = "127.0.0.1", port: int = 5000, *, workers: int | None = No
         server.shutdown()  # stop accepting; requests in flight finish
         server.server_close()
         log.info("stopped", extra={"fields": {"served": server.served}})
-        log.removeHandler(handler)
-        aio_log.removeHandler(handler)
+        logging.captureWarnings(False)
+        (root.handlers[:], level, log_level, log.propagate, threading.excepthook,
+         logging.raiseExceptions) = saved
+        root.setLevel(level)
+        log.setLevel(log_level)

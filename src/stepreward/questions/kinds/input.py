@@ -11,11 +11,13 @@ from stepreward.questions._kind import (
     QuestionKind,
     parse_assert,
     register_kind,
+    value_bytes_bound,
 )
 from stepreward.types import Question, Verdict
 from stepreward.values import (
     NOT_LITERAL,
     contains_numpy,
+    dumps_literal,
     from_literal,
     parse_value,
     render_literal,
@@ -110,9 +112,10 @@ class InputKind(QuestionKind):
             # lambda) are inputs like any other as long as they pass the answer gate: the
             # gold answer, like any answer that differs from it, is then checked by running
             # the program on it in the sandbox.
-            from stepreward.questions._gate import check_expression
+            from stepreward.questions._gate import check_expression, program_globals
 
-            if check_expression(ctx.call_node, ctx.entry, call_of_entry=True) is not None:
+            if check_expression(ctx.call_node, ctx.entry, call_of_entry=True,
+                                readable=program_globals(ctx.source, ctx.entry)) is not None:
                 return []
         output = render_literal(t.result.literal)
         q = Question(kind="input", gold=ctx.args_text,
@@ -137,19 +140,20 @@ class InputKind(QuestionKind):
         parsed = ast.unparse(node)
         predicted = _literal_args(node)
         gold = _gold_args(entry, question.gold)
+        # The original arguments are right without running anything, but only as the very
+        # same values: True or 1.0 for 1 are equal under == and still another input to a
+        # program that looks at types (isinstance, type(x), json.dumps, ...); those run.
         if predicted is not None and gold is not None and \
                 len(gold[0]) == len(predicted[0]) and gold[1].keys() == predicted[1].keys() and \
-                all(values_equal(a, b, float_tol=float_tol) for a, b in
-                    zip(gold[0], predicted[0], strict=True)) and \
-                all(values_equal(gold[1][k], predicted[1][k], float_tol=float_tol)
-                    for k in gold[1]):
+                all(_same_value(a, b) for a, b in zip(gold[0], predicted[0], strict=True)) and \
+                all(_same_value(gold[1][k], predicted[1][k]) for k in gold[1]):
             return Verdict(correct=True, status="correct", parsed=parsed)
         # Other arguments (literals, or expressions such as the lambdas CRUXEval accepts):
         # the reference program runs on them in the sandbox, the default one when none is
         # given, so that a correct answer is never paid 0. The arguments pass the answer
         # gate first; the expected output never enters the sandbox, and the comparison
         # happens here.
-        from stepreward.questions._gate import check_expression
+        from stepreward.questions._gate import check_expression, program_globals
 
         if predicted is not None and contains_numpy(predicted):
             # Literal arguments with numpy values, which the gate's builtins cannot spell:
@@ -157,7 +161,8 @@ class InputKind(QuestionKind):
             # (numpy must be pre-loaded in the sandbox).
             expression = _numpy_call_text(entry, predicted)
         else:
-            why = check_expression(node, entry, call_of_entry=True)
+            why = check_expression(node, entry, call_of_entry=True,
+                                   readable=program_globals(source, entry))
             if why:
                 return Verdict(correct=False, status="unparseable", parsed=parsed, reason=why)
             expression = parsed
@@ -167,21 +172,23 @@ class InputKind(QuestionKind):
                                   "was given to check them against")
         from stepreward.trace._api import default_sandbox, eval_call
 
-        outcome = eval_call(source, expression, sandbox=sandbox or default_sandbox())
+        outcome = eval_call(source, expression, sandbox=sandbox or default_sandbox(),
+                            max_value_bytes=value_bytes_bound(question.info["output"]))
         if outcome is None or not outcome.is_literal:
             return Verdict(correct=False, status="wrong", parsed=parsed,
                            reason="the call with these arguments does not return a value")
         ok = values_equal(outcome.to_python(), from_literal(question.info["output"]),
-                          float_tol=float_tol)
+                          float_tol=float_tol, precision="expected")
         return Verdict(correct=ok, status="correct" if ok else "wrong", parsed=parsed,
                        reason=None if ok else "the call returns a different value")
 
 
     def executable(self, expr: ast.expr, question: Question, *, call: str,
-                   entry: str | None) -> tuple[str, Any] | Verdict:
-        """The answer's call of the function (its arguments gated, or rendered from parsed
-        numpy literals), to evaluate with the program loaded, and the output to compare with."""
-        from stepreward.questions._gate import check_expression
+                   entry: str | None, source: str = "") -> tuple[str, Any] | Verdict:
+        """The answer's call of the function (its arguments gated, reading at most the
+        program's own variables, or rendered from parsed numpy literals), to evaluate with the
+        program loaded, and the output to compare with."""
+        from stepreward.questions._gate import check_expression, program_globals
 
         node = expr.left if isinstance(expr, ast.Compare) else expr
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
@@ -191,10 +198,21 @@ class InputKind(QuestionKind):
         # Literal numpy arguments run as the trainer renders them, as under the literal policy.
         numpy_call = numpy_input_call(node, entry)
         if numpy_call is None:
-            why = check_expression(node, entry, call_of_entry=True)
+            why = check_expression(node, entry, call_of_entry=True,
+                                   readable=program_globals(source, entry))
             if why:
                 return Verdict(correct=False, status="unparseable", reason=why)
         return numpy_call or ast.unparse(node), from_literal(question.info["output"])
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` are the same value of the same types all the way down (their
+    canonical literals are one text), which ``==`` does not tell (``1 == 1.0 == True``)."""
+    la = to_literal(a, max_items=200_000)
+    if la is NOT_LITERAL:
+        return False
+    lb = to_literal(b, max_items=200_000)
+    return lb is not NOT_LITERAL and dumps_literal(la) == dumps_literal(lb)
 
 def numpy_input_call(node: ast.Call, entry: str) -> str | None:
     """The call to run for an input answer whose arguments are literals holding numpy values

@@ -87,7 +87,7 @@ class NextStatementKind(QuestionKind):
         gold_line = question.info.get("next_line")
         if text in ("-1", "None", "none", "end"):
             return verdict(question.gold == "-1", "-1", "the program does not end there")
-        if text.isdigit():  # a line number identifies the statement too
+        if text.isdigit() and text.isascii() and len(text) < 10:  # a line number, too
             return verdict(int(text) == gold_line, int(text), "another line runs next")
         prefix = _LINE_PREFIX.match(text)
         if prefix:

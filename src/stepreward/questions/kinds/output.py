@@ -96,7 +96,7 @@ class OutputKind(QuestionKind):
         except ValueError as exc:
             return Verdict(correct=False, status="unparseable", reason=str(exc))
         gold = from_literal(question.gold)
-        ok = values_equal(value, gold, float_tol=float_tol)
+        ok = values_equal(value, gold, float_tol=float_tol, precision="expected")
         reason = "the value differs from the return value"
         if not ok and type(gold) is NumpyArray and type(value) is not NumpyArray:
             reason = "the call returns a numpy.ndarray: write it as np.array([...])"
@@ -105,7 +105,7 @@ class OutputKind(QuestionKind):
 
 
     def executable(self, expr: ast.expr, question: Question, *, call: str,
-                   entry: str | None) -> tuple[str, Any] | Verdict:
+                   entry: str | None, source: str = "") -> tuple[str, Any] | Verdict:
         """The answer's value expression (the side of ``CALL == VALUE`` that is not the
         call), to evaluate with the program loaded, and the return value to compare with."""
         from stepreward.questions._gate import check_expression
@@ -124,7 +124,7 @@ class OutputKind(QuestionKind):
         if numpy_value is not None:
             # A numpy literal (np.array([...])), which the gate's builtins cannot spell, is
             # its own value: compared here, as the sandbox would compare it.
-            ok = values_equal(numpy_value, gold)
+            ok = values_equal(numpy_value, gold, precision="expected")
             return Verdict(correct=ok, status="correct" if ok else "wrong", parsed=expression,
                            reason=None if ok else "the answer's value differs from the "
                                                   "expected one")

@@ -48,11 +48,9 @@ class StateKind(QuestionKind):
 
     def answer_parses(self, text: str) -> bool:
         """The value part (before the last ``;``) of several joined lines is an expression."""
-        try:
-            ast.parse(text.rpartition(";")[0].strip(), mode="eval")
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return False
-        return True
+        from stepreward.questions._gate import parse_answer
+
+        return parse_answer(text.rpartition(";")[0].strip(), mode="eval") is not None
 
     def candidates(self, ctx: Context) -> list[Candidate]:
         out: list[Candidate] = []
@@ -103,7 +101,7 @@ class StateKind(QuestionKind):
                 value = NumpyArray.from_data(value)
             except ValueError:
                 pass
-        value_ok = values_equal(value, gold_value, float_tol=float_tol)
+        value_ok = values_equal(value, gold_value, float_tol=float_tol, precision="expected")
         if not value_ok and gold_type == "str" and not isinstance(value, str):
             value_ok = value_text == gold_value  # the string '12' written unquoted as 12
         ok = value_ok and type_ok
