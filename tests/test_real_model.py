@@ -221,39 +221,6 @@ def test_official_format_grades_by_execution_and_rejects_what_cruxeval_rejects(
     assert one_expression("[1,\n 2]") and not one_expression("") and not one_expression("1\n2")
 
 
-# ------------------------------------------------------------------------ lenient extraction
-@pytest.mark.parametrize(("text", "strict", "lenient"), [
-    ("<answer>\n3\n</answer>", 1.0, 1.0),
-    ("so the call returns\n<answer>\n3", 0.0, 1.0),      # never closed
-    ("```python\n3\n```", 0.0, 1.0),                     # only a fence
-    ("```\n3\n```\nor maybe\n```\n4\n```", 0.0, 0.0),    # the last fence counts, only it
-    ("<answer>\n4\n</answer>\n```\n3\n```", 0.0, 0.0),   # a closed block always wins
-    ("it returns 3", 0.0, 0.0),                          # prose is never read
-])
-def test_lenient_extraction_reads_one_region_only(text: str, strict: float,
-                                                  lenient: float) -> None:
-    s = sr.build_sample("def f(a, b):\n    return a + b\n", "f(1, 2)", kinds=("output",),
-                        max_per_kind=1, seed=0)
-    assert sr.score(text, s).reward == strict
-    sc = sr.score(text, s, extraction="lenient")
-    assert sc.reward == lenient
-    if lenient and strict == 0.0:
-        assert sc.components["format"] == 0.0  # a lenient read earns no format credit
-    with pytest.raises(ValueError, match="extraction must be"):
-        sr.score(text, s, extraction="loose")  # type: ignore[arg-type]
-
-
-def test_lenient_extraction_opens_no_hack() -> None:
-    from test_scoring import HACKS
-
-    s = sr.build_sample("def f(nums, k):\n    return [x for x in nums if x % k == 0]\n",
-                        "f([3, 4, 6, 9], 3)", kinds=("output",), max_per_kind=1, seed=0)
-    for name, hack in HACKS.items():
-        for text in (f"<answer>\n{hack}", f"```python\n{hack}\n```", f"{hack}\n<answer>"):
-            sc = sr.score(text, s, extraction="lenient")
-            assert sc.reward == 0.0, (name, text)
-
-
 def test_stage1_lenient_extraction_is_a_recipe_option() -> None:
     from stepreward.recipe import stage_rewards
 
