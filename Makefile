@@ -24,7 +24,8 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 	touch $(VENV)/.installed $@
 
 # verifiers (Python >= 3.11, heavy dependencies) in its own venv, with stepreward and the
-# environment package of integrations/verifiers; tests/test_verifiers_env.py (slow) uses it.
+# environment package of integrations/verifiers; tests/integrations/test_verifiers_env.py
+# (slow) uses it.
 VF_PYTHON ?= python3.11
 .venv-vf/.installed: pyproject.toml integrations/verifiers/stepreward_execverify/pyproject.toml
 	$(VF_PYTHON) -m venv .venv-vf

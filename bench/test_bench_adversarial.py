@@ -7,7 +7,7 @@ line of a completion is the crafted line, so ``score()`` (literal policy; output
 next-statement and state questions) parses each one; ``extract_code()`` is the first step of
 ``code_reward()``. Items are characters: a linear parser costs the same per character at
 both sizes, so "4 MB vs 320 KB" stays near 1x, where a quadratic one would fall to ~0.08x
-(12.5x the input). ``tests/test_scoring.py`` holds the same property in CI by ratio.
+(12.5x the input). ``tests/scoring/test_scoring.py`` holds the same property in CI by ratio.
 """
 
 from __future__ import annotations

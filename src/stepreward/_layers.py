@@ -1,10 +1,11 @@
 """The package's layers, lowest first: the one place that states which module may import which.
 
 A module may import modules of its own layer and of the layers below it, never one above, and
-no two modules may import each other, directly or around a loop. ``tests/test_layers.py``
-checks every import in ``src/stepreward`` against this table: module-level imports, imports
-inside functions and under ``TYPE_CHECKING``, relative imports, and the package ``__init__``
-that importing a submodule runs. ``docs/architecture.md`` says what each layer owns.
+no two modules may import each other, directly or around a loop.
+``tests/package/test_layers.py`` checks every import in ``src/stepreward`` against this table:
+module-level imports, imports inside functions and under ``TYPE_CHECKING``, relative imports,
+and the package ``__init__`` that importing a submodule runs. ``docs/architecture.md`` says
+what each layer owns.
 
 A name covers the module or package of that name and everything under it. The root package
 ``stepreward`` covers only its own ``__init__``: the lazy facade of public names, at the top,

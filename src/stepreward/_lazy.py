@@ -5,9 +5,9 @@ costs nothing until a name is used, and so that the sandbox template, which star
 site-packages, can import the task-side modules of a package without loading its trainer-side
 ones (pydantic, psutil). Standard library only.
 
-The mapping is written as ``{module: [names]}``; ``tests/test_layers.py`` reads its module
-names as imports of the package, so a lazy export is checked against the layers like any
-other import.
+The mapping is written as ``{module: [names]}``; ``tests/package/test_layers.py`` reads its
+module names as imports of the package, so a lazy export is checked against the layers like
+any other import.
 
 Example:
     >>> import types

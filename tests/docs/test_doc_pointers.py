@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 METHOD = ROOT / "docs" / "method.md"
 CODE = re.compile(r"(?<![\w/#-])([WB])-(\d+)\b")
 LINK = re.compile(r"\]\(([^)#\s]*\.md)?(?:#([\w-]+))?\)")

@@ -169,7 +169,7 @@ def test_recipe_flags_parse_with_openrlhf(script: str) -> None:
     import subprocess
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     out = subprocess.run(["bash", str(root / "integrations" / "openrlhf" / script)],
                          env={**os.environ, "PRINT_ARGS": "1", "REWARD_URL": reward_file_path()},
                          capture_output=True, text=True, check=True).stdout

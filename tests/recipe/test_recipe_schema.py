@@ -11,7 +11,7 @@ import yaml
 
 from stepreward.recipe import validate_recipe_config
 
-CONFIGS = Path(__file__).resolve().parents[1] / "integrations" / "trl"
+CONFIGS = Path(__file__).resolve().parents[2] / "integrations" / "trl"
 
 
 @pytest.mark.parametrize("name", ["tiny-cpu.yaml", "single-gpu.yaml", "paper-7b.yaml"])

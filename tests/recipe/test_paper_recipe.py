@@ -31,7 +31,7 @@ from stepreward.recipe import (
 )
 from stepreward.types import CodeTask, TestCase
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TRL_DIR = ROOT / "integrations" / "trl"
 OPENRLHF_DIR = ROOT / "integrations" / "openrlhf"
 VERL_DIR = ROOT / "integrations" / "verl"

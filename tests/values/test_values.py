@@ -35,7 +35,7 @@ from stepreward.values import (
     values_equal,
 )
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 NAN = float("nan")
 INF = float("inf")
 

@@ -38,7 +38,7 @@ def test_doctests() -> None:
     results = [doctest.testmod(importlib.import_module(f"stepreward.codegen.{name}"))
                for name in names]
     assert sum(r.failed for r in results) == 0
-    # The method's stage-2 reward is a preset: its doctests run in tests/test_rewards.py.
+    # The method's stage-2 reward is a preset: its doctests run in tests/rewards/test_rewards.py.
     assert sum(r.attempted for r in results) >= 11
 
 

@@ -26,7 +26,7 @@ from stepreward.recipe.training import (
 )
 from stepreward.synth._backends import repeating_tail
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMOLLM2 = Path(os.environ.get("STEPREWARD_SMOLLM2", ROOT / "models" / "smollm2"))
 
 

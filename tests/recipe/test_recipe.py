@@ -18,7 +18,7 @@ from stepreward.recipe import easy_code_tasks, eval_table, run_recipe, short_ans
 from stepreward.scoring import score
 from stepreward.types import Question, Sample
 
-TRL_DIR = Path(__file__).resolve().parents[1] / "integrations" / "trl"
+TRL_DIR = Path(__file__).resolve().parents[2] / "integrations" / "trl"
 CONFIG = TRL_DIR / "tiny-cpu.yaml"
 
 

@@ -211,7 +211,7 @@ def test_recipe_data_stage_applies_the_configured_bounds(models: str, tmp_path: 
 
     from stepreward.recipe import dataset_options, run_recipe
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     cfg = yaml.safe_load((root / "integrations" / "trl" / "tiny-cpu.yaml").read_text())
     cfg["data"].update(n=12, sft=2, levels=[1, 2], validation_fraction=0.0, input_share=0.25,
                        difficulty={"endpoint": models, "model": "policy", "n": 10,

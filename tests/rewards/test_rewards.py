@@ -334,7 +334,7 @@ def test_doctests(module: str) -> None:
 def test_docs_list_every_preset_and_metric() -> None:
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "scoring.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "scoring.md").read_text()
     presets = doc.split("### Presets", 1)[1].split("### Metrics", 1)[0]
     rows = {line.split("|")[1].strip().strip("`"): line.split("|")[4]
             for line in presets.splitlines() if line.startswith("| `")}

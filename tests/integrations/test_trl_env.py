@@ -393,7 +393,7 @@ def test_docs_example_runs_as_written(tmp_path: Path) -> None:
     import os
     import re
 
-    text = (Path(__file__).resolve().parents[1] / "docs" / "trl-environments.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "trl-environments.md").read_text()
     env_example, tool_example = re.findall(r"```python\n(.*?)```", text, re.DOTALL)[:2]
     old = os.getcwd()
     os.chdir(tmp_path)  # its runs/ folders land here

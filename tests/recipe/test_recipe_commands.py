@@ -15,7 +15,7 @@ import yaml
 
 from stepreward.recipe import AblationConfig, load_ablation
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TRL_DIR = ROOT / "integrations" / "trl"
 OLD = ("recipe", "paper", "ablation", "recipe_schema", "tiny", "models")
 

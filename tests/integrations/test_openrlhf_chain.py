@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "integrations" / "openrlhf"
+SCRIPTS = Path(__file__).resolve().parents[2] / "integrations" / "openrlhf"
 
 
 def _flags(script: str) -> dict[str, str]:

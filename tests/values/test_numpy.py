@@ -36,7 +36,7 @@ from stepreward.values import (
 np = pytest.importorskip("numpy")
 hnp = pytest.importorskip("hypothesis.extra.numpy")
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 PROGRAM = textwrap.dedent("""\
     import numpy as np

@@ -556,7 +556,7 @@ def test_site_packages_is_not_readable_in_a_non_editable_install(tmp_path: Path)
     import sys
     import sysconfig
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
@@ -693,7 +693,7 @@ def test_a_venv_inside_a_closed_directory_serves_tasks() -> None:
     import sysconfig
     import tempfile
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     closed = Path(tempfile.mkdtemp(prefix="closed-venv-"))
     try:
         assert stat.S_IMODE(os.stat(closed).st_mode) == 0o700

@@ -18,7 +18,7 @@ import pytest
 
 from stepreward._layers import LAYERS, ROOT, layer_of
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 Layers = tuple[tuple[str, tuple[str, ...]], ...]
 

@@ -16,7 +16,7 @@ import pytest
 import stepreward._lazy as lazy_module
 from stepreward._lazy import lazy_exports
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def _lazy_packages() -> dict[str, dict[str, str]]:

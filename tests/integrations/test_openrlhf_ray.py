@@ -18,7 +18,7 @@ import stepreward as sr
 pytest.importorskip("openrlhf.utils.agent")
 ray = pytest.importorskip("ray")
 
-STUBS = str(Path(__file__).resolve().parent / "stubs")
+STUBS = str(Path(__file__).resolve().parents[1] / "stubs")
 PROMPT = "<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n"
 
 

@@ -29,7 +29,7 @@ from stepreward.integrations.tasks import (
 )
 from stepreward.types import Sample
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("STEPREWARD_VF_VENV", ROOT / ".venv-vf"))
 SEED = 11
 N_TASKS = 8

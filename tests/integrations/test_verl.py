@@ -29,7 +29,7 @@ from stepreward.integrations.verl import (
 from stepreward.rewards import METRIC_KEYS, reward_for
 from stepreward.rows import code_task_rows, sample_rows
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VERL_DIR = ROOT / "integrations" / "verl"
 PROGRAMS = [
     ("def f(xs):\n    out = []\n    for x in xs:\n        if x % 2:\n            out.append(x)\n"

@@ -120,7 +120,7 @@ def test_informative_group_filter_with_the_real_model(tiny_model: Path, tmp_path
     assert KEY_COLUMN == "curriculum_id"
 
 
-CONFIG = Path(__file__).resolve().parents[1] / "integrations" / "trl" / "tiny-cpu.yaml"
+CONFIG = Path(__file__).resolve().parents[2] / "integrations" / "trl" / "tiny-cpu.yaml"
 
 
 def test_recipe_stage1_curriculum_option(tmp_path: Path) -> None:

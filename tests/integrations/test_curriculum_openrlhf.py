@@ -29,7 +29,7 @@ from stepreward.integrations.openrlhf.curriculum import (  # noqa: E402
     install,
 )
 
-STUBS = str(Path(__file__).resolve().parent / "stubs")
+STUBS = str(Path(__file__).resolve().parents[1] / "stubs")
 STUB_PACKAGES = {p.name for p in Path(STUBS).iterdir() if p.is_dir()}
 
 

@@ -21,7 +21,7 @@ from stepreward.eval._tasks import _lcb_tests, load_livecodebench
 from stepreward.questions import build_sample
 from stepreward.scoring import score
 
-FIX = Path(__file__).parent / "fixtures" / "eval"
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "eval"
 EXE = [sys.executable, "-m", "stepreward.cli", "eval"]
 
 
