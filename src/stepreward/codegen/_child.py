@@ -16,7 +16,7 @@ import types
 from typing import Any
 
 from stepreward import values as V
-from stepreward.sandbox._template import report_progress
+from stepreward.sandbox._task import report_progress
 
 MAX_STDOUT = 1 << 20
 
@@ -67,7 +67,7 @@ def _load_within(code: str, timeout: float) -> tuple[dict[str, Any] | None, str 
     global _give_up
 
     def give_up() -> None:
-        from stepreward.sandbox._template import report_and_exit
+        from stepreward.sandbox._task import report_and_exit
 
         report_and_exit({"status": "load_error", "reason": "loading the code timed out"})
 
@@ -203,7 +203,7 @@ def run_call_tests(payload: dict[str, Any]) -> dict[str, Any]:
     cases = payload["cases"]
 
     def give_up() -> None:
-        from stepreward.sandbox._template import report_and_exit
+        from stepreward.sandbox._task import report_and_exit
 
         done = [*results, ["timeout"]]
         report_and_exit({"status": "ok",
@@ -256,7 +256,7 @@ def run_io_tests(payload: dict[str, Any]) -> dict[str, Any]:
     caps = payload.get("max_stdout") or [MAX_STDOUT] * len(stdins)
 
     def give_up() -> None:
-        from stepreward.sandbox._template import report_and_exit
+        from stepreward.sandbox._task import report_and_exit
 
         sys.stdin, sys.stdout = real_stdin, real_stdout
         done = [*results, ["timeout", ""]]

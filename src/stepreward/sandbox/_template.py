@@ -15,31 +15,41 @@ import gc
 import importlib
 import json
 import math
-import mmap
 import os
-import resource
 import select
 import signal
-import struct
 import sys
 import tempfile
 import time
-import traceback
-import types
 from typing import Any
 
 from stepreward.sandbox import _isolation as iso
-from stepreward.sandbox._protocol import (
-    RECORD_HEADER,
-    RECORD_MAGIC,
-    ProtocolError,
-    read_json,
-    write_json,
+from stepreward.sandbox._channels import Channel, Spare, parse_record
+from stepreward.sandbox._imports import (
+    SYSTEM_READ_ONLY,
+    NotPreloaded,
+    can_read,
+    import_via_fds,
+    task_import_paths,
 )
+from stepreward.sandbox._protocol import RECORD_HEADER, ProtocolError, read_json, write_json
+from stepreward.sandbox._task import (
+    EXIT_SETUP_FAILED,
+    Quitter,
+    clear_progress,
+    last_progress,
+    open_progress_page,
+    report_and_exit,
+    report_progress,
+    run_task,
+)
+
+__all__ = ["DEFAULT_PRELOAD", "EXEC_RECORD_BYTES", "EXIT_SETUP_FAILED", "Template", "main",
+           "report_and_exit", "report_progress"]
 
 # Modules imported before forking, so tasks get them for free.  Every megabyte the template
 # holds costs each fork about 60 us, so this list is short; any other standard-library module
-# is imported lazily by the task itself, through directory descriptors (see _import_via_fds).
+# is imported lazily by the task itself, through directory descriptors (_imports.import_via_fds).
 DEFAULT_PRELOAD = (
     "abc", "bisect", "cmath", "collections", "collections.abc", "copy", "dataclasses",
     "datetime", "enum", "fractions", "functools", "heapq", "io", "itertools", "json", "math",
@@ -48,12 +58,6 @@ DEFAULT_PRELOAD = (
     # stepreward's own task-side modules (standard library only), named, not imported, here.
     "stepreward.values", "stepreward.trace._child", "stepreward.codegen._child",
 )
-
-EXIT_SETUP_FAILED = 121  # the child could not confine itself; never reported as the task's fault
-# Allocated (and touched) in the template, so tasks share it copy-on-write for free; a task
-# that hits MemoryError releases it to have room to report.
-_RESERVE = bytearray(1 << 18)
-_FD_BASE = 100  # import-directory descriptors live from here up in every task
 # What a plain program's record needs: its status and a short error (messages are cut to 2,000
 # characters, which JSON escaping can make six times longer). Only a call's value needs more.
 EXEC_RECORD_BYTES = 64 << 10
@@ -61,88 +65,6 @@ EXEC_RECORD_BYTES = 64 << 10
 # keep the kernel's default (64 KiB).
 _RESULT_PIPE_BYTES = 1 << 20
 _F_SETPIPE_SZ = 1031
-# A page shared by the template and each task it forks: the task writes the monotonic time at
-# which it last made progress (report_progress); the template reads it at its deadlines.
-_PROGRESS_CLOCK = struct.Struct("d")
-_PROGRESS: mmap.mmap | None = None
-# Read-only for tasks besides the import path: shared libraries that extension modules load.
-_SYSTEM_READ_ONLY = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib",
-                     "/etc/ld.so.cache", "/usr/share/zoneinfo", "/etc/localtime")
-
-
-class _Quitter:
-    """``exit()`` and ``quit()``, which ``site`` would define (the template runs with -S)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"Use {self.name}() to exit"
-
-    def __call__(self, code: object = None) -> None:
-        raise SystemExit(code)
-
-
-class _NotPreloaded:
-    """Last meta-path finder in a task: explains why an existing module cannot be imported."""
-
-    @staticmethod
-    def find_spec(name: str, path: object = None, target: object = None) -> None:
-        top = name.partition(".")[0]
-        if top in getattr(sys, "stdlib_module_names", ()):
-            raise ModuleNotFoundError(
-                f"No module named {name!r} in the sandbox: only modules pre-loaded by the "
-                f"template can be imported here (pass Sandbox(preload=[{name!r}]))", name=name)
-
-def _task_import_paths(preload: list[str]) -> list[str]:
-    """What tasks may read to import: the standard library and the pre-loaded packages only.
-
-    Not the directories on ``sys.path`` beyond the standard library: in a normal install the
-    directory stepreward is imported from is site-packages itself, and a task must not read
-    other installed packages (a benchmark's answers, say).
-    """
-    import sysconfig
-
-    paths: list[str] = []
-    for key in ("stdlib", "platstdlib"):
-        try:
-            paths.append(sysconfig.get_path(key))
-        except KeyError:
-            continue
-    std = [os.path.realpath(p) for p in paths]
-    for entry in sys.path:  # the zipped stdlib and lib-dynload, where they live apart
-        real = os.path.realpath(entry) if entry else ""
-        if real and (entry.endswith(".zip") or os.path.basename(real) == "lib-dynload"
-                     or any(real == s or real.startswith(s + os.sep) for s in std)):
-            paths.append(entry)
-    for name in ("stepreward", *preload):
-        module = sys.modules.get(name.partition(".")[0])
-        if module is None:
-            continue
-        package_dirs = getattr(module, "__path__", None)
-        if package_dirs is not None:
-            paths.extend(str(p) for p in package_dirs)
-        elif getattr(module, "__file__", None):
-            paths.append(str(module.__file__))
-    return paths
-
-
-def _can_read(path: str) -> bool:
-    """Whether this process can open ``path`` (a directory: list it) for reading."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | (
-            os.O_DIRECTORY if os.path.isdir(path) else 0))
-    except OSError:
-        return False
-    os.close(fd)
-    return True
-
-
-def _remap(path: str, prefixes: list[str], mapping: dict[str, str]) -> str:
-    for prefix in prefixes:
-        if path == prefix or path.startswith(prefix + os.sep):
-            return mapping[prefix] + path[len(prefix):]
-    return path
 
 
 class _Shutdown(BaseException):
@@ -181,7 +103,7 @@ class Template:
         self.devnull = os.open(os.devnull, os.O_RDWR)
         self.preload_errors: dict[str, str] = {}
         self.current: int | None = None  # pid of the task child in flight
-        self.spare: _Spare | None = None  # the next task's process, forked ahead of time
+        self.spare: Spare | None = None  # the next task's process, forked ahead of time
         self.keep_fds: list[int] = []  # descriptors every task keeps (import directories)
         self.seccomp_filters: dict[bool, bytes] = {}
         self.exposed: list[str] = []  # import paths bound past a closed directory
@@ -223,7 +145,7 @@ class Template:
             if self.has_ipcns:
                 self.layers.append("ipcns")
             # What tasks must be able to read, as it exists before any mount hides a part of it.
-            self.import_paths = [p for p in _task_import_paths(self.cfg.preload)
+            self.import_paths = [p for p in task_import_paths(self.cfg.preload)
                                  if os.path.exists(p)]
             if iso.enter_private_mountns():
                 # The interpreter, stepreward and the pre-loaded packages may live below a
@@ -233,7 +155,7 @@ class Template:
                 if self.cfg.uid is not None:
                     try:
                         self.exposed = iso.expose_paths([
-                            *_task_import_paths(self.cfg.preload),
+                            *task_import_paths(self.cfg.preload),
                             *(p for p in sys.path if p and os.path.isdir(p)),
                             self.cfg.base_dir])
                     except OSError:  # the probe below says what tasks still cannot read
@@ -248,8 +170,7 @@ class Template:
             if self.netns:
                 self.layers.append(self.netns)
             self._probe()
-        global _PROGRESS
-        _PROGRESS = mmap.mmap(-1, mmap.PAGESIZE)
+        open_progress_page()
         self.vm_base = iso.vm_size_bytes()
         # Objects that exist now are never collected in children: no copy-on-write storms.
         gc.collect()
@@ -261,8 +182,8 @@ class Template:
         policy = None
         if abi:
             try:
-                policy = iso.LandlockPolicy(abi, [*_task_import_paths(self.cfg.preload),
-                                                  *_SYSTEM_READ_ONLY],
+                policy = iso.LandlockPolicy(abi, [*task_import_paths(self.cfg.preload),
+                                                  *SYSTEM_READ_ONLY],
                                             [os.devnull], [self.cfg.base_dir])
             except OSError:
                 policy = None
@@ -291,7 +212,7 @@ class Template:
                     except OSError:
                         pass
                 if bits & 1:  # what a task could not read, as the task would read it
-                    blocked = [p for p in import_paths if not _can_read(p)]
+                    blocked = [p for p in import_paths if not can_read(p)]
                     os.write(report_w, json.dumps(blocked[:16]).encode())
                 if iso.seccomp_supported():
                     try:
@@ -317,7 +238,7 @@ class Template:
         if bits & 1:
             self.use_uid = True
             self.layers.append("uid")
-            self._import_via_fds()
+            self.keep_fds = import_via_fds()
         if bits & 2 and policy is not None:
             self.landlock = policy
             self.layers.append(f"landlock-abi{abi}")
@@ -331,34 +252,6 @@ class Template:
             self.ipcns_per_task = True
             self.layers.append("ipcns-per-task")
 
-    def _import_via_fds(self) -> None:
-        """Let unprivileged tasks import modules the template did not pre-load.
-
-        The interpreter's library may sit below a directory the task uid cannot traverse (such
-        as a 0700 home).  A descriptor opened here, by root, names the directory itself, and
-        ``/proc/self/fd/N/...`` resolves through it without traversing its ancestors; Landlock
-        still limits reads to the directory's contents.  Rewriting sys.path and the __path__ of
-        loaded packages here, once, makes every task inherit the working paths.
-        """
-        mapping: dict[str, str] = {}
-        for entry in list(sys.path):
-            if not entry or not os.path.isdir(entry) or entry in mapping:
-                continue
-            fd = os.open(entry, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-            high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, _FD_BASE)
-            os.close(fd)
-            self.keep_fds.append(high)
-            mapping[entry] = f"/proc/self/fd/{high}"
-        if not mapping:
-            return
-        sys.path[:] = [mapping.get(p, p) for p in sys.path]
-        prefixes = sorted(mapping, key=len, reverse=True)
-        for module in list(sys.modules.values()):
-            paths = getattr(module, "__path__", None)
-            if not isinstance(paths, list):
-                continue
-            paths[:] = [_remap(p, prefixes, mapping) for p in paths]
-        sys.path_importer_cache.clear()
 
     # ------------------------------------------------------------------ loop
 
@@ -398,7 +291,7 @@ class Template:
             self._sweep()
             iso.remove_tree(self.cfg.base_dir)
 
-    def _make_spare(self) -> _Spare:
+    def _make_spare(self) -> Spare:
         """Fork a task process and confine it as far as no job is needed; it then waits."""
         # stdout, stderr and the result go through pipes that the template drains while the
         # task runs, keeping at most the job's cap of each: a file would let the task pin its
@@ -418,7 +311,7 @@ class Template:
             in_ro = os.open(f"/proc/self/fd/{in_fd}", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:  # no /proc: the task's stdin stays writable, within RLIMIT_FSIZE
             in_ro = os.dup(in_fd)
-        spare = _Spare(out_r, err_r, res_r, (out_w, err_w, res_w), in_fd, in_ro,
+        spare = Spare(out_r, err_r, res_r, (out_w, err_w, res_w), in_fd, in_ro,
                        work_dir=tempfile.mkdtemp(prefix="t", dir=self.cfg.base_dir))
         if self.use_uid and self.cfg.uid is not None:
             os.chown(spare.work_dir, self.cfg.uid, self.cfg.uid)
@@ -439,7 +332,7 @@ class Template:
         spare.pid = pid
         return spare
 
-    def _release(self, spare: _Spare) -> None:
+    def _release(self, spare: Spare) -> None:
         for fd in (spare.out_fd, spare.err_fd, spare.res_fd, spare.in_fd, spare.in_ro,
                    spare.ctl_w, *spare.writers):
             if fd >= 0:
@@ -449,7 +342,7 @@ class Template:
                     pass
         iso.remove_tree(spare.work_dir)
 
-    def _launch(self, req: dict[str, Any]) -> _Spare:
+    def _launch(self, req: dict[str, Any]) -> Spare:
         """Hand the job to the waiting task process (forking a new one if it is gone)."""
         data = json.dumps(req, separators=(",", ":")).encode("utf-8", "surrogatepass")
         for _ in range(2):
@@ -476,14 +369,13 @@ class Template:
             max_res = min(max_res, EXEC_RECORD_BYTES)
         timeout = float(lim["timeout_s"])
         progress_s = lim.get("progress_timeout_s")
-        if _PROGRESS is not None:
-            _PROGRESS_CLOCK.pack_into(_PROGRESS, 0, 0.0)
+        clear_progress()
         t0 = time.monotonic()
         spare = self._launch(req)
         pid = spare.pid
         self.current = pid
-        channels = {spare.out_fd: _Channel(max_out), spare.err_fd: _Channel(max_out),
-                    spare.res_fd: _Channel(RECORD_HEADER.size + max_res)}
+        channels = {spare.out_fd: Channel(max_out), spare.err_fd: Channel(max_out),
+                    spare.res_fd: Channel(RECORD_HEADER.size + max_res)}
         try:
             pidfd = os.pidfd_open(pid)
         except OSError:
@@ -503,7 +395,7 @@ class Template:
         for fd, channel in channels.items():  # what the task wrote before it ended
             channel.drain(fd)
         out, err, res = (channels[fd] for fd in (spare.out_fd, spare.err_fd, spare.res_fd))
-        record, record_problem = _parse_record(res, max_res)
+        record, record_problem = parse_record(res, max_res)
         self._release(spare)
         header = {
             "id": req["id"],
@@ -521,7 +413,7 @@ class Template:
         }
         return header, (bytes(out.data[:max_out]), bytes(err.data[:max_out]), record or b"")
 
-    def _watch(self, pid: int, pidfd: int, channels: dict[int, _Channel], t0: float,
+    def _watch(self, pid: int, pidfd: int, channels: dict[int, Channel], t0: float,
                timeout: float, progress_s: float | None) -> tuple[bool, bool]:
         """Wait for the task to end, draining its channels; ``(timed_out, overflow)``.
 
@@ -543,9 +435,7 @@ class Template:
             if now >= deadline:
                 return True, False
             if now >= check and progress_s is not None:
-                # Clamped to now: a task cannot claim progress in the future.
-                page = _PROGRESS
-                reported = min(_PROGRESS_CLOCK.unpack_from(page, 0)[0], now) if page else 0.0
+                reported = last_progress(now)
                 if reported <= last:
                     return True, False
                 last = reported
@@ -615,7 +505,7 @@ class Template:
 
     # ------------------------------------------------------------------ the task child
 
-    def _child(self, spare: _Spare, ctl: int) -> None:  # pragma: no cover - child
+    def _child(self, spare: Spare, ctl: int) -> None:  # pragma: no cover - child
         # Everything that does not depend on the job happens before it arrives.
         try:
             os.setsid()
@@ -647,7 +537,7 @@ class Template:
                 "LANG": "C.UTF-8", "PYTHONHASHSEED": str(self.cfg.hash_seed),
             })
             tempfile.tempdir = spare.work_dir
-            sys.meta_path.append(_NotPreloaded)
+            sys.meta_path.append(NotPreloaded)
             chunks = []
             while True:
                 chunk = os.read(ctl, 1 << 16)
@@ -683,181 +573,7 @@ class Template:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
         except BaseException:
             os._exit(EXIT_SETUP_FAILED)
-        _run_task(req)
-
-
-class _Spare:
-    """A forked, confined task process waiting for its job on a pipe, and its channels."""
-
-    __slots__ = ("ctl_w", "err_fd", "in_fd", "in_ro", "out_fd", "pid", "res_fd", "work_dir",
-                 "writers")
-
-    def __init__(self, out_fd: int, err_fd: int, res_fd: int, writers: tuple[int, ...],
-                 in_fd: int, in_ro: int, work_dir: str) -> None:
-        self.out_fd, self.err_fd, self.res_fd = out_fd, err_fd, res_fd  # read ends
-        self.writers = writers  # stdout, stderr, result: the task's ends
-        self.in_fd, self.in_ro = in_fd, in_ro
-        self.work_dir = work_dir
-        self.ctl_w = -1
-        self.pid = -1
-
-
-class _Channel:
-    """What the template keeps of one output channel: the first ``cap + 1`` bytes, and how
-    many bytes it read in all (more than ``cap`` ends the task)."""
-
-    __slots__ = ("cap", "data", "size")
-
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self.data = bytearray()
-        self.size = 0
-
-    def drain(self, fd: int) -> bool:
-        """Read what is there; False at end of file (every writer gone)."""
-        while True:
-            try:
-                chunk = os.read(fd, 1 << 20)
-            except BlockingIOError:
-                return True
-            except OSError:
-                return False
-            if not chunk:
-                return False
-            self.size += len(chunk)
-            room = self.cap + 1 - len(self.data)
-            if room > 0:
-                self.data += chunk[:room]
-            if self.size > self.cap:
-                return True
-
-
-def _parse_record(channel: _Channel, cap: int) -> tuple[bytes | None, str | None]:
-    """The JSON body of the child's single result record, or a reason why there is none."""
-    size = channel.size
-    if size == 0:
-        return None, "missing"
-    if size < RECORD_HEADER.size or size > cap + RECORD_HEADER.size:
-        return None, (f"result channel holds {size} bytes" if size <= channel.cap else
-                      f"result channel holds over the job's limit of {cap} bytes")
-    data = bytes(channel.data)
-    magic, length = RECORD_HEADER.unpack_from(data, 0)
-    if magic != RECORD_MAGIC or RECORD_HEADER.size + length != size:
-        return None, "result channel does not hold exactly one well-formed record"
-    return data[RECORD_HEADER.size:], None
-
-
-# ---------------------------------------------------------------------- code running in the task
-
-
-# Bound at import, before any user code can rebind module attributes.
-_write, _exit_now, _dumps = os.write, os._exit, json.dumps
-_monotonic, _pack_clock = time.monotonic, _PROGRESS_CLOCK.pack_into
-
-
-def report_progress() -> None:
-    """From a ``Sandbox.call`` target: the task is making progress (a test starts, say).
-
-    With ``Limits.progress_timeout_s`` the template kills a task that goes that long without
-    calling this. The task can only claim progress: what it claims is bounded by the job's
-    ``timeout_s`` all the same.
-    """
-    page = _PROGRESS
-    if page is not None:  # pragma: no cover - runs in the task
-        _pack_clock(page, 0, _monotonic())
-
-
-def _run_task(req: dict[str, Any]) -> None:  # pragma: no cover - child
-    # The template's stream objects were set up by main() and are empty; fds 0-2 now point
-    # at this task's own files, so the same objects serve the task.
-    stderr = sys.stderr
-    sys.argv = ["<sandbox>"]
-    record: dict[str, Any] = {"status": "ok"}
-    try:
-        if req["op"] == "exec":
-            main = types.ModuleType("__main__")
-            main.__dict__["__builtins__"] = builtins
-            sys.modules["__main__"] = main
-            code = compile(req["code"], "<sandbox>", "exec", dont_inherit=True)
-            exec(code, main.__dict__)
-        else:
-            module_name, _, func_name = req["target"].partition(":")
-            func = getattr(importlib.import_module(module_name), func_name)
-            record["value"] = func(req.get("payload"))
-    except SystemExit as exc:
-        if exc.code not in (None, 0):
-            record = {"status": "error", "error_type": "SystemExit",
-                      "error_message": _safe_str(exc.code)}
-            if not isinstance(exc.code, int):
-                _print_safely(stderr, _safe_str(exc.code))
-    except MemoryError:
-        _RESERVE.clear()  # hand the template's reserve back to the allocator for the reporter
-        gc.collect()
-        record = {"status": "memory", "error_type": "MemoryError", "error_message": ""}
-    except BaseException as exc:
-        record = {"status": "error", "error_type": type(exc).__name__,
-                  "error_message": _safe_str(exc)}
-        try:
-            traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next
-                                      if exc.__traceback__ else None, file=stderr)
-        except BaseException:
-            pass
-    _report(record, stderr)
-
-
-def report_and_exit(value: Any) -> None:
-    """From a ``Sandbox.call`` target: end the task now with ``value`` as its result.
-
-    For targets that must finish even if user code they run would swallow an exception
-    (a tracer that hits its step cap, say).
-    """
-    _report({"status": "ok", "value": value}, sys.stderr)  # pragma: no cover - child
-
-
-def _report(record: dict[str, Any], stderr: Any) -> None:  # pragma: no cover - child
-    for stream in (sys.stdout, sys.stderr, sys.__stdout__, stderr):
-        try:
-            stream.flush()  # type: ignore[union-attr]
-        except BaseException:
-            pass
-    try:
-        body = _OK_BODY if record == _OK_RECORD else _dumps(
-            record, separators=(",", ":"), default=repr).encode("utf-8", "surrogatepass")
-    except BaseException as exc:
-        body = _dumps({"status": "error", "error_type": "ResultNotSerializable",
-                       "error_message": _safe_str(exc)}).encode()
-    try:
-        hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
-        resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
-    except BaseException:
-        pass
-    data = RECORD_HEADER.pack(RECORD_MAGIC, len(body)) + body
-    try:
-        while data:
-            n = _write(3, data)
-            data = data[n:]
-    except BaseException:
-        _exit_now(EXIT_SETUP_FAILED + 1)
-    _exit_now(0)
-
-
-_OK_RECORD = {"status": "ok"}
-_OK_BODY = b'{"status":"ok"}'
-
-
-def _safe_str(obj: object) -> str:
-    try:
-        text = str(obj)
-    except BaseException:
-        return f"<unprintable {type(obj).__name__}>"
-    return text if len(text) <= 2000 else text[:2000] + "..."
-
-
-def _print_safely(stream: Any, text: str) -> None:
-    try:
-        print(text, file=stream)
-    except BaseException:
-        pass
+        run_task(req)
 
 
 def main() -> None:
@@ -884,7 +600,7 @@ def main() -> None:
         sys.path.remove("")
     for name in ("exit", "quit"):
         if not hasattr(builtins, name):
-            setattr(builtins, name, _Quitter(name))
+            setattr(builtins, name, Quitter(name))
     iso.set_pdeathsig(signal.SIGKILL)
     hello = read_json(req_fd)
     template = Template(_Config(hello), req_fd, resp_fd)

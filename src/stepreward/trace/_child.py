@@ -226,7 +226,7 @@ def _compile_call(call: str) -> tuple[types.CodeType, bool]:
 
 def run_trace(payload: dict[str, Any]) -> dict[str, Any]:
     """Sandbox entry point: trace ``payload["call"]`` over ``payload["source"]``."""
-    from stepreward.sandbox._template import report_and_exit
+    from stepreward.sandbox._task import report_and_exit
 
     source: str = payload["source"]
     call: str = payload["call"]
