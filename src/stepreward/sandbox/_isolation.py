@@ -1,4 +1,5 @@
-"""Kernel isolation primitives for sandbox tasks: rlimits, uid drop, Landlock, seccomp, netns.
+"""Kernel isolation primitives for sandbox tasks: rlimits, uid drop, namespaces, mounts; and
+Landlock (``_landlock``) and seccomp (``_seccomp``), re-exported here.
 
 Standard library only: this module is imported inside the template process, which runs with
 ``-S`` (no site-packages) and must stay small so that forking it stays cheap.
@@ -7,23 +8,33 @@ Standard library only: this module is imported inside the template process, whic
 from __future__ import annotations
 
 import ctypes
-import errno
 import os
 import resource
-import struct
 from collections.abc import Iterable
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
-_libc.prctl.restype = ctypes.c_int
-_libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
+from stepreward.sandbox._landlock import LandlockPolicy, landlock_abi
+from stepreward.sandbox._seccomp import (
+    IPC_SYSCALLS,
+    MEMFD_SYSCALLS,
+    PID_PLACEHOLDER,
+    build_seccomp_filter,
+    install_seccomp,
+    patch_pid,
+    seccomp_supported,
+)
+from stepreward.sandbox._syscalls import check, libc
+
+__all__ = ["IPC_SYSCALLS", "MEMFD_SYSCALLS", "PID_PLACEHOLDER", "LandlockPolicy", "apply_rlimits",
+           "build_seccomp_filter", "close_fds_except", "closed_ancestor", "direct_children",
+           "drop_privileges", "enter_empty_netns", "enter_private_ipcns", "enter_private_mountns",
+           "expose_paths", "install_seccomp", "landlock_abi", "mount_private_tmpfs", "mount_tmpfs",
+           "patch_pid", "prctl", "remove_tree", "seccomp_supported", "set_child_subreaper",
+           "set_dumpable", "set_no_new_privs", "set_pdeathsig", "vm_size_bytes"]
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
-PR_SET_SECCOMP = 22
-SECCOMP_MODE_FILTER = 2
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 CLONE_NEWIPC = 0x08000000
@@ -34,21 +45,10 @@ MS_NOEXEC = 8
 MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
-CLONE_THREAD = 0x00010000
-
-_MACHINE = os.uname().machine
-
-
-def _check(ret: int, what: str) -> int:
-    if ret < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-    return ret
-
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
     """Call prctl(2); raise OSError on failure."""
-    return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), f"prctl({option})")
+    return check(libc.prctl(option, arg2, arg3, arg4, arg5), f"prctl({option})")
 
 
 def set_pdeathsig(sig: int) -> None:
@@ -87,7 +87,7 @@ def enter_empty_netns() -> str | None:
 
     Returns the way it was done ("netns" as root, "userns+netns" otherwise) or None.
     """
-    unshare = _libc.unshare
+    unshare = libc.unshare
     unshare.argtypes = [ctypes.c_int]
     if os.geteuid() == 0 and unshare(CLONE_NEWNET) == 0:
         return "netns"
@@ -109,7 +109,7 @@ def enter_empty_netns() -> str | None:
 
 
 def _unshare(flags: int) -> bool:
-    unshare = _libc.unshare
+    unshare = libc.unshare
     unshare.argtypes = [ctypes.c_int]
     return bool(unshare(flags) == 0)
 
@@ -125,7 +125,7 @@ def enter_private_ipcns() -> bool:
 
 def _mount(source: bytes | None, target: str, fstype: bytes | None, flags: int,
            options: bytes | None) -> bool:
-    mount = _libc.mount
+    mount = libc.mount
     mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                       ctypes.c_char_p]
     return bool(mount(source, os.fsencode(target), fstype, flags, options) == 0)
@@ -225,7 +225,7 @@ def expose_paths(paths: Iterable[str]) -> list[str]:
 
 
 def _umount_detach(path: str) -> None:
-    umount2 = _libc.umount2
+    umount2 = libc.umount2
     umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
     umount2(os.fsencode(path), 2)  # MNT_DETACH
 
@@ -350,285 +350,6 @@ def drop_privileges(uid: int, gid: int) -> None:
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
-
-
-# --------------------------------------------------------------------------- landlock
-
-_SYS_LANDLOCK_CREATE_RULESET = 444
-_SYS_LANDLOCK_ADD_RULE = 445
-_SYS_LANDLOCK_RESTRICT_SELF = 446
-_LANDLOCK_CREATE_RULESET_VERSION = 1
-_LANDLOCK_RULE_PATH_BENEATH = 1
-
-_FS_EXECUTE = 1 << 0
-_FS_WRITE_FILE = 1 << 1
-_FS_READ_FILE = 1 << 2
-_FS_READ_DIR = 1 << 3
-_FS_REMOVE_DIR = 1 << 4
-_FS_REMOVE_FILE = 1 << 5
-_FS_MAKE_CHAR = 1 << 6
-_FS_MAKE_DIR = 1 << 7
-_FS_MAKE_REG = 1 << 8
-_FS_MAKE_SOCK = 1 << 9
-_FS_MAKE_FIFO = 1 << 10
-_FS_MAKE_BLOCK = 1 << 11
-_FS_MAKE_SYM = 1 << 12
-_FS_REFER = 1 << 13  # ABI 2
-_FS_TRUNCATE = 1 << 14  # ABI 3
-_FS_IOCTL_DEV = 1 << 15  # ABI 5
-_NET_BIND_TCP = 1 << 0  # ABI 4
-_NET_CONNECT_TCP = 1 << 1
-_SCOPE_ABSTRACT_UNIX = 1 << 0  # ABI 6
-_SCOPE_SIGNAL = 1 << 1
-
-
-def landlock_abi() -> int:
-    """The Landlock ABI version of this kernel, 0 when unavailable."""
-    ret = _libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0),
-                        ctypes.c_uint32(_LANDLOCK_CREATE_RULESET_VERSION))
-    return int(ret) if ret > 0 else 0
-
-
-def _fs_access_for_abi(abi: int) -> int:
-    access = (1 << 13) - 1
-    if abi >= 2:
-        access |= _FS_REFER
-    if abi >= 3:
-        access |= _FS_TRUNCATE
-    if abi >= 5:
-        access |= _FS_IOCTL_DEV
-    return access
-
-
-class LandlockPolicy:
-    """A Landlock ruleset built once (in the template) and applied by each task child.
-
-    Tasks may read beneath ``read_only``, read and write ``read_write_files``, and do anything
-    but execute or make devices beneath ``read_write_dirs`` (the template's own directory for
-    task work dirs, which only ever holds the one task running).  TCP bind/connect and, from
-    ABI 6, signals and abstract unix sockets outside the domain are denied.
-    """
-
-    def __init__(self, abi: int, read_only: Iterable[str], read_write_files: Iterable[str],
-                 read_write_dirs: Iterable[str]) -> None:
-        self.abi = abi
-        self.handled_fs = _fs_access_for_abi(abi)
-        attr_bytes = self._attr()
-        attr = ctypes.create_string_buffer(attr_bytes, len(attr_bytes))
-        self.ruleset_fd = _check(_libc.syscall(
-            _SYS_LANDLOCK_CREATE_RULESET, attr, ctypes.c_size_t(len(attr_bytes)),
-            ctypes.c_uint32(0)), "landlock_create_ruleset")
-        os.set_inheritable(self.ruleset_fd, False)
-        seen: set[str] = set()
-        for path in read_only:
-            real = os.path.realpath(path)
-            if real in seen or not os.path.exists(real):
-                continue
-            seen.add(real)
-            is_dir = os.path.isdir(real)
-            self._add(_FS_READ_FILE | (_FS_READ_DIR if is_dir else 0), real)
-        for path in read_write_files:
-            if os.path.exists(path):
-                self._add(_FS_READ_FILE | _FS_WRITE_FILE, path)
-        for path in read_write_dirs:
-            self._add(self.handled_fs & ~(_FS_MAKE_CHAR | _FS_MAKE_BLOCK | _FS_EXECUTE
-                                          | _FS_IOCTL_DEV), path)
-
-    def _attr(self) -> bytes:
-        fields = [self.handled_fs]
-        if self.abi >= 4:
-            fields.append(_NET_BIND_TCP | _NET_CONNECT_TCP)
-        if self.abi >= 6:
-            fields.append(_SCOPE_ABSTRACT_UNIX | _SCOPE_SIGNAL)
-        return struct.pack(f"={len(fields)}Q", *fields)
-
-    def _add(self, access: int, path: str) -> None:
-        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-        try:
-            rule = ctypes.create_string_buffer(struct.pack("=Qi", access & self.handled_fs, fd),
-                                               12)
-            _check(_libc.syscall(_SYS_LANDLOCK_ADD_RULE, ctypes.c_int(self.ruleset_fd),
-                                 ctypes.c_int(_LANDLOCK_RULE_PATH_BENEATH), rule,
-                                 ctypes.c_uint32(0)), f"landlock_add_rule({path})")
-        finally:
-            os.close(fd)
-
-    def restrict(self) -> None:
-        """Confine the calling process (and its future children) to this ruleset."""
-        _check(_libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(self.ruleset_fd),
-                             ctypes.c_uint32(0)), "landlock_restrict_self")
-
-
-# --------------------------------------------------------------------------- seccomp
-
-_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
-# Syscall numbers per architecture.  Process creation, exec, tracing, sockets, namespaces and
-# kernel-attack-surface calls are denied; signals may only target the task itself.
-_NR: dict[str, dict[str, int]] = {
-    "x86_64": {
-        "socket": 41, "connect": 42, "bind": 49, "clone": 56, "fork": 57, "vfork": 58,
-        "execve": 59, "kill": 62, "ptrace": 101, "rt_sigqueueinfo": 129, "personality": 135,
-        "pivot_root": 155, "chroot": 161, "acct": 163, "mount": 165, "umount2": 166,
-        "swapon": 167, "swapoff": 168, "reboot": 169, "init_module": 175, "delete_module": 176,
-        "tkill": 200, "tgkill": 234, "kexec_load": 246, "add_key": 248, "request_key": 249,
-        "keyctl": 250, "unshare": 272, "rt_tgsigqueueinfo": 297, "perf_event_open": 298,
-        "name_to_handle_at": 303, "open_by_handle_at": 304, "setns": 308,
-        "process_vm_readv": 310, "process_vm_writev": 311, "finit_module": 313,
-        "execveat": 322, "bpf": 321, "userfaultfd": 323, "pidfd_send_signal": 424,
-        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "clone3": 435,
-        "pidfd_getfd": 438,
-        # SysV IPC, POSIX message queues and memfds: shared or pinned memory outside RLIMIT_AS.
-        "shmget": 29, "shmat": 30, "shmctl": 31, "semget": 64, "semop": 65, "semctl": 66,
-        "shmdt": 67, "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71,
-        "semtimedop": 220, "mq_open": 240, "mq_unlink": 241, "mq_timedsend": 242,
-        "mq_timedreceive": 243, "mq_notify": 244, "mq_getsetattr": 245, "memfd_create": 319,
-        "memfd_secret": 447,
-    },
-    "aarch64": {
-        "socket": 198, "connect": 203, "bind": 200, "clone": 220, "execve": 221, "kill": 129,
-        "ptrace": 117, "rt_sigqueueinfo": 138, "personality": 92, "pivot_root": 41,
-        "chroot": 51, "acct": 89, "mount": 40, "umount2": 39, "swapon": 224, "swapoff": 225,
-        "reboot": 142, "init_module": 105, "delete_module": 106, "tkill": 130, "tgkill": 131,
-        "kexec_load": 104, "add_key": 217, "request_key": 218, "keyctl": 219, "unshare": 97,
-        "rt_tgsigqueueinfo": 240, "perf_event_open": 241, "name_to_handle_at": 264,
-        "open_by_handle_at": 265, "setns": 268, "process_vm_readv": 270,
-        "process_vm_writev": 271, "finit_module": 273, "execveat": 281, "bpf": 280,
-        "userfaultfd": 282, "pidfd_send_signal": 424, "io_uring_setup": 425,
-        "io_uring_enter": 426, "io_uring_register": 427, "clone3": 435, "pidfd_getfd": 438,
-        "mq_open": 180, "mq_unlink": 181, "mq_timedsend": 182, "mq_timedreceive": 183,
-        "mq_notify": 184, "mq_getsetattr": 185, "msgget": 186, "msgctl": 187, "msgrcv": 188,
-        "msgsnd": 189, "semget": 190, "semctl": 191, "semtimedop": 192, "semop": 193,
-        "shmget": 194, "shmctl": 195, "shmat": 196, "shmdt": 197, "memfd_create": 279,
-        "memfd_secret": 447,
-    },
-}
-_ALWAYS_DENIED = (
-    "ptrace", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "tkill", "personality", "pivot_root",
-    "chroot", "acct", "mount", "umount2", "swapon", "swapoff", "reboot", "init_module",
-    "delete_module", "finit_module", "kexec_load", "add_key", "request_key", "keyctl",
-    "unshare", "setns", "perf_event_open", "name_to_handle_at", "open_by_handle_at",
-    "process_vm_readv", "process_vm_writev", "bpf", "userfaultfd", "pidfd_send_signal",
-    "io_uring_setup", "io_uring_enter", "io_uring_register", "pidfd_getfd", "execve",
-    "execveat", "socket", "connect", "bind",
-)
-# Denied as well; listed apart because Sandbox.isolation names them as layers of their own.
-IPC_SYSCALLS = (
-    "shmget", "shmat", "shmctl", "shmdt", "semget", "semop", "semctl", "semtimedop",
-    "msgget", "msgsnd", "msgrcv", "msgctl", "mq_open", "mq_unlink", "mq_timedsend",
-    "mq_timedreceive", "mq_notify", "mq_getsetattr",
-)
-MEMFD_SYSCALLS = ("memfd_create", "memfd_secret")
-
-_BPF_LD_W_ABS = 0x20
-_BPF_JEQ_K = 0x15
-_BPF_JGE_K = 0x35
-_BPF_JSET_K = 0x45
-_BPF_RET_K = 0x06
-_RET_ALLOW = 0x7FFF0000
-_RET_KILL_PROCESS = 0x80000000
-_RET_ERRNO = 0x00050000
-_OFF_NR = 0
-_OFF_ARCH = 4
-_OFF_ARG0_LO = 16  # little-endian low word of args[0]
-
-
-def seccomp_supported() -> bool:
-    return _MACHINE in _NR and _MACHINE in _AUDIT_ARCH
-
-
-class _Asm:
-    """A tiny BPF assembler with forward labels (jump offsets are resolved at the end)."""
-
-    def __init__(self) -> None:
-        self.ins: list[tuple[int, object, object, int]] = []
-
-    def op(self, code: int, k: int, jt: object = 0, jf: object = 0) -> None:
-        self.ins.append((code, jt, jf, k))
-
-    def label(self) -> int:
-        return len(self.ins)
-
-    def assemble(self, labels: dict[str, int]) -> bytes:
-        out = bytearray()
-        for i, (code, jt, jf, k) in enumerate(self.ins):
-            def rel(target: object, i: int = i) -> int:
-                if isinstance(target, str):
-                    off = labels[target] - i - 1
-                    if not 0 <= off < 256:
-                        raise ValueError("seccomp jump out of range")
-                    return off
-                assert isinstance(target, int)
-                return target
-            out += struct.pack("=HBBI", code, rel(jt), rel(jf), k & 0xFFFFFFFF)
-        return bytes(out)
-
-
-PID_PLACEHOLDER = 0x7EADBEEF
-
-
-def build_seccomp_filter(pid: int, *, allow_fork: bool) -> bytes:
-    """Compile the task's seccomp program for the process ``pid``.
-
-    Pass :data:`PID_PLACEHOLDER` to build once and :func:`patch_pid` per task.
-    """
-    nr = _NR[_MACHINE]
-    a = _Asm()
-    labels: dict[str, int] = {}
-    eperm = _RET_ERRNO | errno.EPERM
-    a.op(_BPF_LD_W_ABS, _OFF_ARCH)
-    a.op(_BPF_JEQ_K, _AUDIT_ARCH[_MACHINE], 0, "kill")
-    a.op(_BPF_LD_W_ABS, _OFF_NR)
-    if _MACHINE == "x86_64":
-        a.op(_BPF_JGE_K, 0x40000000, "kill", 0)  # x32 ABI aliases
-    for name in (*_ALWAYS_DENIED, *IPC_SYSCALLS, *MEMFD_SYSCALLS):
-        if name in nr:
-            a.op(_BPF_JEQ_K, nr[name], "eperm", 0)
-    # glibc falls back from clone3 to clone on ENOSYS, where flags can be inspected.
-    a.op(_BPF_JEQ_K, nr["clone3"], "enosys", 0)
-    if not allow_fork:
-        for name in ("fork", "vfork"):
-            if name in nr:
-                a.op(_BPF_JEQ_K, nr[name], "eperm", 0)
-        a.op(_BPF_JEQ_K, nr["clone"], "clone", 0)
-    a.op(_BPF_JEQ_K, nr["kill"], "kill_call", 0)
-    a.op(_BPF_JEQ_K, nr["tgkill"], "tgkill_call", 0)
-    a.op(_BPF_RET_K, _RET_ALLOW)
-    labels["clone"] = a.label()
-    a.op(_BPF_LD_W_ABS, _OFF_ARG0_LO)
-    a.op(_BPF_JSET_K, CLONE_THREAD, "allow", "eperm")
-    labels["kill_call"] = a.label()
-    a.op(_BPF_LD_W_ABS, _OFF_ARG0_LO)
-    a.op(_BPF_JEQ_K, pid, "allow", 0)
-    a.op(_BPF_JEQ_K, 0, "allow", "eperm")  # 0 = own process group; the task leads its own
-    labels["tgkill_call"] = a.label()
-    a.op(_BPF_LD_W_ABS, _OFF_ARG0_LO)
-    a.op(_BPF_JEQ_K, pid, "allow", "eperm")
-    labels["allow"] = a.label()
-    a.op(_BPF_RET_K, _RET_ALLOW)
-    labels["eperm"] = a.label()
-    a.op(_BPF_RET_K, eperm)
-    labels["enosys"] = a.label()
-    a.op(_BPF_RET_K, _RET_ERRNO | errno.ENOSYS)
-    labels["kill"] = a.label()
-    a.op(_BPF_RET_K, _RET_KILL_PROCESS)
-    return a.assemble(labels)
-
-
-def patch_pid(program: bytes, pid: int) -> bytes:
-    """Substitute the real pid into a filter built with :data:`PID_PLACEHOLDER`."""
-    return program.replace(struct.pack("=I", PID_PLACEHOLDER), struct.pack("=I", pid))
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-
-def install_seccomp(program: bytes) -> None:
-    """Install a compiled filter on this (single-threaded) process; needs no_new_privs."""
-    buf = ctypes.create_string_buffer(program, len(program))
-    prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0),
-           "seccomp")
 
 
 # --------------------------------------------------------------------------- helpers
