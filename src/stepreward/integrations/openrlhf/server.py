@@ -34,100 +34,32 @@ import asyncio
 import json
 import logging
 import math
-import resource
 import signal
 import socket
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from stepreward.integrations.openrlhf import EXTRA_LOG_KEYS, extract_response, score_response
+from stepreward.integrations.openrlhf._batch import parse_batch
+from stepreward.integrations.openrlhf._connections import (
+    ACCEPT_BURST,
+    LINGERING,
+    MAX_CONNECTIONS,
+    RESERVED_FDS,
+    JsonLogs,
+    Refusal,
+    raise_descriptor_limit,
+)
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["RewardServer", "serve"]
+__all__ = ["RewardServer", "parse_batch", "serve"]
 
 log = logging.getLogger("stepreward.serve")
-
-
-class _Json(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        data = {"time": round(record.created, 3), "level": record.levelname,
-                "event": record.getMessage()}
-        data.update(getattr(record, "fields", {}))
-        if record.exc_info and record.exc_info[1] is not None:
-            # One line per event: the exception, not its traceback (clients can send junk
-            # at will; a log that grows by a traceback per bad request is its own attack).
-            exc = record.exc_info[1]
-            data["error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-        return json.dumps(data)
-
-
-# Descriptors kept free of connections: the sandbox's pipes, scoring, logs (256); the sockets
-# asyncio accepts in one go before any of them is counted (_ACCEPT_BURST); refusals waiting for
-# their client to read the 503 (_LINGERING, the rest are closed at once).
-_RESERVED_FDS = 256
-_ACCEPT_BURST = 128
-_LINGERING = 64
-_MAX_CONNECTIONS = 10_000
-
-
-def _raise_descriptor_limit() -> int:
-    """Raise the soft RLIMIT_NOFILE to the hard one; the soft limit now in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError):
-            pass
-    return int(soft) if soft != resource.RLIM_INFINITY else 1 << 20
-
-
-class _Refusal(asyncio.Protocol):
-    """A connection over the cap: one 503 that names the limit, then closed (within 1 s)."""
-
-    def __init__(self, server: RewardServer) -> None:
-        self.server = server
-        self.transport: asyncio.Transport | None = None
-        self.timer: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport = cast("asyncio.Transport", transport)  # a TCP server's: a full transport
-        self.transport = transport
-        self.server._refused += 1
-        body = json.dumps({"error": f"too many connections (limit "
-                                    f"{self.server.max_connections}); retry later"}).encode()
-        transport.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json"
-                        b"\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: "
-                        + str(len(body)).encode() + b"\r\n\r\n" + body)
-        # Half-close, so the client reads the reply even while it is still sending; a client
-        # that never closes its side is cut after a second. Past _LINGERING such sockets,
-        # close at once: under a flood, descriptors matter more than a polite goodbye.
-        if self.server._lingering < _LINGERING and transport.can_write_eof():
-            self.server._lingering += 1
-            transport.write_eof()
-            self.timer = asyncio.get_running_loop().call_later(1.0, transport.abort)
-        else:
-            transport.close()
-
-    def data_received(self, data: bytes) -> None:
-        pass
-
-    def eof_received(self) -> bool:
-        if self.transport is not None:
-            self.transport.close()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-            self.server._lingering -= 1
 
 
 class _TooLarge(Exception):
@@ -148,48 +80,6 @@ def _import_aiohttp() -> Any:
     except ImportError as exc:  # pragma: no cover - aiohttp is a core dependency
         raise ImportError("stepreward serve needs aiohttp: pip install 'aiohttp>=3.9'") from exc
     return web
-
-
-def _str_list(body: dict[str, Any], key: str, n: int | None) -> list[str]:
-    value = body.get(key)
-    if value is None:
-        return [""] * (n or 0)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"'{key}' must be a list of strings")
-    return value
-
-
-def parse_batch(body: object) -> tuple[list[str], list[str], list[object]]:
-    """Check a request body against the protocol; ``(queries, prompts, labels)``.
-
-    Raises ValueError naming the field that is wrong.
-
-    Example:
-        >>> parse_batch({"query": ["q"], "prompts": ["p"], "labels": ['{"id": 1}']})
-        (['q'], ['p'], ['{"id": 1}'])
-        >>> parse_batch({"query": "q"})
-        Traceback (most recent call last):
-        ...
-        ValueError: 'query' must be a list of strings
-    """
-    if not isinstance(body, dict):
-        raise ValueError("the body must be a JSON object")
-    key = "query" if "query" in body or "queries" not in body else "queries"
-    if body.get(key) is None:
-        queries: list[str] = []
-    else:
-        queries = _str_list(body, key, None)
-    prompts = _str_list(body, "prompts", len(queries))
-    labels = body.get("labels")
-    if labels is None:
-        labels = [None] * len(queries)
-    if not isinstance(labels, list) or not all(
-            lab is None or isinstance(lab, (str, dict)) for lab in labels):
-        raise ValueError("'labels' must be a list of strings (JSON labels), objects or nulls")
-    for name, items in (("prompts", prompts), ("labels", labels)):
-        if len(items) != len(queries):
-            raise ValueError(f"'{name}' has {len(items)} entries for {len(queries)} queries")
-    return queries, prompts, labels
 
 
 class RewardServer:
@@ -231,9 +121,9 @@ class RewardServer:
         self._web = _import_aiohttp()
         # Each connection is a descriptor: past the limit accept() fails, and the sandbox
         # cannot open its pipes either. Raise the soft limit, and cap connections below it.
-        fds = _raise_descriptor_limit()
+        fds = raise_descriptor_limit()
         self.max_connections = max_connections or min(
-            _MAX_CONNECTIONS, max(16, fds - _RESERVED_FDS - _ACCEPT_BURST - _LINGERING))
+            MAX_CONNECTIONS, max(16, fds - RESERVED_FDS - ACCEPT_BURST - LINGERING))
         self._refused = 0
         self._lingering = 0
         # Bind before anything else starts, so a busy port is a plain OSError with nothing to
@@ -454,7 +344,7 @@ class RewardServer:
                 self._last_refusal_log = now
                 log.warning("refusing connections", extra={"fields": {
                     "limit": self.max_connections, "refused": self._refused + 1}})
-            return _Refusal(self)
+            return Refusal(self)
         handler: asyncio.BaseProtocol = self._runner.server()
         return handler
 
@@ -504,7 +394,7 @@ class RewardServer:
                 site._server = await asyncio.get_running_loop().create_server(
                     protocol, sock=site._sock, backlog=site._backlog)
 
-        site = CappedSite(runner, self._sock, backlog=_ACCEPT_BURST)
+        site = CappedSite(runner, self._sock, backlog=ACCEPT_BURST)
         await site.start()
         self._running.set()
         try:
@@ -585,7 +475,7 @@ def serve(host: str = "127.0.0.1", port: int = 5000, *, workers: int | None = No
     # connection). This process is the server's own, so a short interval is ours to set.
     sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Json())
+    handler.setFormatter(JsonLogs())
     # Every logger reaches the root's one JSON handler: ours, aiohttp's (malformed requests),
     # asyncio's (accept errors, exceptions nobody retrieved), any library's, and warnings.
     # Nothing else writes to stderr while serving, so each line of it is one JSON object.
