@@ -24,18 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-BIG = (
-    "def f(n):\n"
-    "    total = 0\n"
-    "    for i in range(n):\n"
-    "        if i % 3 == 0:\n"
-    "            total += i\n"
-    "        else:\n"
-    "            total -= 1\n"
-    "    return total\n"
-    "assert f(500) == sum(i for i in range(500) if i % 3 == 0) - sum(\n"
-    "    1 for i in range(500) if i % 3)\n"
-)
+from workloads import BIG
+
 N = 400
 
 

@@ -18,19 +18,7 @@ import pytest
 
 import stepreward as sr
 from conftest import Measure, Registry, base_interpreter
-
-BIG = (
-    "def f(n):\n"
-    "    total = 0\n"
-    "    for i in range(n):\n"
-    "        if i % 3 == 0:\n"
-    "            total += i\n"
-    "        else:\n"
-    "            total -= 1\n"
-    "    return total\n"
-    "assert f(500) == sum(i for i in range(500) if i % 3 == 0) - sum(\n"
-    "    1 for i in range(500) if i % 3)\n"
-)  # about 2,000 line executions
+from workloads import BIG
 
 SANDBOX_N = 400  # programs per round through the sandbox and exec
 SUBPROCESS_N = 60  # programs per round through a fresh interpreter each
